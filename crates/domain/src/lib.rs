@@ -1,0 +1,14 @@
+//! Pure domain types of TMCP: typed identifiers, money, validated values, state machines and
+//! the injected clock. Nothing here touches I/O, so every rule is unit-testable.
+
+pub mod clock;
+pub mod crypto;
+pub mod ids;
+pub mod money;
+pub mod payment_state;
+pub mod storage;
+pub mod user;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{AppId, PaymentId, SessionId, UserId};
+pub use money::{Currency, Money, MoneyError};

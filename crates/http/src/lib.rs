@@ -1,0 +1,53 @@
+//! The HTTP layer: router, cross-cutting middleware, the error envelope and the handlers.
+//! It knows repositories only through `tmcp_repository::Database`; the binary picks the engine.
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+mod state;
+
+pub use error::ApiError;
+pub use state::{AppState, HttpSettings};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Builds the complete application with every cross-cutting layer applied.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let routes = Router::new()
+        .merge(routes::meta::routes())
+        .fallback(routes::meta::not_found)
+        .method_not_allowed_fallback(routes::meta::method_not_allowed)
+        .with_state(state);
+
+    // Each `layer` wraps everything added before it, so the last one is outermost: the
+    // request id exists before anything can fail, and the envelope layer sees every error
+    // response (timeouts, body limits, panics) and rewrites bare ones.
+    routes
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(
+            middleware::envelope::panic_response,
+        ))
+        .layer(axum::middleware::from_fn(middleware::metrics::record))
+        .layer(axum::middleware::from_fn(
+            middleware::envelope::wrap_bare_errors,
+        ))
+        .layer(axum::middleware::from_fn(middleware::trace::log_request))
+        .layer(axum::middleware::from_fn(middleware::request_id::assign))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+}

@@ -1,0 +1,42 @@
+//! Prometheus metrics. The recorder is process-wide (the `metrics` facade has one global
+//! recorder), installed once and shared by every router built in the process.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+pub const REQUESTS_TOTAL: &str = "tmcp_http_requests_total";
+pub const REQUEST_DURATION: &str = "tmcp_http_request_duration_seconds";
+pub const DB_POOL_CONNECTIONS: &str = "tmcp_db_pool_connections";
+pub const DB_POOL_IDLE: &str = "tmcp_db_pool_idle_connections";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+#[derive(Clone)]
+pub struct Metrics {
+    handle: Option<PrometheusHandle>,
+}
+
+impl Metrics {
+    /// Installs the global recorder on first use; later calls share it.
+    pub fn install() -> Self {
+        let handle = HANDLE.get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), &buckets)
+                .ok()?;
+            builder.install_recorder().ok()
+        });
+        Self {
+            handle: handle.clone(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        self.handle
+            .as_ref()
+            .map(PrometheusHandle::render)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,20 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "TMCP Server",
+        description = "Tween Mini-App Communication Protocol server: accounts, OAuth 2.0 / TEP \
+                       tokens, mini-app store, wallet payments, storage and lifecycle analytics."
+    ),
+    paths(
+        crate::routes::meta::health,
+        crate::routes::meta::ready,
+        crate::routes::meta::metrics,
+    ),
+    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    tags((name = "operations", description = "Health, readiness, metrics and documentation"))
+)]
+pub struct ApiDoc;

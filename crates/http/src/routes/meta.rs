@@ -1,0 +1,116 @@
+//! Operational routes: liveness, readiness, metrics, the OpenAPI document and its docs page.
+
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::metrics::{DB_POOL_CONNECTIONS, DB_POOL_IDLE};
+use crate::openapi::ApiDoc;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` while the process serves requests.
+    status: &'static str,
+}
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "the process is alive", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`
+    status: &'static str,
+    /// Database engine in use: `postgres` or `sqlite`.
+    database: &'static str,
+    /// `ok` or `not_configured`.
+    redis: &'static str,
+}
+
+/// Readiness: the database and, when configured, Redis answer within the timeout.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+    (status = 200, description = "dependencies reachable", body = Readiness),
+    (status = 503, description = "a dependency is unreachable", body = ErrorEnvelope)))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+    let timeout = state.settings.readiness_timeout;
+    match tokio::time::timeout(timeout, state.db.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            return Err(unready("database"));
+        }
+        Err(_) => return Err(unready("database")),
+    }
+    let redis = match state.redis.clone() {
+        None => "not_configured",
+        Some(mut conn) => {
+            let ping_cmd = redis::cmd("PING");
+            let ping = ping_cmd.query_async::<String>(&mut conn);
+            match tokio::time::timeout(timeout, ping).await {
+                Ok(Ok(_)) => "ok",
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness: redis check failed");
+                    return Err(unready("redis"));
+                }
+                Err(_) => return Err(unready("redis")),
+            }
+        }
+    };
+    Ok(Json(Readiness {
+        status: "ready",
+        database: state.db.engine(),
+        redis,
+    }))
+}
+
+fn unready(dependency: &str) -> ApiError {
+    ApiError::service_unavailable(format!("{dependency} is not reachable"))
+        .with_details(serde_json::json!({ "dependency": dependency }))
+}
+
+/// Prometheus text exposition of request and pool metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let (open, idle) = state.db.pool_stats();
+    let engine = state.db.engine();
+    metrics::gauge!(DB_POOL_CONNECTIONS, "engine" => engine).set(f64::from(open));
+    metrics::gauge!(DB_POOL_IDLE, "engine" => engine).set(f64::from(idle));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "method not allowed on this route",
+    )
+}

@@ -1,0 +1,37 @@
+use crate::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+use tmcp_domain::crypto::FieldCipher;
+use tmcp_domain::Clock;
+use tmcp_repository::Database;
+
+/// Limits and timeouts of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    /// How long `/ready` waits for each dependency.
+    pub readiness_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 10 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            readiness_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<dyn Database>,
+    pub clock: Arc<dyn Clock>,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Encrypts sensitive columns (phone, MFA secrets) before they reach the database.
+    pub cipher: FieldCipher,
+    pub metrics: Metrics,
+    pub settings: HttpSettings,
+}

@@ -1,0 +1,117 @@
+//! PostgreSQL backend: the system of record in production.
+//!
+//! Two pools are kept. Request work runs as the `tmcp_app` role, which row-level security
+//! confines to the rows of the user named in the transaction-local `tmcp.user_id` setting.
+//! System jobs (purges, partition upkeep, admin summaries) run as `tmcp_system`, which
+//! bypasses RLS. Migrations run as the connecting (owner) role before either pool opens.
+
+mod apps;
+mod error;
+mod payments;
+mod storage;
+mod system;
+mod users;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use tmcp_domain::UserId;
+use tmcp_repository::{RepoError, RepoResult};
+
+pub use error::map_sqlx_error;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PgDatabase {
+    app: PgPool,
+    system: PgPool,
+}
+
+impl PgDatabase {
+    /// Applies pending migrations with the owner's connection, then opens the role pools.
+    pub async fn connect(url: &str, settings: &PgSettings) -> RepoResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| RepoError::Internal(format!("invalid PostgreSQL URL: {e}")))?
+            .log_statements(tracing::log::LevelFilter::Debug);
+        migrate(&options).await?;
+        let app = role_pool(&options, "tmcp_app", settings).await?;
+        let system_settings = PgSettings {
+            max_connections: 4,
+            ..settings.clone()
+        };
+        let system = role_pool(&options, "tmcp_system", &system_settings).await?;
+        Ok(Self { app, system })
+    }
+
+    /// Starts a request transaction scoped to `user` for row-level security.
+    async fn scoped(&self, user: UserId) -> RepoResult<Transaction<'static, Postgres>> {
+        let mut tx = self.app.begin().await.map_err(map_sqlx_error)?;
+        sqlx::query("SELECT set_config('tmcp.user_id', $1, true)")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        Ok(tx)
+    }
+
+    /// The request pool (role `tmcp_app`), for tests that probe row-level security.
+    pub fn app_pool(&self) -> &PgPool {
+        &self.app
+    }
+
+    /// The system pool (role `tmcp_system`).
+    pub fn system_pool(&self) -> &PgPool {
+        &self.system
+    }
+}
+
+async fn migrate(options: &PgConnectOptions) -> RepoResult<()> {
+    let mut conn = options.connect().await.map_err(map_sqlx_error)?;
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .map_err(|e| RepoError::Internal(format!("migration failed: {e}")))?;
+    conn.close().await.map_err(map_sqlx_error)
+}
+
+async fn role_pool(
+    options: &PgConnectOptions,
+    role: &'static str,
+    settings: &PgSettings,
+) -> RepoResult<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                // Role names are fixed identifiers, never user input.
+                conn.execute(format!("SET ROLE {role}").as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| {
+            RepoError::Internal(format!(
+                "cannot open the {role} pool ({e}); the connecting role must be allowed to SET ROLE {role}"
+            ))
+        })
+}

@@ -1,0 +1,30 @@
+//! Repository traits: one per aggregate, implemented by every database backend
+//! (`tmcp-postgres`, `tmcp-sqlite`) and exercised by the shared contract suite
+//! (`tmcp-contract-tests`). Lookups return `Result<Option<T>>`: "not found" is a value,
+//! a database failure is an error, and the two are never confused.
+
+pub mod apps;
+pub mod error;
+pub mod payments;
+pub mod storage;
+pub mod system;
+pub mod users;
+
+pub use apps::{AppRepository, AppSummary, NewApp};
+pub use error::{RepoError, RepoResult};
+pub use payments::{NewPaymentRecord, PaymentRepository};
+pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
+pub use system::SystemRepository;
+pub use users::{NewUser, User, UserRepository, UserSummary};
+
+/// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
+/// decides which engine is behind it.
+pub trait Database:
+    UserRepository + StorageRepository + AppRepository + PaymentRepository + SystemRepository
+{
+}
+
+impl<T> Database for T where
+    T: UserRepository + StorageRepository + AppRepository + PaymentRepository + SystemRepository
+{
+}

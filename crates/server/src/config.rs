@@ -1,0 +1,268 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `TMCP_*` environment
+//! variables (nested keys with `__`, e.g. `TMCP_BACKUP__PG_DUMP`). Validated once at start-up
+//! with messages that name the offending setting. Secrets never appear in `Debug` output.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`TMCP_LISTEN`).
+    pub listen: String,
+    /// `postgres://…` for PostgreSQL; unset means SQLite at `<data_dir>/tmcp.db`
+    /// (`TMCP_DATABASE_URL`).
+    pub database_url: Option<String>,
+    /// `redis://…` enables Redis (`TMCP_REDIS_URL`).
+    pub redis_url: Option<String>,
+    /// Where the SQLite database and generated key files live.
+    pub data_dir: PathBuf,
+    /// Base64 of 32 bytes for column encryption; unset means a key file in `data_dir`
+    /// created once on first start.
+    pub encryption_key: Option<String>,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// A tracing filter such as `info` or `tmcp=debug,info` (`RUST_LOG` overrides it).
+    pub log_level: String,
+    pub db_max_connections: u32,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace_secs: u64,
+    pub maintenance: MaintenanceConfig,
+    pub backup: BackupConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaintenanceConfig {
+    pub interval_secs: u64,
+    /// Monthly partitions kept ready ahead of the current month (PostgreSQL).
+    pub partition_months_ahead: i32,
+    /// Raw analytics older than this are dropped with their partitions.
+    pub analytics_retention_days: i64,
+    /// Expired storage entries removed per batch; a run does at most 10 batches.
+    pub purge_batch_size: i64,
+}
+
+#[derive(Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Connection used by `backup`/`restore` on PostgreSQL (e.g. a dedicated backup role);
+    /// defaults to `database_url`. Its password is passed to pg_dump via `PGPASSWORD`, never
+    /// on the command line.
+    pub database_url: Option<String>,
+    pub pg_dump: Option<String>,
+    pub pg_restore: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            redis_url: None,
+            data_dir: PathBuf::from("./data"),
+            encryption_key: None,
+            log_format: "text".into(),
+            log_level: "info".into(),
+            db_max_connections: 16,
+            request_timeout_secs: 30,
+            body_limit_bytes: 10 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+            maintenance: MaintenanceConfig::default(),
+            backup: BackupConfig::default(),
+        }
+    }
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3600,
+            partition_months_ahead: 3,
+            analytics_retention_days: 90,
+            purge_batch_size: 500,
+        }
+    }
+}
+
+/// Which engine the configuration selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl Config {
+    /// Loads defaults → `file` (if given) → environment, then validates.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("TMCP")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let loaded: Config = builder
+            .build()
+            .context("cannot read configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+            {
+                bail!("TMCP_DATABASE_URL must start with postgres://, postgresql:// or sqlite:");
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                bail!("TMCP_REDIS_URL must start with redis:// or rediss://");
+            }
+        }
+        if let Some(key) = &self.encryption_key {
+            crate::secrets::decode_key(key).context("TMCP_ENCRYPTION_KEY")?;
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("TMCP_LOG_FORMAT must be 'text' or 'json'");
+        }
+        if self.db_max_connections == 0 {
+            bail!("TMCP_DB_MAX_CONNECTIONS must be at least 1");
+        }
+        if self.body_limit_bytes < 1024 {
+            bail!("TMCP_BODY_LIMIT_BYTES must be at least 1024");
+        }
+        if self.request_timeout_secs == 0 || self.maintenance.interval_secs == 0 {
+            bail!("timeouts and intervals must be positive");
+        }
+        if !(1..=24).contains(&self.maintenance.partition_months_ahead) {
+            bail!("maintenance.partition_months_ahead must be between 1 and 24");
+        }
+        if self.maintenance.analytics_retention_days < 1 || self.maintenance.purge_batch_size < 1 {
+            bail!("maintenance.analytics_retention_days and purge_batch_size must be positive");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen
+            .parse()
+            .with_context(|| format!("TMCP_LISTEN must be host:port, got {:?}", self.listen))
+    }
+
+    pub fn database_target(&self) -> DatabaseTarget {
+        match &self.database_url {
+            Some(url) if url.starts_with("postgres") => DatabaseTarget::Postgres(url.clone()),
+            Some(url) => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                DatabaseTarget::Sqlite(PathBuf::from(path))
+            }
+            None => DatabaseTarget::Sqlite(self.data_dir.join("tmcp.db")),
+        }
+    }
+}
+
+/// Replaces the password of a URL with `***` for display.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparseable url>".into(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("data_dir", &self.data_dir)
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("maintenance", &self.maintenance)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_zero_setup_sqlite() {
+        let config = Config::default();
+        assert!(config.validate().is_ok());
+        assert_eq!(
+            config.database_target(),
+            DatabaseTarget::Sqlite(PathBuf::from("./data/tmcp.db"))
+        );
+        assert_eq!(config.listen_addr().ok(), "127.0.0.1:8080".parse().ok());
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let config = Config {
+            listen: "nope".into(),
+            ..Config::default()
+        };
+        let message = format!(
+            "{:#}",
+            config
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        );
+        assert!(message.contains("TMCP_LISTEN"), "{message}");
+        let config = Config {
+            database_url: Some("mysql://x".into()),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+        let config = Config {
+            encryption_key: Some("short".into()),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = Config {
+            database_url: Some("postgres://app:hunter2@db/tmcp".into()),
+            encryption_key: Some("c2VjcmV0".into()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+    }
+}

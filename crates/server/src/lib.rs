@@ -1,0 +1,12 @@
+//! The `tmcp-server` binary's wiring: configuration, engine choice, background upkeep,
+//! backup/restore and the HTTP server. Only this crate knows which database is in use.
+
+pub mod backup;
+pub mod config;
+pub mod database;
+pub mod maintenance;
+pub mod secrets;
+pub mod serve;
+pub mod telemetry;
+
+pub use config::Config;

@@ -1,0 +1,70 @@
+//! `tmcp-server`: the TMCP backend. With no configuration it serves on 127.0.0.1:8080 from
+//! an embedded SQLite database in ./data.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tmcp_server::{backup, config::Config, database, serve, telemetry};
+
+#[derive(Parser)]
+#[command(name = "tmcp-server", version, about = "TMCP mini-app platform server")]
+struct Cli {
+    /// Optional TOML configuration file; TMCP_* environment variables override it.
+    #[arg(long, global = true, env = "TMCP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Write a backup of the configured database to a new file.
+    Backup {
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Restore a backup into the configured database (stop the server first on SQLite).
+    Restore {
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Print the effective configuration with secrets redacted.
+    Config,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("configuration error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log_format, &config.log_level);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve::run(config).await,
+        Command::Migrate => database::open(&config).await.map(|db| {
+            tracing::info!(engine = db.engine(), "migrations applied");
+        }),
+        Command::Backup { output } => backup::backup(&config, &output).await,
+        Command::Restore { input } => backup::restore(&config, &input).await,
+        Command::Config => {
+            println!("{config:#?}");
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "tmcp-server failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `tmcp-server serve`: open the database, run upkeep, serve HTTP until SIGTERM/Ctrl-C, then
+//! let in-flight requests finish.
+
+use crate::config::Config;
+use crate::{database, maintenance, secrets};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tmcp_domain::crypto::FieldCipher;
+use tmcp_domain::{Clock, SystemClock};
+use tmcp_http::metrics::Metrics;
+use tmcp_http::{AppState, HttpSettings};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Builds the shared state from configuration (database opened and migrated).
+pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let db = database::open(config).await?;
+    let redis = match &config.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).context("invalid TMCP_REDIS_URL")?;
+            let manager = redis::aio::ConnectionManager::new(client)
+                .await
+                .with_context(|| {
+                    format!("cannot reach Redis at {}", crate::config::redact_url(url))
+                })?;
+            Some(manager)
+        }
+        None => None,
+    };
+    let key = match &config.encryption_key {
+        Some(encoded) => secrets::decode_key(encoded)?,
+        None => secrets::load_or_create_key_file(&config.data_dir)?,
+    };
+    let cipher = FieldCipher::new(&key).context("encryption key")?;
+    Ok(AppState {
+        db,
+        clock,
+        redis,
+        cipher,
+        metrics: Metrics::install(),
+        settings: HttpSettings {
+            body_limit_bytes: config.body_limit_bytes,
+            request_timeout: Duration::from_secs(config.request_timeout_secs),
+            ..HttpSettings::default()
+        },
+    })
+}
+
+/// A running server, for tests and for `serve`.
+pub struct RunningServer {
+    pub addr: std::net::SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Asks the server to stop and waits for in-flight requests to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task panicked")?
+    }
+}
+
+/// Binds, runs start-up maintenance and serves in the background.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    let state = build_state(config, clock.clone()).await?;
+    let report = maintenance::run_once(state.db.as_ref(), clock.as_ref(), &config.maintenance)
+        .await
+        .context("start-up maintenance (partitions) failed")?;
+    tracing::info!(?report, "start-up maintenance done");
+
+    let listener = TcpListener::bind(config.listen_addr()?)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, mut stop_signal) = watch::channel(false);
+    let upkeep = maintenance::spawn(
+        state.db.clone(),
+        clock,
+        config.maintenance.clone(),
+        shutdown.subscribe(),
+    );
+    let app = tmcp_http::router(state);
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_signal.changed().await;
+        });
+        let result = serve.await;
+        upkeep.abort();
+        result.context("server failed")
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+/// `serve`: runs until SIGTERM or Ctrl-C, then drains for at most the grace period.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let server = start(&config, Arc::new(SystemClock)).await?;
+    tracing::info!(addr = %server.addr, "TMCP server listening");
+    wait_for_signal().await;
+    tracing::info!("shutting down; waiting for in-flight requests");
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    match tokio::time::timeout(grace, server.stop()).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!("grace period over; exiting with requests still open");
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

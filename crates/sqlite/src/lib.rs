@@ -1,0 +1,90 @@
+//! SQLite backend: the zero-setup engine for local development and small installs.
+//!
+//! SQLite allows one writer at a time, so writes go through a single-connection pool (no
+//! `SQLITE_BUSY` upgrades between concurrent transactions) and reads through a WAL reader
+//! pool. There is no row-level security: every query names its (user, app) scope explicitly.
+
+mod apps;
+mod error;
+mod payments;
+mod storage;
+mod system;
+mod time_text;
+mod users;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use tmcp_repository::{RepoError, RepoResult};
+
+pub use error::map_sqlx_error;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone)]
+pub struct SqliteDatabase {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteDatabase {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path` or a plain path),
+    /// in WAL mode with foreign keys on, and applies pending migrations.
+    pub async fn connect(url: &str) -> RepoResult<Self> {
+        let url = if url.starts_with("sqlite:") {
+            url.to_owned()
+        } else {
+            format!("sqlite://{url}")
+        };
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| RepoError::Internal(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = Path::new(options.get_filename()).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    RepoError::Internal(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(map_sqlx_error)?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| RepoError::Internal(format!("migration failed: {e}")))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(map_sqlx_error)?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Writes a consistent copy of the database to `target` (`VACUUM INTO`), safe while the
+    /// server is running.
+    pub async fn backup_to(&self, target: &Path) -> RepoResult<()> {
+        let target = target
+            .to_str()
+            .ok_or_else(|| RepoError::Internal("backup path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx_error)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
