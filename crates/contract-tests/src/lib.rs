@@ -1,1 +1,62 @@
+//! The contract suite: the same scenarios run against every backend. Each scenario takes a
+//! fresh, migrated database behind `Arc<dyn Database>` and a manual clock; the test files in
+//! `tests/` supply SQLite and PostgreSQL fixtures and instantiate every scenario with
+//! [`contract_suite!`].
 
+pub mod apps_and_views;
+pub mod fixtures;
+pub mod storage;
+pub mod system;
+pub mod users;
+
+use std::sync::Arc;
+use time::macros::datetime;
+use time::OffsetDateTime;
+use tmcp_domain::ManualClock;
+use tmcp_repository::Database;
+
+/// The fixed start time of every scenario.
+pub const START: OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
+
+/// A fresh database for one scenario. `_guard` keeps per-test resources (a temporary
+/// directory, a throwaway PostgreSQL database) alive until the scenario ends.
+pub struct Fixture {
+    pub db: Arc<dyn Database>,
+    pub clock: ManualClock,
+    pub _guard: Box<dyn Send + Sync>,
+}
+
+/// Expands to one `#[tokio::test]` per scenario, each built with `$setup().await`.
+#[macro_export]
+macro_rules! contract_suite {
+    ($setup:path) => {
+        $crate::contract_suite!(@tests $setup;
+            users::create_and_find,
+            users::duplicates_conflict_by_constraint,
+            users::database_rejects_malformed_email,
+            users::phone_is_stored_only_as_ciphertext,
+            storage::put_get_delete_and_versions,
+            storage::expired_entries_are_invisible_and_purged,
+            storage::quota_refuses_bytes_and_keys_atomically,
+            storage::growing_an_entry_past_the_quota_keeps_the_old_value,
+            storage::parallel_writers_never_exceed_the_byte_quota,
+            storage::parallel_writers_never_exceed_the_key_quota,
+            storage::random_operations_keep_usage_equal_to_live_entries,
+            storage::users_and_apps_are_isolated,
+            apps_and_views::user_summary_is_exact_with_many_joined_rows,
+            apps_and_views::app_summary_is_exact_with_many_joined_rows,
+            apps_and_views::one_live_installation_and_one_active_review,
+            system::migrations_are_recorded,
+            system::partition_upkeep_is_idempotent,
+        );
+    };
+    (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let fixture = $setup().await;
+                $crate::$module::$name(&fixture).await;
+            }
+        )+
+    };
+}

@@ -1,0 +1,73 @@
+use sqlx::{Connection, Executor, PgConnection};
+use std::sync::Arc;
+use tmcp_contract_tests::{Fixture, START};
+use tmcp_domain::{Clock, ManualClock};
+use tmcp_postgres::{PgDatabase, PgSettings};
+
+pub fn admin_url() -> String {
+    std::env::var("TMCP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Drops the scenario's database when the scenario ends (even when it panicked).
+pub struct DropDatabase {
+    pub name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // A separate thread with its own runtime: Drop cannot await on the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                        let _ = conn.execute(sql.as_str()).await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// Creates and migrates a fresh database; returns it with its URL and drop guard.
+pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
+    let admin = admin_url();
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests ({admin}): {e}"));
+    let name = format!("tmcp_test_{}", uuid::Uuid::new_v4().simple());
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create database");
+    let guard = DropDatabase { name: name.clone() };
+    let mut url = url_with_database(&admin, &name);
+    if url.is_empty() {
+        url = admin.clone();
+    }
+    let settings = PgSettings { max_connections: 8, ..PgSettings::default() };
+    let db = PgDatabase::connect(&url, &settings).await.expect("PostgreSQL opens and migrates");
+    (db, url, guard)
+}
+
+fn url_with_database(base: &str, name: &str) -> String {
+    match base.rsplit_once('/') {
+        Some((prefix, last)) => {
+            let query = last.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            format!("{prefix}/{name}{query}")
+        }
+        None => String::new(),
+    }
+}
+
+#[allow(dead_code)] // used by the contract suite, not by every test file
+pub async fn postgres() -> Fixture {
+    let (db, _url, guard) = fresh_database().await;
+    let clock = ManualClock::new(START);
+    // The fixed test time may lie outside the months the migration prepared.
+    tmcp_repository::SystemRepository::ensure_partitions(&db, clock.now(), 3)
+        .await
+        .expect("partitions for the test clock");
+    Fixture { db: Arc::new(db), clock, _guard: Box::new(guard) }
+}
