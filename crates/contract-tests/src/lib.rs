@@ -4,6 +4,7 @@
 //! [`contract_suite!`].
 
 pub mod apps_and_views;
+pub mod engines;
 pub mod fixtures;
 pub mod storage;
 pub mod system;

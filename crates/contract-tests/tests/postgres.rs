@@ -1,9 +1,4 @@
 //! The contract suite on PostgreSQL: each scenario gets a throwaway database, migrated from
-//! scratch, dropped when the scenario ends. The server is found through
-//! `TMCP_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+//! scratch and dropped when the scenario ends.
 
-mod pg_support;
-
-use tmcp_contract_tests::contract_suite;
-
-contract_suite!(pg_support::postgres);
+tmcp_contract_tests::contract_suite!(tmcp_contract_tests::engines::postgres);

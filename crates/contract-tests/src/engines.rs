@@ -1,8 +1,13 @@
+//! Fresh, migrated databases for tests: a SQLite file in a temporary directory, or a
+//! throwaway PostgreSQL database (found through `TMCP_TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`) dropped when the test ends.
+
 use sqlx::{Connection, Executor, PgConnection};
 use std::sync::Arc;
-use tmcp_contract_tests::{Fixture, START};
+use crate::{Fixture, START};
 use tmcp_domain::{Clock, ManualClock};
 use tmcp_postgres::{PgDatabase, PgSettings};
+use tmcp_sqlite::SqliteDatabase;
 
 pub fn admin_url() -> String {
     std::env::var("TMCP_TEST_DATABASE_URL")
@@ -33,8 +38,8 @@ impl Drop for DropDatabase {
     }
 }
 
-/// Creates and migrates a fresh database; returns it with its URL and drop guard.
-pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
+/// Creates an empty database; returns its URL and drop guard.
+pub async fn empty_database() -> (String, DropDatabase) {
     let admin = admin_url();
     let mut conn = PgConnection::connect(&admin)
         .await
@@ -42,10 +47,12 @@ pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
     let name = format!("tmcp_test_{}", uuid::Uuid::new_v4().simple());
     conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create database");
     let guard = DropDatabase { name: name.clone() };
-    let mut url = url_with_database(&admin, &name);
-    if url.is_empty() {
-        url = admin.clone();
-    }
+    (url_with_database(&admin, &name), guard)
+}
+
+/// Creates and migrates a fresh database; returns it with its URL and drop guard.
+pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
+    let (url, guard) = empty_database().await;
     let settings = PgSettings { max_connections: 8, ..PgSettings::default() };
     let db = PgDatabase::connect(&url, &settings).await.expect("PostgreSQL opens and migrates");
     (db, url, guard)
@@ -57,11 +64,10 @@ fn url_with_database(base: &str, name: &str) -> String {
             let query = last.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
             format!("{prefix}/{name}{query}")
         }
-        None => String::new(),
+        None => panic!("TMCP_TEST_DATABASE_URL must end with /<database>"),
     }
 }
 
-#[allow(dead_code)] // used by the contract suite, not by every test file
 pub async fn postgres() -> Fixture {
     let (db, _url, guard) = fresh_database().await;
     let clock = ManualClock::new(START);
@@ -70,4 +76,12 @@ pub async fn postgres() -> Fixture {
         .await
         .expect("partitions for the test clock");
     Fixture { db: Arc::new(db), clock, _guard: Box::new(guard) }
+}
+
+/// A fresh SQLite database in its own temporary directory.
+pub async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("contract.db");
+    let db = SqliteDatabase::connect(&path.to_string_lossy()).await.expect("SQLite opens and migrates");
+    Fixture { db: Arc::new(db), clock: ManualClock::new(START), _guard: Box::new(dir) }
 }
