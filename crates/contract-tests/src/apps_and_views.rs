@@ -16,19 +16,49 @@ pub async fn user_summary_is_exact_with_many_joined_rows(fixture: &Fixture) {
     ];
     for app in &apps {
         let at = fixture.clock.now_for_fixtures();
-        fixture.db.record_installation(buyer.id, app, "1.0.0", at).await.expect("installed");
+        fixture
+            .db
+            .record_installation(buyer.id, app, "1.0.0", at)
+            .await
+            .expect("installed");
     }
-    for (minor, status) in [(1250, "completed"), (99, "completed"), (5000, "completed"), (777, "failed")] {
+    for (minor, status) in [
+        (1250, "completed"),
+        (99, "completed"),
+        (5000, "completed"),
+        (777, "failed"),
+    ] {
         fixtures::payment(fixture, &buyer, &apps[0], minor, status).await;
     }
 
-    let summary = fixture.db.user_summary(buyer.id).await.expect("view readable").expect("row");
+    let summary = fixture
+        .db
+        .user_summary(buyer.id)
+        .await
+        .expect("view readable")
+        .expect("row");
     assert_eq!(summary.installed_apps_count, 3);
     assert_eq!(summary.payment_count, 3, "failed payments are not counted");
-    assert_eq!(summary.total_spent, 1250 + 99 + 5000, "3 installs must not triple the sum");
+    assert_eq!(
+        summary.total_spent,
+        1250 + 99 + 5000,
+        "3 installs must not triple the sum"
+    );
 
-    let idle = fixture.db.user_summary(dev.id).await.expect("view readable").expect("row");
-    assert_eq!((idle.installed_apps_count, idle.payment_count, idle.total_spent), (0, 0, 0));
+    let idle = fixture
+        .db
+        .user_summary(dev.id)
+        .await
+        .expect("view readable")
+        .expect("row");
+    assert_eq!(
+        (
+            idle.installed_apps_count,
+            idle.payment_count,
+            idle.total_spent
+        ),
+        (0, 0, 0)
+    );
 }
 
 pub async fn app_summary_is_exact_with_many_joined_rows(fixture: &Fixture) {
@@ -40,24 +70,56 @@ pub async fn app_summary_is_exact_with_many_joined_rows(fixture: &Fixture) {
     }
     for (user, rating) in users.iter().zip([5, 4, 2]) {
         let at = fixture.clock.now_for_fixtures();
-        fixture.db.record_installation(user.id, &app, "1.0.0", at).await.expect("installed");
-        fixture.db.upsert_review(user.id, &app, rating, at).await.expect("reviewed");
+        fixture
+            .db
+            .record_installation(user.id, &app, "1.0.0", at)
+            .await
+            .expect("installed");
+        fixture
+            .db
+            .upsert_review(user.id, &app, rating, at)
+            .await
+            .expect("reviewed");
     }
     for minor in [100, 200, 300, 400] {
         fixtures::payment(fixture, &users[0], &app, minor, "completed").await;
     }
     fixtures::payment(fixture, &users[1], &app, 1000, "failed").await;
 
-    let summary = fixture.db.app_summary(&app).await.expect("view readable").expect("row");
+    let summary = fixture
+        .db
+        .app_summary(&app)
+        .await
+        .expect("view readable")
+        .expect("row");
     assert_eq!(summary.install_count, 3);
     assert_eq!(summary.review_count, 3);
-    assert!((summary.average_rating - 11.0 / 3.0).abs() < 1e-9, "{}", summary.average_rating);
+    assert!(
+        (summary.average_rating - 11.0 / 3.0).abs() < 1e-9,
+        "{}",
+        summary.average_rating
+    );
     assert_eq!(summary.purchase_count, 4);
-    assert_eq!(summary.total_revenue, 1000, "3 installs x 3 reviews must not multiply revenue");
+    assert_eq!(
+        summary.total_revenue, 1000,
+        "3 installs x 3 reviews must not multiply revenue"
+    );
 
     let lonely = fixtures::app(fixture, "ma_lonely", &dev).await;
-    let empty = fixture.db.app_summary(&lonely).await.expect("view readable").expect("row");
-    assert_eq!((empty.install_count, empty.review_count, empty.purchase_count), (0, 0, 0));
+    let empty = fixture
+        .db
+        .app_summary(&lonely)
+        .await
+        .expect("view readable")
+        .expect("row");
+    assert_eq!(
+        (
+            empty.install_count,
+            empty.review_count,
+            empty.purchase_count
+        ),
+        (0, 0, 0)
+    );
     assert_eq!((empty.average_rating, empty.total_revenue), (0.0, 0));
 }
 
@@ -66,16 +128,42 @@ pub async fn one_live_installation_and_one_active_review(fixture: &Fixture) {
     let user = fixtures::user(fixture, "fan").await;
     let app = fixtures::app(fixture, "ma_unique", &dev).await;
     let at = fixture.clock.now_for_fixtures();
-    fixture.db.record_installation(user.id, &app, "1.0.0", at).await.expect("installed");
-    let twice = fixture.db.record_installation(user.id, &app, "1.0.0", at).await;
-    assert!(matches!(twice, Err(RepoError::Conflict { .. })), "{twice:?}");
+    fixture
+        .db
+        .record_installation(user.id, &app, "1.0.0", at)
+        .await
+        .expect("installed");
+    let twice = fixture
+        .db
+        .record_installation(user.id, &app, "1.0.0", at)
+        .await;
+    assert!(
+        matches!(twice, Err(RepoError::Conflict { .. })),
+        "{twice:?}"
+    );
 
-    let first = fixture.db.upsert_review(user.id, &app, 2, at).await.expect("reviewed");
-    let second = fixture.db.upsert_review(user.id, &app, 5, at).await.expect("re-reviewed");
+    let first = fixture
+        .db
+        .upsert_review(user.id, &app, 2, at)
+        .await
+        .expect("reviewed");
+    let second = fixture
+        .db
+        .upsert_review(user.id, &app, 5, at)
+        .await
+        .expect("re-reviewed");
     assert_eq!(first, second, "a second review replaces the first");
-    let summary = fixture.db.app_summary(&app).await.expect("view readable").expect("row");
+    let summary = fixture
+        .db
+        .app_summary(&app)
+        .await
+        .expect("view readable")
+        .expect("row");
     assert_eq!((summary.review_count, summary.average_rating), (1, 5.0));
 
     let bad = fixture.db.upsert_review(user.id, &app, 6, at).await;
-    assert!(matches!(bad, Err(RepoError::Constraint { .. })), "rating 6: {bad:?}");
+    assert!(
+        matches!(bad, Err(RepoError::Constraint { .. })),
+        "rating 6: {bad:?}"
+    );
 }

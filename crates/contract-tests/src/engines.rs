@@ -2,9 +2,9 @@
 //! throwaway PostgreSQL database (found through `TMCP_TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`) dropped when the test ends.
 
+use crate::{Fixture, START};
 use sqlx::{Connection, Executor, PgConnection};
 use std::sync::Arc;
-use crate::{Fixture, START};
 use tmcp_domain::{Clock, ManualClock};
 use tmcp_postgres::{PgDatabase, PgSettings};
 use tmcp_sqlite::SqliteDatabase;
@@ -24,7 +24,9 @@ impl Drop for DropDatabase {
         let name = self.name.clone();
         // A separate thread with its own runtime: Drop cannot await on the test's runtime.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async {
                     if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
@@ -45,7 +47,9 @@ pub async fn empty_database() -> (String, DropDatabase) {
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests ({admin}): {e}"));
     let name = format!("tmcp_test_{}", uuid::Uuid::new_v4().simple());
-    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("create database");
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .expect("create database");
     let guard = DropDatabase { name: name.clone() };
     (url_with_database(&admin, &name), guard)
 }
@@ -53,15 +57,23 @@ pub async fn empty_database() -> (String, DropDatabase) {
 /// Creates and migrates a fresh database; returns it with its URL and drop guard.
 pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
     let (url, guard) = empty_database().await;
-    let settings = PgSettings { max_connections: 8, ..PgSettings::default() };
-    let db = PgDatabase::connect(&url, &settings).await.expect("PostgreSQL opens and migrates");
+    let settings = PgSettings {
+        max_connections: 8,
+        ..PgSettings::default()
+    };
+    let db = PgDatabase::connect(&url, &settings)
+        .await
+        .expect("PostgreSQL opens and migrates");
     (db, url, guard)
 }
 
 fn url_with_database(base: &str, name: &str) -> String {
     match base.rsplit_once('/') {
         Some((prefix, last)) => {
-            let query = last.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            let query = last
+                .split_once('?')
+                .map(|(_, q)| format!("?{q}"))
+                .unwrap_or_default();
             format!("{prefix}/{name}{query}")
         }
         None => panic!("TMCP_TEST_DATABASE_URL must end with /<database>"),
@@ -75,13 +87,23 @@ pub async fn postgres() -> Fixture {
     tmcp_repository::SystemRepository::ensure_partitions(&db, clock.now(), 3)
         .await
         .expect("partitions for the test clock");
-    Fixture { db: Arc::new(db), clock, _guard: Box::new(guard) }
+    Fixture {
+        db: Arc::new(db),
+        clock,
+        _guard: Box::new(guard),
+    }
 }
 
 /// A fresh SQLite database in its own temporary directory.
 pub async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("contract.db");
-    let db = SqliteDatabase::connect(&path.to_string_lossy()).await.expect("SQLite opens and migrates");
-    Fixture { db: Arc::new(db), clock: ManualClock::new(START), _guard: Box::new(dir) }
+    let db = SqliteDatabase::connect(&path.to_string_lossy())
+        .await
+        .expect("SQLite opens and migrates");
+    Fixture {
+        db: Arc::new(db),
+        clock: ManualClock::new(START),
+        _guard: Box::new(dir),
+    }
 }

@@ -46,7 +46,11 @@ pub async fn app(fixture: &Fixture, id: &str, developer: &User) -> AppId {
 }
 
 pub async fn payment(fixture: &Fixture, user: &User, app: &AppId, minor: i64, status: &str) {
-    let state = if status == "completed" { PaymentState::Completed } else { PaymentState::Failed };
+    let state = if status == "completed" {
+        PaymentState::Completed
+    } else {
+        PaymentState::Failed
+    };
     let at = fixture.clock.now_for_fixtures();
     fixture
         .db
@@ -54,7 +58,10 @@ pub async fn payment(fixture: &Fixture, user: &User, app: &AppId, minor: i64, st
             payment_id: PaymentId::new_v7(at),
             user_id: user.id,
             app_id: Some(app.clone()),
-            amount: Money { minor, currency: Currency::parse("USD").expect("USD") },
+            amount: Money {
+                minor,
+                currency: Currency::parse("USD").expect("USD"),
+            },
             description: None,
             status: status.into(),
             state,

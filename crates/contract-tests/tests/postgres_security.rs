@@ -71,7 +71,10 @@ async fn seed(db: &PgDatabase, owner: UserId) {
         payment_id: PaymentId(Uuid::now_v7()),
         user_id: owner,
         app_id: None,
-        amount: Money { minor: 500, currency: Currency::parse("USD").expect("USD") },
+        amount: Money {
+            minor: 500,
+            currency: Currency::parse("USD").expect("USD"),
+        },
         description: None,
         status: "completed".into(),
         state: PaymentState::Completed,
@@ -102,7 +105,10 @@ async fn visible(db: &PgDatabase, table: &str, as_user: Option<UserId>) -> i64 {
             .expect("setting applied");
     }
     let sql = format!("SELECT count(*) FROM {table}");
-    let count: i64 = sqlx::query_scalar(&sql).fetch_one(&mut *tx).await.expect("count");
+    let count: i64 = sqlx::query_scalar(&sql)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
     tx.rollback().await.expect("rollback");
     count
 }
@@ -114,11 +120,24 @@ async fn rows_are_invisible_without_the_owner_setting() {
     let mallory = user(&db, "mallory").await;
     seed(&db, alice).await;
 
-    for table in ["storage_entries", "storage_quotas", "payment_transactions", "user_sessions"] {
+    for table in [
+        "storage_entries",
+        "storage_quotas",
+        "payment_transactions",
+        "user_sessions",
+    ] {
         let own = visible(&db, table, Some(alice)).await;
         assert!(own > 0, "{table}: the owner sees their rows");
-        assert_eq!(visible(&db, table, None).await, 0, "{table}: no setting, no rows");
-        assert_eq!(visible(&db, table, Some(mallory)).await, 0, "{table}: other user sees nothing");
+        assert_eq!(
+            visible(&db, table, None).await,
+            0,
+            "{table}: no setting, no rows"
+        );
+        assert_eq!(
+            visible(&db, table, Some(mallory)).await,
+            0,
+            "{table}: other user sees nothing"
+        );
     }
     // The system path sees everything.
     let all: i64 = sqlx::query_scalar("SELECT count(*) FROM storage_entries")
@@ -157,8 +176,15 @@ async fn writes_for_another_user_are_refused() {
         .execute(&mut *tx)
         .await
         .expect("setting applied");
-    let wiped = sqlx::query("DELETE FROM storage_entries").execute(&mut *tx).await.expect("delete");
-    assert_eq!(wiped.rows_affected(), 0, "another user's rows cannot be deleted");
+    let wiped = sqlx::query("DELETE FROM storage_entries")
+        .execute(&mut *tx)
+        .await
+        .expect("delete");
+    assert_eq!(
+        wiped.rows_affected(),
+        0,
+        "another user's rows cannot be deleted"
+    );
     tx.commit().await.expect("commit");
     assert_eq!(visible(&db, "storage_entries", Some(alice)).await, 3);
 }
@@ -177,8 +203,14 @@ async fn the_request_role_is_not_privileged_and_cannot_bypass_policies() {
     assert!(!row.get::<bool, _>("rolsuper") && !row.get::<bool, _>("rolbypassrls"));
 
     // Reading a partition directly would skip the parent's policies: it is not granted.
-    let direct = db.app_pool().execute("SELECT count(*) FROM storage_entries_p0").await;
-    assert!(direct.is_err(), "partitions are not directly readable by the request role");
+    let direct = db
+        .app_pool()
+        .execute("SELECT count(*) FROM storage_entries_p0")
+        .await;
+    assert!(
+        direct.is_err(),
+        "partitions are not directly readable by the request role"
+    );
 
     for table in PROTECTED {
         let flags: (bool, bool) = sqlx::query_as(
@@ -195,7 +227,10 @@ async fn the_request_role_is_not_privileged_and_cannot_bypass_policies() {
 #[tokio::test]
 async fn partitions_are_created_ahead_and_old_analytics_dropped() {
     let (db, _url, _guard) = fresh_database().await;
-    let created = db.ensure_partitions(datetime!(2030-06-15 12:00 UTC), 2).await.expect("upkeep");
+    let created = db
+        .ensure_partitions(datetime!(2030-06-15 12:00 UTC), 2)
+        .await
+        .expect("upkeep");
     assert_eq!(created, 4 * 4, "four tables x (May..Aug 2030)");
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
@@ -205,12 +240,21 @@ async fn partitions_are_created_ahead_and_old_analytics_dropped() {
     .await
     .expect("partition list");
     for month in ["y2030m05", "y2030m06", "y2030m07", "y2030m08"] {
-        assert!(names.contains(&format!("payment_transactions_{month}")), "{names:?}");
+        assert!(
+            names.contains(&format!("payment_transactions_{month}")),
+            "{names:?}"
+        );
     }
 
     // Retention drops analytics months older than the cutoff, never payments.
-    let dropped = db.drop_analytics_partitions_before(date!(2030-06-01)).await.expect("retention");
-    assert!(dropped >= 3, "at least May 2030 of each analytics table: {dropped}");
+    let dropped = db
+        .drop_analytics_partitions_before(date!(2030 - 06 - 01))
+        .await
+        .expect("retention");
+    assert!(
+        dropped >= 3,
+        "at least May 2030 of each analytics table: {dropped}"
+    );
     let analytics_left: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
          WHERE i.inhparent = 'app_usage_analytics'::regclass AND c.relname < 'app_usage_analytics_y2030m06'",
@@ -225,5 +269,8 @@ async fn partitions_are_created_ahead_and_old_analytics_dropped() {
     .fetch_one(db.system_pool())
     .await
     .expect("count");
-    assert_eq!(payments_may, 1, "payment partitions are money history and stay");
+    assert_eq!(
+        payments_may, 1,
+        "payment partitions are money history and stay"
+    );
 }

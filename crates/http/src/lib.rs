@@ -21,13 +21,17 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
+    with_layers(routes::meta::routes(), state)
+}
+
+/// Wraps `routes` in the fallbacks and cross-cutting layers every route gets. Public so tests
+/// can exercise the layers with routes of their own.
+pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let settings = state.settings.clone();
-    let routes = Router::new()
-        .merge(routes::meta::routes())
+    let routes = routes
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
         .with_state(state);
-
     // Each `layer` wraps everything added before it, so the last one is outermost: the
     // request id exists before anything can fail, and the envelope layer sees every error
     // response (timeouts, body limits, panics) and rewrites bare ones.

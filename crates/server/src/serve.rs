@@ -73,26 +73,34 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let listener = TcpListener::bind(config.listen_addr()?)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let (shutdown, mut stop_signal) = watch::channel(false);
+    let db = state.db.clone();
+    let app = tmcp_http::router(state);
+    let server = spawn_http(listener, app)?;
     let upkeep = maintenance::spawn(
-        state.db.clone(),
+        db,
         clock,
         config.maintenance.clone(),
-        shutdown.subscribe(),
+        server.shutdown.subscribe(),
     );
-    let app = tmcp_http::router(state);
+    drop(upkeep); // it stops by itself when the shutdown signal fires
+    Ok(server)
+}
+
+/// Serves `app` on `listener` in the background until [`RunningServer::stop`]; in-flight
+/// requests are allowed to finish (graceful shutdown).
+pub fn spawn_http(listener: TcpListener, app: axum::Router) -> anyhow::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let (shutdown, mut stop_signal) = watch::channel(false);
     let task = tokio::spawn(async move {
-        let serve = axum::serve(
+        axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             let _ = stop_signal.changed().await;
-        });
-        let result = serve.await;
-        upkeep.abort();
-        result.context("server failed")
+        })
+        .await
+        .context("server failed")
     });
     Ok(RunningServer {
         addr,
