@@ -19,8 +19,10 @@ use uuid::Uuid;
 const NOW: time::OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
 
 /// Tables the design requires to be protected, plus the other user-owned ones.
-const PROTECTED: [&str; 11] = [
+const PROTECTED: [&str; 13] = [
     "user_sessions",
+    "user_profiles",
+    "oauth_tokens",
     "storage_entries",
     "storage_quotas",
     "storage_sync_operations",

@@ -13,6 +13,7 @@
 --     constraint, so concurrent writers can never exceed a quota;
 --   * row level security keyed on the transaction-local setting tmcp.user_id
 --     for the request role tmcp_app; tmcp_system bypasses RLS;
+--   * payment_ledger is append-only (triggers refuse UPDATE and DELETE);
 --   * summary views aggregate every measure independently (no join fan-out).
 --
 -- Runs inside one transaction (sqlx migrate). Roles are cluster-wide, so role
@@ -374,7 +375,7 @@ CREATE TABLE payment_transactions (
     status                   VARCHAR(50)  NOT NULL
                              CHECK (status IN ('pending_authorization', 'mfa_required', 'processing',
                                                'completed', 'failed', 'cancelled', 'expired',
-                                               'refunded', 'partially_refunded', 'pending')),
+                                               'refunded', 'partially_refunded')),
     state                    VARCHAR(50)  NOT NULL
                              CHECK (state IN ('Initiated', 'Validating', 'MFA_Required', 'Authorized',
                                               'Processing', 'Completed', 'Failed', 'Cancelled',
@@ -394,9 +395,10 @@ CREATE TABLE payment_transactions (
         FOREIGN KEY (payment_method_id) REFERENCES payment_methods(id)
 ) PARTITION BY RANGE (created_at);
 
--- Append-only money history; not partitioned. A row either references a
--- payment completely (payment_id + payment_created_at) or not at all
--- (top-ups, adjustments).
+-- Append-only money history (UPDATE and DELETE are refused by the triggers
+-- in section 6.3 and revoked from the roles); not partitioned. A row either
+-- references a payment completely (payment_id + payment_created_at) or not at
+-- all (top-ups, adjustments).
 CREATE TABLE payment_ledger (
     id                 UUID        PRIMARY KEY DEFAULT gen_random_uuid(),
     payment_id         UUID,
@@ -489,7 +491,7 @@ CREATE TABLE storage_sync_operations (
     user_id        UUID         NOT NULL,
     app_id         VARCHAR(255) NOT NULL,
     operation_type VARCHAR(20)  NOT NULL CHECK (operation_type IN ('set', 'delete')),
-    key            VARCHAR(256) NOT NULL,
+    key            VARCHAR(256) NOT NULL CHECK (octet_length(key) BETWEEN 1 AND 256),
     value          BYTEA,
     version        INTEGER,
     status         VARCHAR(20)  NOT NULL DEFAULT 'pending'
@@ -505,9 +507,9 @@ CREATE TABLE storage_sync_operations (
 
 CREATE TABLE storage_conflicts (
     id                  UUID         PRIMARY KEY DEFAULT gen_random_uuid(),
-    user_id             UUID         NOT NULL,
+    user_id             UUID         NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     app_id              VARCHAR(255) NOT NULL,
-    key                 VARCHAR(256) NOT NULL,
+    key                 VARCHAR(256) NOT NULL CHECK (octet_length(key) BETWEEN 1 AND 256),
     local_value         BYTEA,
     remote_value        BYTEA,
     resolution_strategy VARCHAR(50)
@@ -648,6 +650,10 @@ CREATE INDEX idx_oauth_tokens_user_id ON oauth_tokens(user_id);
 CREATE INDEX idx_payment_mfa_challenges_payment_id
     ON payment_mfa_challenges(payment_id, payment_created_at);
 CREATE INDEX idx_payment_mfa_challenges_user_id ON payment_mfa_challenges(user_id);
+CREATE INDEX idx_app_categories_parent_id ON app_categories(parent_id);
+CREATE INDEX idx_app_category_mappings_category_id ON app_category_mappings(category_id);
+CREATE INDEX idx_payment_transactions_payment_method_id
+    ON payment_transactions(payment_method_id);
 CREATE INDEX idx_storage_conflicts_user_app ON storage_conflicts(user_id, app_id);
 CREATE INDEX idx_app_performance_metrics_app_id
     ON app_performance_metrics(app_id, metric_type, "timestamp");
@@ -746,6 +752,31 @@ $fn$;
 CREATE TRIGGER manage_storage_quota
     AFTER INSERT OR UPDATE OR DELETE ON storage_entries
     FOR EACH ROW EXECUTE FUNCTION update_storage_quota_usage();
+
+
+-- -----------------------------------------------------------------------------
+-- 6.3 Append-only payment ledger
+-- -----------------------------------------------------------------------------
+-- Ledger rows are never changed or removed. The triggers refuse every UPDATE
+-- and DELETE, also for the owner and tmcp_system (BYPASSRLS does not skip
+-- triggers); the roles additionally lack the UPDATE and DELETE privileges
+-- (see Privileges), so for them the statement fails with 42501 before the
+-- trigger runs. No foreign key cascades into payment_ledger (user_id and the
+-- payment reference have no ON DELETE action), so no cascade needs to delete
+-- ledger rows. Same trigger names as on SQLite.
+CREATE FUNCTION payment_ledger_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    RAISE EXCEPTION 'payment_ledger is append-only: % refused', TG_OP
+        USING ERRCODE = 'P0001';
+END
+$fn$;
+
+CREATE TRIGGER payment_ledger_no_update BEFORE UPDATE ON payment_ledger
+    FOR EACH ROW EXECUTE FUNCTION payment_ledger_append_only();
+CREATE TRIGGER payment_ledger_no_delete BEFORE DELETE ON payment_ledger
+    FOR EACH ROW EXECUTE FUNCTION payment_ledger_append_only();
 
 
 -- -----------------------------------------------------------------------------
@@ -1054,6 +1085,20 @@ CREATE POLICY user_sessions_owner_policy ON user_sessions
     FOR ALL TO tmcp_app
     USING (user_id = current_user_id()) WITH CHECK (user_id = current_user_id());
 
+ALTER TABLE user_profiles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_profiles FORCE ROW LEVEL SECURITY;
+CREATE POLICY user_profiles_owner_policy ON user_profiles
+    FOR ALL TO tmcp_app
+    USING (user_id = current_user_id()) WITH CHECK (user_id = current_user_id());
+
+-- user_id is NULL for client-credentials tokens; such rows never match the
+-- policy and are reachable only by tmcp_system.
+ALTER TABLE oauth_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE oauth_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY oauth_tokens_owner_policy ON oauth_tokens
+    FOR ALL TO tmcp_app
+    USING (user_id = current_user_id()) WITH CHECK (user_id = current_user_id());
+
 ALTER TABLE storage_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE storage_entries FORCE ROW LEVEL SECURITY;
 CREATE POLICY storage_entries_owner_policy ON storage_entries
@@ -1123,6 +1168,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO tmcp_app,
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO tmcp_app, tmcp_system;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO tmcp_app, tmcp_system;
 
+-- The ledger is append-only (section 6.3): no role may change or remove rows.
+REVOKE UPDATE, DELETE ON payment_ledger FROM tmcp_app, tmcp_system;
+
+-- schema_migrations is written by the migrating owner only; the roles read it.
+REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM tmcp_app, tmcp_system;
+
 -- Partition maintenance (SECURITY DEFINER, DDL) is for the owner and the
 -- system role only.
 REVOKE EXECUTE ON FUNCTION
@@ -1160,5 +1211,4 @@ $partition_privs$;
 
 -- -----------------------------------------------------------------------------
 INSERT INTO schema_migrations (version, description)
-VALUES ('0001', 'Initial TMCP schema: users/auth, app store, payments (monthly partitions), '
-             || 'storage (hash partitions, quota trigger), lifecycle analytics, RLS, summary views');
+VALUES ('0001', 'Initial TMCP schema: accounts, OAuth, store, payments, storage, lifecycle analytics');

@@ -1,6 +1,6 @@
 -- TMCP Server: initial SQLite schema (twin of the PostgreSQL migration 0001).
 --
--- Source: docs Database_Schema_Design.md, translated with docs/schema-conventions.md:
+-- Source: docs Database_Schema_Design.md, translated as described in docs/schema.md:
 --   UUID        -> BLOB, exactly 16 raw bytes (CHECK length(x) = 16)
 --   TIMESTAMP   -> TEXT 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (UTC, 6 fraction digits, always 'Z');
 --                  the format is CHECKed so that text order == time order.
@@ -387,7 +387,7 @@ CREATE TABLE payment_transactions (
     status                   TEXT NOT NULL
                              CHECK (status IN ('pending_authorization', 'mfa_required', 'processing',
                                                'completed', 'failed', 'cancelled', 'expired',
-                                               'refunded', 'partially_refunded', 'pending')),
+                                               'refunded', 'partially_refunded')),
     state                    TEXT NOT NULL
                              CHECK (state IN ('Initiated', 'Validating', 'MFA_Required', 'Authorized',
                                               'Processing', 'Completed', 'Failed', 'Cancelled',
@@ -411,6 +411,8 @@ CREATE TABLE payment_transactions (
     CONSTRAINT chk_payment_amount CHECK (amount > 0)
 ) STRICT;
 
+-- Append-only money history: UPDATE and DELETE are refused by the triggers in
+-- section 9a. No foreign key cascades into it.
 CREATE TABLE payment_ledger (
     id                 BLOB NOT NULL DEFAULT (randomblob(16)) CHECK (length(id) = 16),
     payment_id         BLOB CHECK (length(payment_id) = 16),
@@ -534,7 +536,8 @@ CREATE TABLE storage_sync_operations (
 
 CREATE TABLE storage_conflicts (
     id                  BLOB NOT NULL DEFAULT (randomblob(16)) CHECK (length(id) = 16),
-    user_id             BLOB NOT NULL CHECK (length(user_id) = 16),
+    user_id             BLOB NOT NULL CHECK (length(user_id) = 16)
+                        REFERENCES users (id) ON DELETE CASCADE,
     app_id              TEXT NOT NULL CHECK (length(app_id) <= 255),
     key                 TEXT NOT NULL CHECK (length(CAST(key AS BLOB)) BETWEEN 1 AND 256),
     local_value         BLOB,
@@ -696,7 +699,9 @@ CREATE INDEX idx_app_category_mappings_category_id      ON app_category_mappings
 CREATE INDEX idx_payment_transactions_payment_method_id ON payment_transactions (payment_method_id);
 CREATE INDEX idx_payment_mfa_challenges_payment_id      ON payment_mfa_challenges (payment_id, payment_created_at);
 CREATE INDEX idx_payment_mfa_challenges_user_id         ON payment_mfa_challenges (user_id);
-CREATE INDEX idx_app_performance_metrics_app_id         ON app_performance_metrics (app_id);
+CREATE INDEX idx_storage_conflicts_user_app             ON storage_conflicts (user_id, app_id);
+CREATE INDEX idx_app_performance_metrics_app_id
+    ON app_performance_metrics (app_id, metric_type, "timestamp");
 
 
 -- ===========================================================================
@@ -896,6 +901,30 @@ END;
 
 
 -- ===========================================================================
+-- 9a. Append-only payment ledger
+-- ===========================================================================
+-- Ledger rows are never changed or removed (same trigger names as PostgreSQL).
+-- The error is "payment_ledger is append-only" (SQLITE_CONSTRAINT_TRIGGER).
+-- Note: INSERT OR REPLACE on payment_ledger would delete a conflicting row
+-- without firing payment_ledger_no_delete unless recursive_triggers is on;
+-- insert ledger rows with plain INSERT only.
+
+CREATE TRIGGER payment_ledger_no_update
+BEFORE UPDATE ON payment_ledger
+FOR EACH ROW
+BEGIN
+    SELECT RAISE(ABORT, 'payment_ledger is append-only');
+END;
+
+CREATE TRIGGER payment_ledger_no_delete
+BEFORE DELETE ON payment_ledger
+FOR EACH ROW
+BEGIN
+    SELECT RAISE(ABORT, 'payment_ledger is append-only');
+END;
+
+
+-- ===========================================================================
 -- 10. Views
 -- ===========================================================================
 -- Every aggregate comes from its own correlated subquery over one child table,
@@ -969,4 +998,4 @@ FROM apps a;
 -- ===========================================================================
 
 INSERT INTO schema_migrations (version, description)
-VALUES ('0001', 'Initial TMCP schema: 24 core tables, indexes, updated_at and storage quota triggers, user_summary and app_summary views');
+VALUES ('0001', 'Initial TMCP schema: accounts, OAuth, store, payments, storage, lifecycle analytics');
