@@ -7,13 +7,19 @@ pub mod apps;
 pub mod error;
 pub mod payments;
 pub mod storage;
+pub mod storage_tx;
 pub mod system;
 pub mod users;
 
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use error::{RepoError, RepoResult};
 pub use payments::{NewPaymentRecord, PaymentRepository};
-pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
+pub use storage::{
+    new_row_id, Change, ChangeKind, ChangePage, ConflictData, ConflictRecord, ConflictResolution,
+    EntryDelete, EntrySummary, EntryWrite, ListQuery, QuotaSnapshot, QuotaUsage, ResolveOutcome,
+    StorageRepository, StoredEntry, SyncApplied, SyncOp, SyncStatus, ValueInfo, WriteContext,
+    WriteOp, WriteOutcome,
+};
 pub use system::SystemRepository;
 pub use users::{NewUser, User, UserRepository, UserSummary};
 
