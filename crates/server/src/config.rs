@@ -30,6 +30,13 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
+    /// The externally visible base URL (`iss` of tokens, OAuth metadata); defaults to
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+    /// TEP signing algorithm: `RS256` (default), `ES256` or `EdDSA`.
+    pub tep_signing_algorithm: String,
+    /// Default TEP lifetime in seconds (24 h).
+    pub tep_lifetime_secs: i64,
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
 }
@@ -71,6 +78,9 @@ impl Default for Config {
             request_timeout_secs: 30,
             body_limit_bytes: 10 * 1024 * 1024,
             shutdown_grace_secs: 30,
+            public_url: None,
+            tep_signing_algorithm: "RS256".into(),
+            tep_lifetime_secs: 86_400,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
         }
@@ -135,6 +145,20 @@ impl Config {
         if let Some(key) = &self.encryption_key {
             crate::secrets::decode_key(key).context("TMCP_ENCRYPTION_KEY")?;
         }
+        if !matches!(
+            self.tep_signing_algorithm.as_str(),
+            "RS256" | "ES256" | "EdDSA"
+        ) {
+            bail!("TMCP_TEP_SIGNING_ALGORITHM must be RS256, ES256 or EdDSA");
+        }
+        if !(60..=30 * 86_400).contains(&self.tep_lifetime_secs) {
+            bail!("TMCP_TEP_LIFETIME_SECS must be between 60 and 2592000");
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+                bail!("TMCP_PUBLIC_URL must be an http(s) URL without a trailing slash");
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("TMCP_LOG_FORMAT must be 'text' or 'json'");
         }
@@ -160,6 +184,13 @@ impl Config {
         self.listen
             .parse()
             .with_context(|| format!("TMCP_LISTEN must be host:port, got {:?}", self.listen))
+    }
+
+    /// The issuer / public base URL.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     pub fn database_target(&self) -> DatabaseTarget {
