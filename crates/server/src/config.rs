@@ -116,7 +116,8 @@ impl Config {
             config::Environment::with_prefix("TMCP")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(settings_from_environment())),
         );
         let loaded: Config = builder
             .build()
@@ -205,6 +206,17 @@ impl Config {
             None => DatabaseTarget::Sqlite(self.data_dir.join("tmcp.db")),
         }
     }
+}
+
+/// `TMCP_*` variables that are settings. `TMCP_CONFIG` names the file itself and
+/// `TMCP_TEST_*` belong to the test harness; neither is a setting, and unknown settings are
+/// refused, so they are left out here.
+fn settings_from_environment() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.starts_with("TMCP_") && name != "TMCP_CONFIG" && !name.starts_with("TMCP_TEST_")
+        })
+        .collect()
 }
 
 /// Replaces the password of a URL with `***` for display.

@@ -16,6 +16,7 @@ fn file_overrides_defaults_and_environment_overrides_file() {
     )
     .expect("written");
     std::env::set_var("TMCP_LOG_FORMAT", "text");
+    std::env::set_var("TMCP_TEST_SOMETHING", "harness variables are not settings");
     std::env::set_var("TMCP_MAINTENANCE__PURGE_BATCH_SIZE", "42");
     let config = Config::load(Some(file.path())).expect("valid layered configuration");
     std::env::remove_var("TMCP_LOG_FORMAT");
