@@ -14,6 +14,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// How long `/ready` waits for each dependency.
     pub readiness_timeout: Duration,
+    /// Mounts the `/bench/*` baseline routes (load testing only).
+    pub bench_routes: bool,
 }
 
 impl Default for HttpSettings {
@@ -22,6 +24,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
+            bench_routes: false,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Config {
     pub tep_signing_algorithm: String,
     /// Default TEP lifetime in seconds (24 h).
     pub tep_lifetime_secs: i64,
+    /// Mounts `/bench/*` baseline routes for load tests. Never enable in production.
+    pub bench_routes: bool,
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
 }
@@ -81,6 +83,7 @@ impl Default for Config {
             public_url: None,
             tep_signing_algorithm: "RS256".into(),
             tep_lifetime_secs: 86_400,
+            bench_routes: false,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
         }

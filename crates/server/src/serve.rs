@@ -55,6 +55,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         settings: HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
+            bench_routes: config.bench_routes,
             ..HttpSettings::default()
         },
     })
