@@ -1,13 +1,16 @@
 //! The HTTP layer: router, cross-cutting middleware, the error envelope and the handlers.
 //! It knows repositories only through `tmcp_repository::Database`; the binary picks the engine.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 mod state;
+pub mod testing;
 
 pub use error::ApiError;
 pub use state::{AppState, HttpSettings};
@@ -21,7 +24,17 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
-    with_layers(routes::meta::routes(), state)
+    let bench = state.settings.bench_routes;
+    let mut routes = routes::meta::routes().merge(routes::wellknown::routes());
+    if bench {
+        routes = routes.merge(routes::bench::layered());
+    }
+    let app = with_layers(routes, state);
+    if bench {
+        app.merge(routes::bench::raw())
+    } else {
+        app
+    }
 }
 
 /// Wraps `routes` in the fallbacks and cross-cutting layers every route gets. Public so tests

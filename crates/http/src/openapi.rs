@@ -13,8 +13,12 @@ use utoipa::OpenApi;
         crate::routes::meta::health,
         crate::routes::meta::ready,
         crate::routes::meta::metrics,
+        crate::routes::wellknown::jwks,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
-    tags((name = "operations", description = "Health, readiness, metrics and documentation"))
+    tags(
+        (name = "operations", description = "Health, readiness, metrics and documentation"),
+        (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys")
+    )
 )]
 pub struct ApiDoc;

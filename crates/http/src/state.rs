@@ -1,4 +1,6 @@
+use crate::auth::TepService;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
@@ -12,6 +14,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// How long `/ready` waits for each dependency.
     pub readiness_timeout: Duration,
+    /// Mounts the `/bench/*` baseline routes (load testing only).
+    pub bench_routes: bool,
 }
 
 impl Default for HttpSettings {
@@ -20,6 +24,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
+            bench_routes: false,
         }
     }
 }
@@ -33,5 +38,9 @@ pub struct AppState {
     /// Encrypts sensitive columns (phone, MFA secrets) before they reach the database.
     pub cipher: FieldCipher,
     pub metrics: Metrics,
+    /// Mints and validates TEP tokens.
+    pub tep: Arc<TepService>,
+    /// Rate limits shared through Redis when configured.
+    pub limiter: Arc<RateLimiter>,
     pub settings: HttpSettings,
 }

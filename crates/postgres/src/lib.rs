@@ -10,6 +10,7 @@ mod error;
 mod payments;
 mod storage;
 mod system;
+mod tokens;
 mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

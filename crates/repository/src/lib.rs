@@ -9,6 +9,7 @@ pub mod payments;
 pub mod storage;
 pub mod storage_tx;
 pub mod system;
+pub mod tokens;
 pub mod users;
 
 pub use apps::{AppRepository, AppSummary, NewApp};
@@ -21,16 +22,34 @@ pub use storage::{
     WriteOp, WriteOutcome,
 };
 pub use system::SystemRepository;
+pub use tokens::{
+    IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, SigningKeyRepository,
+    StoredSigningKey, TokenLiveness,
+};
 pub use users::{NewUser, User, UserRepository, UserSummary};
 
 /// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
 /// decides which engine is behind it.
 pub trait Database:
-    UserRepository + StorageRepository + AppRepository + PaymentRepository + SystemRepository
+    UserRepository
+    + StorageRepository
+    + AppRepository
+    + PaymentRepository
+    + SystemRepository
+    + SigningKeyRepository
+    + OAuthClientRepository
+    + IssuedTokenRepository
 {
 }
 
 impl<T> Database for T where
-    T: UserRepository + StorageRepository + AppRepository + PaymentRepository + SystemRepository
+    T: UserRepository
+        + StorageRepository
+        + AppRepository
+        + PaymentRepository
+        + SystemRepository
+        + SigningKeyRepository
+        + OAuthClientRepository
+        + IssuedTokenRepository
 {
 }

@@ -30,6 +30,15 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
+    /// The externally visible base URL (`iss` of tokens, OAuth metadata); defaults to
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+    /// TEP signing algorithm: `RS256` (default), `ES256` or `EdDSA`.
+    pub tep_signing_algorithm: String,
+    /// Default TEP lifetime in seconds (24 h).
+    pub tep_lifetime_secs: i64,
+    /// Mounts `/bench/*` baseline routes for load tests. Never enable in production.
+    pub bench_routes: bool,
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
 }
@@ -71,6 +80,10 @@ impl Default for Config {
             request_timeout_secs: 30,
             body_limit_bytes: 10 * 1024 * 1024,
             shutdown_grace_secs: 30,
+            public_url: None,
+            tep_signing_algorithm: "RS256".into(),
+            tep_lifetime_secs: 86_400,
+            bench_routes: false,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
         }
@@ -106,7 +119,8 @@ impl Config {
             config::Environment::with_prefix("TMCP")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(settings_from_environment())),
         );
         let loaded: Config = builder
             .build()
@@ -135,6 +149,20 @@ impl Config {
         if let Some(key) = &self.encryption_key {
             crate::secrets::decode_key(key).context("TMCP_ENCRYPTION_KEY")?;
         }
+        if !matches!(
+            self.tep_signing_algorithm.as_str(),
+            "RS256" | "ES256" | "EdDSA"
+        ) {
+            bail!("TMCP_TEP_SIGNING_ALGORITHM must be RS256, ES256 or EdDSA");
+        }
+        if !(60..=30 * 86_400).contains(&self.tep_lifetime_secs) {
+            bail!("TMCP_TEP_LIFETIME_SECS must be between 60 and 2592000");
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+                bail!("TMCP_PUBLIC_URL must be an http(s) URL without a trailing slash");
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("TMCP_LOG_FORMAT must be 'text' or 'json'");
         }
@@ -162,6 +190,13 @@ impl Config {
             .with_context(|| format!("TMCP_LISTEN must be host:port, got {:?}", self.listen))
     }
 
+    /// The issuer / public base URL.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
     pub fn database_target(&self) -> DatabaseTarget {
         match &self.database_url {
             Some(url) if url.starts_with("postgres") => DatabaseTarget::Postgres(url.clone()),
@@ -174,6 +209,17 @@ impl Config {
             None => DatabaseTarget::Sqlite(self.data_dir.join("tmcp.db")),
         }
     }
+}
+
+/// `TMCP_*` variables that are settings. `TMCP_CONFIG` names the file itself and
+/// `TMCP_TEST_*` belong to the test harness; neither is a setting, and unknown settings are
+/// refused, so they are left out here.
+fn settings_from_environment() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.starts_with("TMCP_") && name != "TMCP_CONFIG" && !name.starts_with("TMCP_TEST_")
+        })
+        .collect()
 }
 
 /// Replaces the password of a URL with `***` for display.

@@ -10,6 +10,7 @@ mod payments;
 mod storage;
 mod system;
 mod time_text;
+mod tokens;
 mod users;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
