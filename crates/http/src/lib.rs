@@ -9,6 +9,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod services;
 mod state;
 pub mod testing;
 
@@ -25,7 +26,9 @@ use tower_http::timeout::TimeoutLayer;
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
     let bench = state.settings.bench_routes;
-    let mut routes = routes::meta::routes().merge(routes::wellknown::routes());
+    let mut routes = routes::meta::routes()
+        .merge(routes::wellknown::routes())
+        .merge(routes::storage::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

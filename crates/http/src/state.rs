@@ -1,6 +1,7 @@
 use crate::auth::TepService;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::services::storage::StorageSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
@@ -16,6 +17,8 @@ pub struct HttpSettings {
     pub readiness_timeout: Duration,
     /// Mounts the `/bench/*` baseline routes (load testing only).
     pub bench_routes: bool,
+    /// Storage quotas, tombstone retention and rate limits.
+    pub storage: StorageSettings,
 }
 
 impl Default for HttpSettings {
@@ -25,6 +28,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
             bench_routes: false,
+            storage: StorageSettings::default(),
         }
     }
 }

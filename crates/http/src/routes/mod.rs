@@ -1,3 +1,4 @@
 pub mod bench;
 pub mod meta;
+pub mod storage;
 pub mod wellknown;
