@@ -56,6 +56,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             bench_routes: config.bench_routes,
+            storage: config.storage.settings(),
             ..HttpSettings::default()
         },
     })

@@ -20,19 +20,18 @@ use tmcp_domain::storage::value::{
     check_content_type, check_metadata, check_ttl, check_value_size, decode_base64, encode_base64,
     InvalidValue, StoredValue, ValueEncoding,
 };
-use tmcp_domain::storage::{QuotaPolicy, StorageKey, DEFAULT_TOMBSTONE_RETENTION_DAYS};
+use tmcp_domain::storage::{QuotaPolicy, StorageKey};
 use tmcp_domain::{AppId, UserId};
 use tmcp_repository::{RepoError, WriteContext};
 
 pub const SCOPE_READ: &str = "storage:read";
 pub const SCOPE_WRITE: &str = "storage:write";
 
-/// Storage configuration: quotas and rate limits.
+/// Storage configuration: quotas and rate limits. (The tombstone retention is the
+/// maintenance job's setting.)
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     pub quotas: QuotaPolicy,
-    /// How long deletions stay in the change feed and sync op ids stay deduplicated.
-    pub tombstone_retention_days: i64,
     /// Single-key routes, listing, quota, pull, status and conflicts, per (user, app).
     pub rate: LimitRule,
     /// Batch routes and sync push, per (user, app).
@@ -43,7 +42,6 @@ impl Default for StorageSettings {
     fn default() -> Self {
         Self {
             quotas: QuotaPolicy::default(),
-            tombstone_retention_days: DEFAULT_TOMBSTONE_RETENTION_DAYS,
             rate: LimitRule::per_minute("storage", 100, 20),
             batch_rate: LimitRule::per_minute("storage_batch", 10, 10),
         }
