@@ -84,9 +84,11 @@ pub async fn restore(config: &Config, input: &Path) -> anyhow::Result<()> {
 /// Removes the password from a PostgreSQL URL, returning both parts.
 fn split_password(raw: &str) -> anyhow::Result<(String, Option<String>)> {
     let mut url = url::Url::parse(raw).context("invalid PostgreSQL URL")?;
-    let password = url
-        .password()
-        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
+    let password = url.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     url.set_password(None)
         .map_err(|_| anyhow::anyhow!("cannot strip password from URL"))?;
     Ok((url.to_string(), password))
