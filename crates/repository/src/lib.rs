@@ -3,16 +3,26 @@
 //! (`tmcp-contract-tests`). Lookups return `Result<Option<T>>`: "not found" is a value,
 //! a database failure is an error, and the two are never confused.
 
+pub mod accounts;
 pub mod apps;
+pub mod devices;
 pub mod error;
+pub mod mfa;
 pub mod payments;
+pub mod sessions;
 pub mod storage;
 pub mod system;
 pub mod users;
 
+pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
 pub use apps::{AppRepository, AppSummary, NewApp};
+pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
+pub use mfa::{MfaMethod, MfaMethodType, MfaRepository, NewMfaMethod};
 pub use payments::{NewPaymentRecord, PaymentRepository};
+pub use sessions::{
+    NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,
+};
 pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
 pub use system::SystemRepository;
 pub use users::{NewUser, User, UserRepository, UserSummary};
@@ -20,11 +30,27 @@ pub use users::{NewUser, User, UserRepository, UserSummary};
 /// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
 /// decides which engine is behind it.
 pub trait Database:
-    UserRepository + StorageRepository + AppRepository + PaymentRepository + SystemRepository
+    UserRepository
+    + StorageRepository
+    + AppRepository
+    + PaymentRepository
+    + SystemRepository
+    + AccountRepository
+    + SessionRepository
+    + DeviceRepository
+    + MfaRepository
 {
 }
 
 impl<T> Database for T where
-    T: UserRepository + StorageRepository + AppRepository + PaymentRepository + SystemRepository
+    T: UserRepository
+        + StorageRepository
+        + AppRepository
+        + PaymentRepository
+        + SystemRepository
+        + AccountRepository
+        + SessionRepository
+        + DeviceRepository
+        + MfaRepository
 {
 }
