@@ -1,6 +1,7 @@
 //! The HTTP layer: router, cross-cutting middleware, the error envelope and the handlers.
 //! It knows repositories only through `tmcp_repository::Database`; the binary picks the engine.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -21,7 +22,11 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
-    with_layers(routes::meta::routes(), state)
+    let routes = routes::meta::routes()
+        .merge(routes::accounts::routes())
+        .merge(routes::devices::routes())
+        .merge(routes::mfa::routes());
+    with_layers(routes, state)
 }
 
 /// Wraps `routes` in the fallbacks and cross-cutting layers every route gets. Public so tests

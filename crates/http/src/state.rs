@@ -1,3 +1,4 @@
+use crate::auth::AuthSettings;
 use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// How long `/ready` waits for each dependency.
     pub readiness_timeout: Duration,
+    /// Sessions, tokens and login behaviour.
+    pub auth: AuthSettings,
 }
 
 impl Default for HttpSettings {
@@ -20,6 +23,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
+            auth: AuthSettings::default(),
         }
     }
 }

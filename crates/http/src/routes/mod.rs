@@ -1,1 +1,4 @@
+pub mod accounts;
+pub mod devices;
 pub mod meta;
+pub mod mfa;
