@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod ids;
 pub mod money;
 pub mod payment_state;
+pub mod scope;
 pub mod storage;
 pub mod user;
 

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// Extra response headers (e.g. `Retry-After` on 429).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// Wire shape of the error envelope (for the OpenAPI document).
@@ -45,6 +47,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: json!({}),
+            headers: Vec::new(),
         }
     }
 
@@ -123,6 +126,11 @@ impl IntoResponse for ApiError {
         #[allow(clippy::disallowed_methods)]
         let now = time::OffsetDateTime::now_utc();
         let mut response = (self.status, axum::Json(self.body(now))).into_response();
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(*name, value);
+            }
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -7,8 +7,10 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 mod state;
+pub mod testing;
 
 pub use error::ApiError;
 pub use state::{AppState, HttpSettings};
@@ -23,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
     let routes = routes::meta::routes()
+        .merge(routes::wellknown::routes())
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())
         .merge(routes::mfa::routes());

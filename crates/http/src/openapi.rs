@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::mfa::enrol::enrol_method,
         crate::routes::mfa::confirm::confirm_method,
         crate::routes::mfa::remove::remove_method,
+        crate::routes::wellknown::jwks,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -43,6 +44,7 @@ use utoipa::{Modify, OpenApi};
         (name = "accounts", description = "Registration, login, sessions and the caller's account"),
         (name = "devices", description = "Devices and their signing keys"),
         (name = "mfa", description = "Second factors: TOTP, transaction PIN, biometric"),
+        (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys"),
     )
 )]
 pub struct ApiDoc;

@@ -1,5 +1,6 @@
-use crate::auth::AuthSettings;
+use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
@@ -37,5 +38,9 @@ pub struct AppState {
     /// Encrypts sensitive columns (phone, MFA secrets) before they reach the database.
     pub cipher: FieldCipher,
     pub metrics: Metrics,
+    /// Mints and validates TEP tokens.
+    pub tep: Arc<TepService>,
+    /// Rate limits shared through Redis when configured.
+    pub limiter: Arc<RateLimiter>,
     pub settings: HttpSettings,
 }

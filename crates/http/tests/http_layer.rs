@@ -9,10 +9,8 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::SystemClock;
 use tmcp_http::extract::ApiJson;
-use tmcp_http::metrics::Metrics;
 use tmcp_http::{AppState, HttpSettings};
 use tmcp_sqlite::SqliteDatabase;
 use tower::ServiceExt;
@@ -29,14 +27,9 @@ async fn test_app(settings: HttpSettings) -> TestApp {
     let sqlite = SqliteDatabase::connect(&path.to_string_lossy())
         .await
         .expect("sqlite");
-    let state = AppState {
-        db: Arc::new(sqlite.clone()),
-        clock: Arc::new(SystemClock),
-        redis: None,
-        cipher: FieldCipher::new(&[1u8; 32]).expect("key"),
-        metrics: Metrics::install(),
-        settings,
-    };
+    let mut state =
+        tmcp_http::testing::state(Arc::new(sqlite.clone()), Arc::new(SystemClock)).await;
+    state.settings = settings;
     TestApp {
         state,
         sqlite,

@@ -14,6 +14,7 @@ mod payments;
 mod sessions;
 mod storage;
 mod system;
+mod tokens;
 mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

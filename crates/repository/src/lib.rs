@@ -12,6 +12,7 @@ pub mod payments;
 pub mod sessions;
 pub mod storage;
 pub mod system;
+pub mod tokens;
 pub mod users;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
@@ -25,6 +26,10 @@ pub use sessions::{
 };
 pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
 pub use system::SystemRepository;
+pub use tokens::{
+    IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, SigningKeyRepository,
+    StoredSigningKey, TokenLiveness,
+};
 pub use users::{NewUser, User, UserRepository, UserSummary};
 
 /// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
@@ -39,6 +44,9 @@ pub trait Database:
     + SessionRepository
     + DeviceRepository
     + MfaRepository
+    + SigningKeyRepository
+    + OAuthClientRepository
+    + IssuedTokenRepository
 {
 }
 
@@ -52,5 +60,8 @@ impl<T> Database for T where
         + SessionRepository
         + DeviceRepository
         + MfaRepository
+        + SigningKeyRepository
+        + OAuthClientRepository
+        + IssuedTokenRepository
 {
 }

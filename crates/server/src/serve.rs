@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
+use tmcp_http::auth::keys;
+use tmcp_http::auth::{AuthSettings, TepService, TepSettings};
 use tmcp_http::metrics::Metrics;
+use tmcp_http::ratelimit::RateLimiter;
 use tmcp_http::{AppState, HttpSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,15 +36,31 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         None => secrets::load_or_create_key_file(&config.data_dir)?,
     };
     let cipher = FieldCipher::new(&key).context("encryption key")?;
+    let algorithm = keys::parse_algorithm(&config.tep_signing_algorithm)?;
+    let ring = keys::load_key_ring(db.as_ref(), &cipher, algorithm, clock.now()).await?;
+    let tep_settings = TepSettings {
+        issuer: config.public_url(),
+        default_lifetime: time::Duration::seconds(config.tep_lifetime_secs),
+        ..TepSettings::default()
+    };
+    let limiter = RateLimiter::new(redis.clone(), "tmcp");
     Ok(AppState {
         db,
         clock,
         redis,
         cipher,
         metrics: Metrics::install(),
+        tep: Arc::new(TepService::new(ring, tep_settings)),
+        limiter: Arc::new(limiter),
         settings: HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
+            auth: AuthSettings {
+                session_ttl: Duration::from_secs(config.auth.session_ttl_secs),
+                refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_secs),
+                trust_forwarded_for: config.auth.trust_forwarded_for,
+                totp_issuer: config.auth.totp_issuer.clone(),
+            },
             ..HttpSettings::default()
         },
     })

@@ -14,6 +14,7 @@ mod sessions;
 mod storage;
 mod system;
 mod time_text;
+mod tokens;
 mod users;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -53,6 +53,7 @@ pub async fn delete_me(
     if !deleted {
         return Err(invalid_token());
     }
+    state.tep.forget_all();
     tracing::info!(user_id = %principal.user_id, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

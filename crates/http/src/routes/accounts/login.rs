@@ -8,8 +8,10 @@ use crate::auth::second_factor::{method_names, verify_second_factor, SecondFacto
 use crate::auth::throttle;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
+use crate::ratelimit::RateDecision;
 use crate::AppState;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use time::Duration;
@@ -58,7 +60,7 @@ pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<(HeaderMap, Json<LoginResponse>), ApiError> {
     let mut errors = FieldErrors::new();
     if body.login.is_empty() || body.login.len() > 255 {
         errors.add("login", "1 to 255 characters");
@@ -87,21 +89,31 @@ pub async fn login(
         return Err(ApiError::internal("validated fields missing"));
     };
 
-    throttle::login_attempt(&state, &client.ip_key()).await?;
+    let decision = throttle::login_attempt(&state, &client.ip_key()).await?;
+    let limited = |error: ApiError| with_rate_headers(error, &decision);
     let login = body.login.trim().to_ascii_lowercase();
-    throttle::account_locked(&state, &login).await?;
+    let user = state.db.find_user_by_login(&login).await?;
+    // Failures count per account (by id, so username and email share one budget); a login
+    // naming no account gets its own bucket, so probing looks the same either way.
+    let account_key = match &user {
+        Some(user) => user.id.to_string(),
+        None => format!("login:{login}"),
+    };
+    throttle::account_locked(&state, &account_key)
+        .await
+        .map_err(limited)?;
 
-    let Some(user) = state.db.find_user_by_login(&login).await? else {
+    let Some(user) = user else {
         verify_against_dummy(body.password).await?;
-        throttle::record_failure(&state, &login).await?;
-        return Err(invalid_credentials());
+        throttle::record_failure(&state, &account_key).await;
+        return Err(limited(invalid_credentials()));
     };
     if !verify_secret(body.password, user.password_hash.clone()).await? {
-        throttle::record_failure(&state, &login).await?;
-        return Err(invalid_credentials());
+        throttle::record_failure(&state, &account_key).await;
+        return Err(limited(invalid_credentials()));
     }
     if user.status != UserStatus::Active {
-        return Err(account_suspended());
+        return Err(limited(account_suspended()));
     }
     if user.mfa_enabled {
         let methods = state.db.list_mfa_methods(user.id).await?;
@@ -121,11 +133,12 @@ pub async fn login(
         };
         if !accepted {
             if proof.is_some() {
-                throttle::record_failure(&state, &login).await?;
+                throttle::record_failure(&state, &account_key).await;
             }
-            return Err(mfa_required(&method_names(&methods)));
+            return Err(limited(mfa_required(&method_names(&methods))));
         }
     }
+    throttle::clear_failures(&state, &account_key).await;
 
     let now = state.clock.now();
     let auth = &state.settings.auth;
@@ -149,15 +162,32 @@ pub async fn login(
         .await?;
     let mut user = user;
     user.last_login_at = Some(now);
-    Ok(Json(LoginResponse {
-        tokens: TokenPair {
-            session_id: session.id.to_string(),
-            session_token: session_token.token,
-            refresh_token: refresh_token.token,
-            token_type: "Bearer",
-            expires_in: (session.expires_at - now).whole_seconds(),
-            refresh_expires_in: to_time(auth.refresh_ttl).whole_seconds(),
-        },
-        user: UserView::from_user(&state, &user)?,
-    }))
+    let mut headers = HeaderMap::new();
+    decision.apply_headers(&mut headers);
+    Ok((
+        headers,
+        Json(LoginResponse {
+            tokens: TokenPair {
+                session_id: session.id.to_string(),
+                session_token: session_token.token,
+                refresh_token: refresh_token.token,
+                token_type: "Bearer",
+                expires_in: (session.expires_at - now).whole_seconds(),
+                refresh_expires_in: to_time(auth.refresh_ttl).whole_seconds(),
+            },
+            user: UserView::from_user(&state, &user)?,
+        }),
+    ))
+}
+
+/// Adds the address bucket's `X-RateLimit-*` headers to an error answer.
+fn with_rate_headers(mut error: ApiError, decision: &RateDecision) -> ApiError {
+    if error.headers.is_empty() {
+        error.headers = vec![
+            ("x-ratelimit-limit", decision.limit.to_string()),
+            ("x-ratelimit-remaining", decision.remaining.to_string()),
+            ("x-ratelimit-reset", decision.reset.to_string()),
+        ];
+    }
+    error
 }

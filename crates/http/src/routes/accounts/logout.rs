@@ -26,5 +26,8 @@ pub async fn logout(
             RevokeReason::Logout,
         )
         .await?;
+    // TEPs minted from this session stop at once in this process (others: within the
+    // liveness cache's few seconds).
+    state.tep.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }

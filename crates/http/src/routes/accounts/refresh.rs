@@ -57,6 +57,7 @@ pub async fn refresh(
             user_id,
         } => {
             tracing::warn!(%session_id, %user_id, "rotated refresh token presented again; session revoked");
+            state.tep.forget_all();
             return Err(invalid_token());
         }
         RefreshOutcome::Dead | RefreshOutcome::Unknown => return Err(invalid_token()),

@@ -64,6 +64,7 @@ pub async fn end_session(
         .revoke_session(principal.user_id, id, state.clock.now(), reason)
         .await?;
     if ended {
+        state.tep.forget_all();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no such session"))

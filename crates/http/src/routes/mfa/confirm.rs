@@ -49,6 +49,7 @@ pub async fn confirm_method(
             "only a pending TOTP enrolment can be confirmed",
         ));
     }
+    crate::auth::throttle::mfa_attempt(&state, &principal.user_id.to_string()).await?;
     if !check_totp(&state, principal.user_id, &method, &body.code).await? {
         return Err(invalid_mfa_credentials());
     }

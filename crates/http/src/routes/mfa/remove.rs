@@ -47,6 +47,7 @@ pub async fn remove_method(
         .find(|m| m.id == id)
         .ok_or_else(|| ApiError::not_found("no such MFA method"))?;
     if method.is_active {
+        crate::auth::throttle::mfa_attempt(&state, &principal.user_id.to_string()).await?;
         let action = format!("delete_mfa_method:{id}");
         let verified =
             verify_second_factor(&state, principal.user_id, &methods, &proof, &action).await?;

@@ -1,0 +1,436 @@
+//! TEP tokens: `tep.` + a JWS whose claims bind one user (or none, for app backends), one
+//! client (the mini-app) and the granted scopes. Signing uses the key ring; validation checks
+//! the signature by `kid` with the key's own algorithm only, the standard claims, and then
+//! that the token is still live (not revoked; session and grant intact), cached briefly.
+
+use super::keys::{KeyRing, LoadedKey};
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use jsonwebtoken::{Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration as StdDuration, Instant};
+use time::{Duration, OffsetDateTime};
+use tmcp_domain::scope::ScopeSet;
+use tmcp_domain::{AppId, SessionId, UserId};
+use tmcp_repository::{Database, IssuedToken, TokenLiveness};
+
+pub const PREFIX: &str = "tep.";
+pub const TOKEN_TYPE: &str = "tep_access_token";
+
+#[derive(Debug, Clone)]
+pub struct TepSettings {
+    /// `iss` of every token; also the OAuth issuer.
+    pub issuer: String,
+    pub default_lifetime: Duration,
+    /// Tolerated clock skew for `exp`/`nbf`.
+    pub leeway_seconds: u64,
+    /// How long a liveness answer is reused; revocation takes effect within this time.
+    pub liveness_cache: StdDuration,
+}
+
+impl Default for TepSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            default_lifetime: Duration::hours(24),
+            leeway_seconds: 30,
+            liveness_cache: StdDuration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TepClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub azp: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    pub token_type: String,
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_context: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miniapp_context: Option<serde_json::Value>,
+}
+
+/// What to put in a new token.
+#[derive(Debug, Clone)]
+pub struct TepMint {
+    /// `None` for client-credentials tokens (the subject is then the client).
+    pub user_id: Option<UserId>,
+    pub client_id: String,
+    pub scopes: ScopeSet,
+    pub session_id: Option<SessionId>,
+    pub lifetime: Option<Duration>,
+    pub user_context: Option<serde_json::Value>,
+    pub miniapp_context: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MintedTep {
+    pub token: String,
+    pub token_id: String,
+    pub expires_in: i64,
+    pub expires_at: OffsetDateTime,
+    pub scope: String,
+    pub wallet_id: Option<String>,
+}
+
+/// The caller of a protected route, proven by a live TEP.
+#[derive(Debug, Clone)]
+pub struct TepPrincipal {
+    pub user_id: Option<UserId>,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub session_id: Option<SessionId>,
+    pub token_id: String,
+}
+
+impl TepPrincipal {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// 403 `INSUFFICIENT_PERMISSIONS` naming the missing scope.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "INSUFFICIENT_PERMISSIONS",
+                format!("this token lacks the {scope} scope"),
+            )
+            .with_details(serde_json::json!({ "required_scope": scope })))
+        }
+    }
+
+    /// The user the token speaks for; app-backend tokens have none (403).
+    pub fn require_user(&self) -> Result<UserId, ApiError> {
+        self.user_id.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "INSUFFICIENT_PERMISSIONS",
+                "this route needs a user token",
+            )
+        })
+    }
+
+    /// The mini-app the token was issued to.
+    pub fn app_id(&self) -> Result<AppId, ApiError> {
+        AppId::parse(&self.client_id).map_err(|_| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "INSUFFICIENT_PERMISSIONS",
+                "this token is not a mini-app token",
+            )
+        })
+    }
+}
+
+/// The wallet id a user's tokens carry: `tw_` + 32 hex, derived from the user id.
+pub fn wallet_id_for(user: UserId) -> String {
+    format!("tw_{}", user.0.simple())
+}
+
+pub fn token_hash(token_id: &str) -> String {
+    hex::encode(Sha256::digest(token_id.as_bytes()))
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", message)
+}
+
+struct LivenessCache {
+    entries: Mutex<HashMap<String, (bool, Instant)>>,
+    ttl: StdDuration,
+}
+
+const CACHE_CAPACITY: usize = 100_000;
+
+impl LivenessCache {
+    fn get(&self, jti: &str) -> Option<bool> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(jti)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(live, _)| *live)
+    }
+
+    fn put(&self, jti: &str, live: bool) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_CAPACITY {
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(jti.to_owned(), (live, Instant::now()));
+    }
+}
+
+/// Mints and validates TEPs.
+pub struct TepService {
+    ring: RwLock<Arc<KeyRing>>,
+    settings: TepSettings,
+    cache: LivenessCache,
+}
+
+impl TepService {
+    pub fn new(ring: KeyRing, settings: TepSettings) -> Self {
+        let cache = LivenessCache {
+            entries: Mutex::new(HashMap::new()),
+            ttl: settings.liveness_cache,
+        };
+        Self {
+            ring: RwLock::new(Arc::new(ring)),
+            settings,
+            cache,
+        }
+    }
+
+    pub fn settings(&self) -> &TepSettings {
+        &self.settings
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        Arc::clone(&self.ring.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Replaces the key ring (after a rotation).
+    pub fn reload(&self, ring: KeyRing) {
+        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+    }
+
+    /// The JWKS document: every key that can still verify a live token.
+    pub fn jwks(&self) -> serde_json::Value {
+        let ring = self.ring();
+        let mut keys: Vec<&LoadedKey> = ring.keys.values().collect();
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+        serde_json::json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+    }
+
+    /// Signs a token and records it so it can be revoked and introspected.
+    pub async fn mint(
+        &self,
+        db: &dyn Database,
+        now: OffsetDateTime,
+        request: TepMint,
+    ) -> Result<MintedTep, ApiError> {
+        let lifetime = request.lifetime.unwrap_or(self.settings.default_lifetime);
+        let expires_at = now + lifetime;
+        let mut id_bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+        let token_id = hex::encode(id_bytes);
+        let wallet_id = request.user_id.map(wallet_id_for);
+        let claims = TepClaims {
+            iss: self.settings.issuer.clone(),
+            sub: request
+                .user_id
+                .map_or_else(|| request.client_id.clone(), |u| u.to_string()),
+            aud: request.client_id.clone(),
+            client_id: request.client_id.clone(),
+            azp: request.client_id.clone(),
+            exp: expires_at.unix_timestamp(),
+            iat: now.unix_timestamp(),
+            nbf: now.unix_timestamp(),
+            jti: token_id.clone(),
+            token_type: TOKEN_TYPE.into(),
+            scope: request.scopes.to_string(),
+            wallet_id: wallet_id.clone(),
+            session_id: request.session_id.map(|s| s.to_string()),
+            user_context: request.user_context,
+            miniapp_context: request.miniapp_context,
+        };
+        let ring = self.ring();
+        let key = ring
+            .keys
+            .get(&ring.signing_kid)
+            .ok_or_else(|| ApiError::internal("signing key missing"))?;
+        let encoding = key
+            .encoding
+            .clone()
+            .ok_or_else(|| ApiError::internal("signing key cannot sign"))?;
+        let mut header = Header::new(key.algorithm);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some("JWT".into());
+        let signed = {
+            let claims = claims.clone();
+            // RSA signing costs about a millisecond: keep it off the async workers.
+            tokio::task::spawn_blocking(move || jsonwebtoken::encode(&header, &claims, &encoding))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?
+        };
+        db.record_issued_token(IssuedToken {
+            id: uuid::Uuid::now_v7(),
+            client_id: request.client_id,
+            user_id: request.user_id,
+            token_hash: token_hash(&token_id),
+            scopes: request.scopes.to_vec(),
+            expires_at,
+            created_at: now,
+        })
+        .await?;
+        Ok(MintedTep {
+            token: format!("{PREFIX}{signed}"),
+            token_id,
+            expires_in: lifetime.whole_seconds(),
+            expires_at,
+            scope: claims.scope,
+            wallet_id,
+        })
+    }
+
+    /// Verifies signature and claims only (no database): for introspection and the extractor.
+    pub fn decode(&self, token: &str, now: OffsetDateTime) -> Result<TepClaims, ApiError> {
+        let jws = token
+            .strip_prefix(PREFIX)
+            .ok_or_else(|| invalid("not a TEP token"))?;
+        let header = jsonwebtoken::decode_header(jws).map_err(|_| invalid("malformed token"))?;
+        let kid = header.kid.ok_or_else(|| invalid("token has no key id"))?;
+        let ring = self.ring();
+        let key = ring
+            .keys
+            .get(&kid)
+            .ok_or_else(|| invalid("unknown signing key"))?;
+        if header.alg != key.algorithm {
+            return Err(invalid("algorithm does not match the signing key"));
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.algorithms = vec![key.algorithm];
+        validation.leeway = self.settings.leeway_seconds;
+        validation.validate_nbf = true;
+        validation.validate_aud = false; // aud is checked against client_id below
+        validation.set_issuer(&[self.settings.issuer.as_str()]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "sub", "aud"]);
+        let data = jsonwebtoken::decode::<TepClaims>(jws, &key.decoding, &validation)
+            .map_err(|_| invalid("token signature or claims are invalid"))?;
+        let claims = data.claims;
+        if key.retire_after.is_some_and(|t| t <= now) {
+            return Err(invalid("signing key retired"));
+        }
+        if claims.token_type != TOKEN_TYPE {
+            return Err(invalid("wrong token type"));
+        }
+        if claims.aud != claims.client_id || claims.azp != claims.client_id {
+            return Err(invalid("audience does not match the client"));
+        }
+        let leeway = i64::try_from(self.settings.leeway_seconds).unwrap_or(0);
+        if claims.exp + leeway < now.unix_timestamp() || claims.nbf - leeway > now.unix_timestamp()
+        {
+            return Err(invalid("token expired or not yet valid"));
+        }
+        Ok(claims)
+    }
+
+    /// Full validation: signature, claims, and liveness against the database (cached).
+    pub async fn validate(
+        &self,
+        db: &dyn Database,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<TepPrincipal, ApiError> {
+        let claims = self.decode(token, now)?;
+        let user_id = uuid::Uuid::parse_str(&claims.sub).ok().map(UserId);
+        if user_id.is_none() && claims.sub != claims.client_id {
+            return Err(invalid("malformed subject"));
+        }
+        let session_id = match &claims.session_id {
+            Some(raw) => Some(
+                raw.parse::<SessionId>()
+                    .map_err(|_| invalid("malformed session id"))?,
+            ),
+            None => None,
+        };
+        let live = match self.cache.get(&claims.jti) {
+            Some(live) => live,
+            None => {
+                let check = TokenLiveness {
+                    token_hash: token_hash(&claims.jti),
+                    client_id: claims.client_id.clone(),
+                    user_id,
+                    session_id,
+                };
+                let live = db.token_is_live(&check).await?;
+                self.cache.put(&claims.jti, live);
+                live
+            }
+        };
+        if !live {
+            return Err(invalid("token has been revoked"));
+        }
+        Ok(TepPrincipal {
+            user_id,
+            client_id: claims.client_id,
+            scopes: claims
+                .scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            session_id,
+            token_id: claims.jti,
+        })
+    }
+
+    /// Forgets cached liveness so a revocation in this process applies at once.
+    pub fn forget(&self, token_id: &str) {
+        self.cache
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token_id);
+    }
+
+    /// Forgets every cached answer (grant or session revocation in this process).
+    pub fn forget_all(&self) {
+        self.cache
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequestParts<AppState> for TepPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| invalid("a TEP bearer token is required"))?;
+        if token.len() > 8192 {
+            return Err(invalid("token too long"));
+        }
+        state
+            .tep
+            .validate(state.db.as_ref(), token, state.clock.now())
+            .await
+    }
+}

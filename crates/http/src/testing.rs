@@ -1,0 +1,33 @@
+//! Test support: an `AppState` over any backend with fixed keys and no Redis, so HTTP tests
+//! on SQLite and PostgreSQL build their state the same way.
+
+use crate::auth::keys::load_key_ring;
+use crate::auth::{TepService, TepSettings};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::{AppState, HttpSettings};
+use jsonwebtoken::Algorithm;
+use std::sync::Arc;
+use tmcp_domain::crypto::FieldCipher;
+use tmcp_domain::Clock;
+use tmcp_repository::Database;
+
+/// A complete state for tests: column key fixed, RS256 signing key created in the database.
+pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
+    let cipher = FieldCipher::new(&[7u8; 32]).unwrap_or_else(|e| panic!("test key: {e}"));
+    let ring = load_key_ring(db.as_ref(), &cipher, Algorithm::RS256, clock.now())
+        .await
+        .unwrap_or_else(|e| panic!("test signing key: {e:#}"));
+    let tep = Arc::new(TepService::new(ring, TepSettings::default()));
+    let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
+    AppState {
+        db,
+        clock,
+        redis: None,
+        cipher,
+        metrics: Metrics::install(),
+        tep,
+        limiter: Arc::new(RateLimiter::new(None, namespace)),
+        settings: HttpSettings::default(),
+    }
+}
