@@ -149,7 +149,7 @@ async fn check_biometric(
     let Ok(key) = DevicePublicKey::parse(alg, spki) else {
         return Ok(false);
     };
-    let Ok(signature) = decode_signature(signature) else {
+    let Some(signature) = decode_signature(signature) else {
         return Ok(false);
     };
     let message = challenge(action, device_id, timestamp);
@@ -169,16 +169,16 @@ async fn check_biometric(
     Ok(accepted)
 }
 
-/// Base64 (standard or URL-safe, padded or not) of at most 512 bytes.
-pub fn decode_signature(text: &str) -> Result<Vec<u8>, ()> {
+/// Base64 (standard or URL-safe, padded or not) of a signature; `None` when malformed or
+/// implausibly long.
+pub fn decode_signature(text: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     if text.len() > 1024 {
-        return Err(());
+        return None;
     }
     [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
         .iter()
         .find_map(|engine| engine.decode(text).ok())
-        .ok_or(())
 }
 
 /// Checks `proof` against the user's active methods. Returns the type of the method that
