@@ -11,6 +11,9 @@ use std::time::Duration;
 /// Login attempts per client address.
 pub const LOGIN_PER_IP: LimitRule = LimitRule::per_minute("login_ip", 10, 10);
 
+/// Registrations per client address (each one costs an Argon2id hash).
+pub const REGISTER_PER_IP: LimitRule = LimitRule::per_minute("register_ip", 20, 20);
+
 /// Failed logins (password or second factor) per account.
 pub const LOGIN_FAILURES: LimitRule = LimitRule {
     name: "login_failures",
@@ -30,6 +33,11 @@ pub const MFA_VERIFY: LimitRule = LimitRule {
 /// Counts a login attempt from `ip_key`; 429 when the address is over its budget.
 pub async fn login_attempt(state: &AppState, ip_key: &str) -> Result<RateDecision, ApiError> {
     state.limiter.check(&LOGIN_PER_IP, ip_key).await
+}
+
+/// Counts a registration from `ip_key`; 429 when the address is over its budget.
+pub async fn registration(state: &AppState, ip_key: &str) -> Result<RateDecision, ApiError> {
+    state.limiter.check(&REGISTER_PER_IP, ip_key).await
 }
 
 /// 429 while `account_key` has used up its failures (takes nothing from the bucket).
