@@ -24,12 +24,21 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
-    let routes = routes::meta::routes()
+    let bench = state.settings.bench_routes;
+    let mut routes = routes::meta::routes()
         .merge(routes::wellknown::routes())
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())
         .merge(routes::mfa::routes());
-    with_layers(routes, state)
+    if bench {
+        routes = routes.merge(routes::bench::layered());
+    }
+    let app = with_layers(routes, state);
+    if bench {
+        app.merge(routes::bench::raw())
+    } else {
+        app
+    }
 }
 
 /// Wraps `routes` in the fallbacks and cross-cutting layers every route gets. Public so tests

@@ -16,6 +16,8 @@ pub struct HttpSettings {
     pub readiness_timeout: Duration,
     /// Sessions, tokens and login behaviour.
     pub auth: AuthSettings,
+    /// Mounts the `/bench/*` baseline routes (load testing only).
+    pub bench_routes: bool,
 }
 
 impl Default for HttpSettings {
@@ -25,6 +27,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
             auth: AuthSettings::default(),
+            bench_routes: false,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Config {
     pub tep_signing_algorithm: String,
     /// Default TEP lifetime in seconds (24 h).
     pub tep_lifetime_secs: i64,
+    /// Mounts `/bench/*` baseline routes for load tests. Never enable in production.
+    pub bench_routes: bool,
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
     pub auth: AuthConfig,
@@ -108,6 +110,7 @@ impl Default for Config {
             public_url: None,
             tep_signing_algorithm: "RS256".into(),
             tep_lifetime_secs: 86_400,
+            bench_routes: false,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
             auth: AuthConfig::default(),
@@ -144,7 +147,8 @@ impl Config {
             config::Environment::with_prefix("TMCP")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(settings_from_environment())),
         );
         let loaded: Config = builder
             .build()
@@ -245,6 +249,17 @@ impl Config {
             None => DatabaseTarget::Sqlite(self.data_dir.join("tmcp.db")),
         }
     }
+}
+
+/// `TMCP_*` variables that are settings. `TMCP_CONFIG` names the file itself and
+/// `TMCP_TEST_*` belong to the test harness; neither is a setting, and unknown settings are
+/// refused, so they are left out here.
+fn settings_from_environment() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.starts_with("TMCP_") && name != "TMCP_CONFIG" && !name.starts_with("TMCP_TEST_")
+        })
+        .collect()
 }
 
 /// Replaces the password of a URL with `***` for display.

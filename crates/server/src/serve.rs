@@ -61,6 +61,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 trust_forwarded_for: config.auth.trust_forwarded_for,
                 totp_issuer: config.auth.totp_issuer.clone(),
             },
+            bench_routes: config.bench_routes,
             ..HttpSettings::default()
         },
     })

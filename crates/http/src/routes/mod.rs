@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod bench;
 pub mod devices;
 pub mod meta;
 pub mod mfa;

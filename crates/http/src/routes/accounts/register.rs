@@ -2,13 +2,14 @@
 
 use super::validate;
 use super::views::UserView;
+use crate::auth::client::ClientInfo;
 use crate::auth::errors::{conflict_on, FieldErrors};
 use crate::auth::password::hash_secret;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use tmcp_domain::crypto::FieldCipher;
@@ -114,11 +115,16 @@ pub async fn create_account(
     responses(
         (status = 201, description = "account created", body = UserView),
         (status = 409, description = "username or email taken (`details.field`)", body = ErrorEnvelope),
-        (status = 422, description = "invalid fields (`details.fields`)", body = ErrorEnvelope)))]
+        (status = 422, description = "invalid fields (`details.fields`)", body = ErrorEnvelope),
+        (status = 429, description = "too many registrations from this address", body = ErrorEnvelope)))]
 pub async fn register(
     State(state): State<AppState>,
+    client: ClientInfo,
     ApiJson(body): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<UserView>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<UserView>), ApiError> {
+    let decision = crate::auth::throttle::registration(&state, &client.ip_key()).await?;
+    let mut headers = HeaderMap::new();
+    decision.apply_headers(&mut headers);
     let user = create_account(
         state.db.as_ref(),
         state.clock.as_ref(),
@@ -136,6 +142,7 @@ pub async fn register(
     .await?;
     Ok((
         StatusCode::CREATED,
+        headers,
         Json(UserView::from_user(&state, &user)?),
     ))
 }
