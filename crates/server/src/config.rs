@@ -150,11 +150,22 @@ impl Config {
                 .try_parsing(true)
                 .source(Some(settings_from_environment())),
         );
-        let loaded: Config = builder
+        let mut loaded: Config = builder
             .build()
             .context("cannot read configuration")?
             .try_deserialize()
             .context("invalid configuration")?;
+        // An empty variable (`TMCP_DATABASE_URL=`) means "not set", as in most tools.
+        for optional in [
+            &mut loaded.database_url,
+            &mut loaded.redis_url,
+            &mut loaded.encryption_key,
+            &mut loaded.public_url,
+        ] {
+            if optional.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *optional = None;
+            }
+        }
         loaded.validate()?;
         Ok(loaded)
     }
