@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
 /// can exercise the layers with routes of their own.
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let settings = state.settings.clone();
+    let limiter_state = state.clone();
     let routes = routes
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
@@ -60,6 +61,10 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(
             middleware::envelope::panic_response,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter_state,
+            middleware::limit::default_limit,
         ))
         .layer(axum::middleware::from_fn(middleware::metrics::record))
         .layer(axum::middleware::from_fn(
