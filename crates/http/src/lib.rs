@@ -28,6 +28,9 @@ pub fn router(state: AppState) -> Router {
     let bench = state.settings.bench_routes;
     let mut routes = routes::meta::routes()
         .merge(routes::wellknown::routes())
+        .merge(routes::accounts::routes())
+        .merge(routes::devices::routes())
+        .merge(routes::mfa::routes())
         .merge(routes::storage::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
@@ -44,6 +47,7 @@ pub fn router(state: AppState) -> Router {
 /// can exercise the layers with routes of their own.
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let settings = state.settings.clone();
+    let limiter_state = state.clone();
     let routes = routes
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
@@ -59,6 +63,10 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(
             middleware::envelope::panic_response,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter_state,
+            middleware::limit::default_limit,
         ))
         .layer(axum::middleware::from_fn(middleware::metrics::record))
         .layer(axum::middleware::from_fn(

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -14,6 +14,23 @@ use utoipa::{Modify, OpenApi};
         crate::routes::meta::health,
         crate::routes::meta::ready,
         crate::routes::meta::metrics,
+        crate::routes::accounts::register::register,
+        crate::routes::accounts::login::login,
+        crate::routes::accounts::refresh::refresh,
+        crate::routes::accounts::logout::logout,
+        crate::routes::accounts::sessions::list_sessions,
+        crate::routes::accounts::sessions::end_session,
+        crate::routes::accounts::me::get_me,
+        crate::routes::accounts::me::patch_me,
+        crate::routes::accounts::delete::delete_me,
+        crate::routes::accounts::summary::user_summary,
+        crate::routes::devices::register::register_device,
+        crate::routes::devices::list::list_devices,
+        crate::routes::devices::remove::remove_device,
+        crate::routes::mfa::list::list_methods,
+        crate::routes::mfa::enrol::enrol_method,
+        crate::routes::mfa::confirm::confirm_method,
+        crate::routes::mfa::remove::remove_method,
         crate::routes::wellknown::jwks,
         crate::routes::storage::entries::get,
         crate::routes::storage::entries::put,
@@ -59,25 +76,56 @@ use utoipa::{Modify, OpenApi};
         crate::routes::storage::conflicts::ConflictList,
         crate::routes::storage::conflicts::ResolveRequest,
         crate::routes::storage::conflicts::ResolveResponse,
+        crate::auth::second_factor::SecondFactorProof,
     )),
-    modifiers(&TepBearer),
+    modifiers(&SessionSecurity, &TepBearer),
     tags(
         (name = "operations", description = "Health, readiness, metrics and documentation"),
+        (name = "accounts", description = "Registration, login, sessions and the caller's account"),
+        (name = "devices", description = "Devices and their signing keys"),
+        (name = "mfa", description = "Second factors: TOTP, transaction PIN, biometric"),
         (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys"),
         (name = "storage", description = "Per-user key-value storage of mini-apps: quotas, TTL, \
-                                          batches, offline sync and conflicts")
+                                          batches, offline sync and conflicts"),
     )
 )]
 pub struct ApiDoc;
 
-/// The `tep` security scheme: `Authorization: Bearer tep.<jws>`.
+/// The `session` scheme: `Authorization: Bearer <session token>` from login.
+struct SessionSecurity;
+
+impl Modify for SessionSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "Session token from POST /api/v1/auth/login (host app only).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The `tep` scheme: `Authorization: Bearer tep.<jws>`, a mini-app's token.
 pub struct TepBearer;
 
 impl Modify for TepBearer {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        let mut scheme = Http::new(HttpAuthScheme::Bearer);
-        scheme.bearer_format = Some("TEP (tep. + JWS)".into());
-        components.add_security_scheme("tep", SecurityScheme::Http(scheme));
+        components.add_security_scheme(
+            "tep",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("TEP")
+                    .description(Some("A TEP (`tep.` + JWS) for one user and one mini-app."))
+                    .build(),
+            ),
+        );
     }
 }

@@ -1,4 +1,4 @@
-use crate::auth::TepService;
+use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::services::storage::StorageSettings;
@@ -15,6 +15,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// How long `/ready` waits for each dependency.
     pub readiness_timeout: Duration,
+    /// Sessions, tokens and login behaviour.
+    pub auth: AuthSettings,
     /// Mounts the `/bench/*` baseline routes (load testing only).
     pub bench_routes: bool,
     /// Storage quotas, tombstone retention and rate limits.
@@ -27,6 +29,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
+            auth: AuthSettings::default(),
             bench_routes: false,
             storage: StorageSettings::default(),
         }

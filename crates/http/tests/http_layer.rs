@@ -322,3 +322,27 @@ async fn bench_routes_exist_only_when_enabled() {
         "the TEP baseline really checks tokens"
     );
 }
+
+#[tokio::test]
+async fn api_routes_carry_the_default_rate_limit() {
+    let app = test_app(HttpSettings::default()).await;
+    let router = tmcp_http::router(app.state.clone());
+    let (status, headers, _) = send(router.clone(), get_req("/api/v1/users/me")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["x-ratelimit-limit"], "300");
+    assert_eq!(headers["x-ratelimit-remaining"], "299");
+    assert!(headers.contains_key("x-ratelimit-reset"));
+    let (_, headers, _) = send(router.clone(), get_req("/health")).await;
+    assert!(
+        !headers.contains_key("x-ratelimit-limit"),
+        "operational routes are not limited"
+    );
+    for _ in 0..299 {
+        send(router.clone(), get_req("/api/v1/users/me")).await;
+    }
+    let (status, headers, body) = send(router, get_req("/api/v1/users/me")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(headers.contains_key("retry-after"));
+    let json = envelope(status, &headers, &body, "RATE_LIMIT_EXCEEDED");
+    assert_eq!(json["error"]["details"]["limit"], 300);
+}

@@ -4,9 +4,13 @@
 //! `SQLITE_BUSY` upgrades between concurrent transactions) and reads through a WAL reader
 //! pool. There is no row-level security: every query names its (user, app) scope explicitly.
 
+mod accounts;
 mod apps;
+mod devices;
 mod error;
+mod mfa;
 mod payments;
+mod sessions;
 mod storage;
 mod system;
 mod time_text;

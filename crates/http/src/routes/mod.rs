@@ -1,4 +1,7 @@
+pub mod accounts;
 pub mod bench;
+pub mod devices;
 pub mod meta;
+pub mod mfa;
 pub mod storage;
 pub mod wellknown;
