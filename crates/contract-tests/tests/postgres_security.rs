@@ -279,3 +279,34 @@ async fn partitions_are_created_ahead_and_old_analytics_dropped() {
         "payment partitions are money history and stay"
     );
 }
+
+#[tokio::test]
+async fn the_one_round_trip_read_leaves_no_user_setting_behind() {
+    let (db, _url, _guard) = fresh_database().await;
+    let alice = user(&db, "alice").await;
+    seed(&db, alice).await;
+    let mut conn = db.app_pool().acquire().await.expect("connection");
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM tmcp_storage_get($1, 'ma_rls_app', 'a', $2)")
+            .bind(alice.0)
+            .bind(NOW)
+            .fetch_all(&mut *conn)
+            .await
+            .expect("read");
+    assert_eq!(keys, ["a"]);
+    // The setting lived only as long as the statement's transaction.
+    let setting: Option<String> =
+        sqlx::query_scalar("SELECT NULLIF(current_setting('tmcp.user_id', true), '')")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("setting");
+    assert_eq!(setting, None);
+    let visible: i64 = sqlx::query_scalar("SELECT count(*) FROM storage_entries")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("count");
+    assert_eq!(
+        visible, 0,
+        "the next statement on the connection sees nothing"
+    );
+}

@@ -1,6 +1,6 @@
 use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{LimitRule, RateLimiter};
 use crate::services::storage::StorageSettings;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +19,10 @@ pub struct HttpSettings {
     pub auth: AuthSettings,
     /// Mounts the `/bench/*` baseline routes (load testing only).
     pub bench_routes: bool,
-    /// Storage quotas, tombstone retention and rate limits.
+    /// Storage quotas and rate limits.
     pub storage: StorageSettings,
+    /// The default limit of every API route (API.md §0: 300/min per token or address).
+    pub api_rate: LimitRule,
 }
 
 impl Default for HttpSettings {
@@ -32,6 +34,7 @@ impl Default for HttpSettings {
             auth: AuthSettings::default(),
             bench_routes: false,
             storage: StorageSettings::default(),
+            api_rate: crate::middleware::limit::DEFAULT_RULE,
         }
     }
 }

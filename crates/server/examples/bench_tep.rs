@@ -1,10 +1,11 @@
 //! Bench and demo helper, not part of the server binary: makes sure the configured database
-//! has a user `bench_user` and a mini-app client `ma_bench_app` with the storage scopes, and
-//! prints a TEP for them on stdout. It reads the same configuration as the server
+//! has users `bench_user`, `bench_user1`, … and a mini-app client `ma_bench_app` with the
+//! storage scopes, and prints one TEP per user on stdout (one per line; the count is the
+//! optional argument, default 1). It reads the same configuration as the server
 //! (`TMCP_*`, or the file in `TMCP_CONFIG`) and signs with the same persisted key ring, so the
 //! running server accepts the token.
 //!
-//!     TMCP_DATA_DIR=… cargo run --release --example bench_tep
+//!     TMCP_DATA_DIR=… cargo run --release --example bench_tep [count]
 
 use anyhow::Context;
 use std::sync::Arc;
@@ -24,27 +25,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(file.as_deref())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = tmcp_server::serve::build_state(&config, Arc::clone(&clock)).await?;
+    let count: usize = match std::env::args().nth(1) {
+        Some(n) => n.parse().context("the argument is the number of tokens")?,
+        None => 1,
+    };
     let db = state.db.as_ref();
     let now = clock.now();
-    let user = match db.find_user_by_login(USERNAME).await? {
-        Some(user) => user.id,
-        None => {
-            db.create_user(NewUser {
-                id: UserId::new_v7(now),
-                username: USERNAME.into(),
-                email: format!("{USERNAME}@example.com"),
-                // Not a valid hash: this account cannot log in.
-                password_hash: "!bench".into(),
-                first_name: None,
-                last_name: None,
-                phone_ciphertext: None,
-                role: Role::User,
-                created_at: now,
-            })
-            .await?
-            .id
-        }
-    };
     if db.find_client(CLIENT).await?.is_none() {
         db.create_client(OAuthClient {
             client_id: CLIENT.into(),
@@ -60,23 +46,49 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     }
-    let minted = state
-        .tep
-        .mint(
-            db,
-            now,
-            TepMint {
-                user_id: Some(user),
-                client_id: CLIENT.into(),
-                scopes: ScopeSet::parse("storage:read storage:write").context("scopes")?,
-                session_id: None,
-                lifetime: None,
-                user_context: None,
-                miniapp_context: None,
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("minting failed: {}", e.message))?;
-    println!("{}", minted.token);
+    for i in 0..count {
+        let username = if i == 0 {
+            USERNAME.to_owned()
+        } else {
+            format!("{USERNAME}{i}")
+        };
+        let user = match db.find_user_by_login(&username).await? {
+            Some(user) => user.id,
+            None => {
+                db.create_user(NewUser {
+                    id: UserId::new_v7(now),
+                    email: format!("{username}@example.com"),
+                    username,
+                    // Not a valid hash: this account cannot log in.
+                    password_hash: "!bench".into(),
+                    first_name: None,
+                    last_name: None,
+                    phone_ciphertext: None,
+                    role: Role::User,
+                    created_at: now,
+                })
+                .await?
+                .id
+            }
+        };
+        let minted = state
+            .tep
+            .mint(
+                db,
+                now,
+                TepMint {
+                    user_id: Some(user),
+                    client_id: CLIENT.into(),
+                    scopes: ScopeSet::parse("storage:read storage:write").context("scopes")?,
+                    session_id: None,
+                    lifetime: None,
+                    user_context: None,
+                    miniapp_context: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("minting failed: {}", e.message))?;
+        println!("{}", minted.token);
+    }
     Ok(())
 }

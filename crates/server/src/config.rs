@@ -40,6 +40,10 @@ pub struct Config {
     pub tep_lifetime_secs: i64,
     /// Mounts `/bench/*` baseline routes for load tests. Never enable in production.
     pub bench_routes: bool,
+    /// Default rate limit of every API route per token (or address): requests per minute
+    /// and burst (API.md §0: 300).
+    pub api_rate_per_minute: u32,
+    pub api_rate_burst: u32,
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
     pub auth: AuthConfig,
@@ -218,6 +222,8 @@ impl Default for Config {
             tep_signing_algorithm: "RS256".into(),
             tep_lifetime_secs: 86_400,
             bench_routes: false,
+            api_rate_per_minute: 300,
+            api_rate_burst: 300,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
             storage: StorageConfig::default(),
@@ -343,6 +349,9 @@ impl Config {
         }
         if !(1..=3650).contains(&self.maintenance.storage_sync_retention_days) {
             bail!("maintenance.storage_sync_retention_days must be between 1 and 3650");
+        }
+        if self.api_rate_per_minute == 0 || self.api_rate_burst == 0 {
+            bail!("TMCP_API_RATE_PER_MINUTE and TMCP_API_RATE_BURST must be at least 1");
         }
         self.storage.validate()?;
         Ok(())

@@ -63,6 +63,11 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             },
             bench_routes: config.bench_routes,
             storage: config.storage.settings(),
+            api_rate: tmcp_http::ratelimit::LimitRule::per_minute(
+                "api_default",
+                config.api_rate_per_minute,
+                config.api_rate_burst,
+            ),
             ..HttpSettings::default()
         },
     })

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+/// The default of `HttpSettings::api_rate`.
 pub const DEFAULT_RULE: LimitRule = LimitRule::per_minute("api_default", 300, 300);
 
 fn is_limited_path(path: &str) -> bool {
@@ -47,7 +48,7 @@ pub async fn default_limit(
         return next.run(request).await;
     }
     let key = subject(&request, &client);
-    match state.limiter.check(&DEFAULT_RULE, &key).await {
+    match state.limiter.check(&state.settings.api_rate, &key).await {
         Ok(decision) => {
             let mut response = next.run(request).await;
             let headers = response.headers_mut();

@@ -109,20 +109,17 @@ impl StorageRepository for PgDatabase {
         key: &StorageKey,
         now: OffsetDateTime,
     ) -> RepoResult<Option<StoredEntry>> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM storage_entries WHERE user_id = $1 AND app_id = $2 \
-             AND key = $3 AND (expires_at IS NULL OR expires_at > $4)"
-        );
-        let mut tx = self.scoped(user).await?;
+        // One round trip: the function sets the RLS user for its own statement (migration
+        // 0004), instead of BEGIN + set_config + SELECT + COMMIT.
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM tmcp_storage_get($1, $2, $3, $4)");
         let row: Option<EntryRow> = sqlx::query_as(&sql)
             .bind(user.0)
             .bind(app.as_str())
             .bind(key.as_str())
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&self.app)
             .await
             .map_err(map_sqlx_error)?;
-        tx.commit().await.map_err(map_sqlx_error)?;
         row.map(rows::entry).transpose()
     }
 

@@ -1,0 +1,15 @@
+-- wrk script: GET the request path, rotating through the TEPs in $BENCH_TOKENS (one user each).
+local tokens = {}
+local n = 0
+
+function init(args)
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do
+    tokens[#tokens + 1] = line
+  end
+  n = math.random(#tokens)
+end
+
+function request()
+  n = n % #tokens + 1
+  return wrk.format("GET", wrk.path, { ["Authorization"] = "Bearer " .. tokens[n] })
+end
