@@ -7,6 +7,7 @@
 
 mod apps;
 mod error;
+mod oauth;
 mod payments;
 mod storage;
 mod system;

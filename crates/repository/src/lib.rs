@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod error;
+pub mod oauth;
 pub mod payments;
 pub mod storage;
 pub mod system;
@@ -13,6 +14,11 @@ pub mod users;
 
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use error::{RepoError, RepoResult};
+pub use oauth::{
+    AuthorizationCode, CodeRedemption, Consent, ConsentWithdrawal, DeviceAuthorization, DevicePoll,
+    NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
+    OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent,
+};
 pub use payments::{NewPaymentRecord, PaymentRepository};
 pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
 pub use system::SystemRepository;
@@ -33,6 +39,7 @@ pub trait Database:
     + SigningKeyRepository
     + OAuthClientRepository
     + IssuedTokenRepository
+    + OAuthGrantRepository
 {
 }
 
@@ -45,5 +52,6 @@ impl<T> Database for T where
         + SigningKeyRepository
         + OAuthClientRepository
         + IssuedTokenRepository
+        + OAuthGrantRepository
 {
 }

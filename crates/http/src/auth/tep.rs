@@ -234,6 +234,18 @@ impl TepService {
         now: OffsetDateTime,
         request: TepMint,
     ) -> Result<MintedTep, ApiError> {
+        self.mint_for_grant(db, now, request, None).await
+    }
+
+    /// Like [`Self::mint`], recording the OAuth grant the token belongs to (so a replayed
+    /// authorization code or refresh token revokes it with the rest of its grant).
+    pub async fn mint_for_grant(
+        &self,
+        db: &dyn Database,
+        now: OffsetDateTime,
+        request: TepMint,
+        grant_id: Option<uuid::Uuid>,
+    ) -> Result<MintedTep, ApiError> {
         let lifetime = request.lifetime.unwrap_or(self.settings.default_lifetime);
         let expires_at = now + lifetime;
         let mut id_bytes = [0u8; 16];
@@ -287,6 +299,7 @@ impl TepService {
             scopes: request.scopes.to_vec(),
             expires_at,
             created_at: now,
+            grant_id,
         })
         .await?;
         Ok(MintedTep {
