@@ -3,6 +3,7 @@
 //! `tests/` supply SQLite and PostgreSQL fixtures and instantiate every scenario with
 //! [`contract_suite!`].
 
+pub mod accounts;
 pub mod apps_and_views;
 pub mod engines;
 pub mod fixtures;
@@ -56,6 +57,16 @@ macro_rules! contract_suite {
             oauth::refresh_tokens_rotate_and_reuse_revokes_the_family,
             oauth::racing_refresh_rotations_rotate_once,
             oauth::device_authorizations_poll_slow_down_and_issue_once,
+            accounts::sessions_are_found_by_token_hash_until_expiry,
+            accounts::refresh_rotates_and_reuse_revokes_the_session,
+            accounts::expired_or_revoked_refresh_tokens_are_dead,
+            accounts::concurrent_refreshes_rotate_once,
+            accounts::sessions_are_listed_and_ended_per_user,
+            accounts::devices_are_per_user_and_unique,
+            accounts::mfa_methods_drive_mfa_enabled_and_refuse_replays,
+            accounts::profiles_update_partially,
+            accounts::suspension_changes_status,
+            accounts::account_deletion_erases_personal_data_and_keeps_payments,
         );
     };
     (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {

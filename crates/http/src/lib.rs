@@ -24,7 +24,11 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
-    let routes = routes::meta::routes().merge(routes::wellknown::routes());
+    let routes = routes::meta::routes()
+        .merge(routes::wellknown::routes())
+        .merge(routes::accounts::routes())
+        .merge(routes::devices::routes())
+        .merge(routes::mfa::routes());
     with_layers(routes, state)
 }
 

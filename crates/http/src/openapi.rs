@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,12 +14,57 @@ use utoipa::OpenApi;
         crate::routes::meta::health,
         crate::routes::meta::ready,
         crate::routes::meta::metrics,
+        crate::routes::accounts::register::register,
+        crate::routes::accounts::login::login,
+        crate::routes::accounts::refresh::refresh,
+        crate::routes::accounts::logout::logout,
+        crate::routes::accounts::sessions::list_sessions,
+        crate::routes::accounts::sessions::end_session,
+        crate::routes::accounts::me::get_me,
+        crate::routes::accounts::me::patch_me,
+        crate::routes::accounts::delete::delete_me,
+        crate::routes::accounts::summary::user_summary,
+        crate::routes::devices::register::register_device,
+        crate::routes::devices::list::list_devices,
+        crate::routes::devices::remove::remove_device,
+        crate::routes::mfa::list::list_methods,
+        crate::routes::mfa::enrol::enrol_method,
+        crate::routes::mfa::confirm::confirm_method,
+        crate::routes::mfa::remove::remove_method,
         crate::routes::wellknown::jwks,
     ),
-    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    components(schemas(
+        crate::error::ErrorEnvelope,
+        crate::error::ErrorBody,
+        crate::auth::second_factor::SecondFactorProof,
+    )),
+    modifiers(&SessionSecurity),
     tags(
         (name = "operations", description = "Health, readiness, metrics and documentation"),
-        (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys")
+        (name = "accounts", description = "Registration, login, sessions and the caller's account"),
+        (name = "devices", description = "Devices and their signing keys"),
+        (name = "mfa", description = "Second factors: TOTP, transaction PIN, biometric"),
+        (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys"),
     )
 )]
 pub struct ApiDoc;
+
+/// The `session` scheme: `Authorization: Bearer <session token>` from login.
+struct SessionSecurity;
+
+impl Modify for SessionSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "Session token from POST /api/v1/auth/login (host app only).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}

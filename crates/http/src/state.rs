@@ -1,4 +1,4 @@
-use crate::auth::TepService;
+use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use std::sync::Arc;
@@ -14,6 +14,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// How long `/ready` waits for each dependency.
     pub readiness_timeout: Duration,
+    /// Sessions, tokens and login behaviour.
+    pub auth: AuthSettings,
 }
 
 impl Default for HttpSettings {
@@ -22,6 +24,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
+            auth: AuthSettings::default(),
         }
     }
 }

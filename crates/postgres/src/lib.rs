@@ -5,10 +5,14 @@
 //! System jobs (purges, partition upkeep, admin summaries) run as `tmcp_system`, which
 //! bypasses RLS. Migrations run as the connecting (owner) role before either pool opens.
 
+mod accounts;
 mod apps;
+mod devices;
 mod error;
+mod mfa;
 mod oauth;
 mod payments;
+mod sessions;
 mod storage;
 mod system;
 mod tokens;

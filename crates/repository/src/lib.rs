@@ -3,23 +3,33 @@
 //! (`tmcp-contract-tests`). Lookups return `Result<Option<T>>`: "not found" is a value,
 //! a database failure is an error, and the two are never confused.
 
+pub mod accounts;
 pub mod apps;
+pub mod devices;
 pub mod error;
+pub mod mfa;
 pub mod oauth;
 pub mod payments;
+pub mod sessions;
 pub mod storage;
 pub mod system;
 pub mod tokens;
 pub mod users;
 
+pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
 pub use apps::{AppRepository, AppSummary, NewApp};
+pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
+pub use mfa::{MfaMethod, MfaMethodType, MfaRepository, NewMfaMethod};
 pub use oauth::{
     AuthorizationCode, CodeRedemption, Consent, ConsentWithdrawal, DeviceAuthorization, DevicePoll,
     NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
     OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent,
 };
 pub use payments::{NewPaymentRecord, PaymentRepository};
+pub use sessions::{
+    NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,
+};
 pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
 pub use system::SystemRepository;
 pub use tokens::{
@@ -36,6 +46,10 @@ pub trait Database:
     + AppRepository
     + PaymentRepository
     + SystemRepository
+    + AccountRepository
+    + SessionRepository
+    + DeviceRepository
+    + MfaRepository
     + SigningKeyRepository
     + OAuthClientRepository
     + IssuedTokenRepository
@@ -49,6 +63,10 @@ impl<T> Database for T where
         + AppRepository
         + PaymentRepository
         + SystemRepository
+        + AccountRepository
+        + SessionRepository
+        + DeviceRepository
+        + MfaRepository
         + SigningKeyRepository
         + OAuthClientRepository
         + IssuedTokenRepository

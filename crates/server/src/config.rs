@@ -39,6 +39,33 @@ pub struct Config {
     pub tep_lifetime_secs: i64,
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
+    pub auth: AuthConfig,
+}
+
+/// Accounts and sessions (`TMCP_AUTH__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of a session token in seconds (24 h).
+    pub session_ttl_secs: u64,
+    /// Lifetime of a refresh token in seconds (30 days).
+    pub refresh_ttl_secs: u64,
+    /// Use the first `X-Forwarded-For` address as the client address (only behind a proxy
+    /// that sets it).
+    pub trust_forwarded_for: bool,
+    /// Issuer name shown in authenticator apps.
+    pub totp_issuer: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_secs: 24 * 3600,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            trust_forwarded_for: false,
+            totp_issuer: "TMCP".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +110,7 @@ impl Default for Config {
             tep_lifetime_secs: 86_400,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -158,6 +186,18 @@ impl Config {
             if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
                 bail!("TMCP_PUBLIC_URL must be an http(s) URL without a trailing slash");
             }
+        }
+        if !(60..=30 * 86_400).contains(&self.auth.session_ttl_secs) {
+            bail!("auth.session_ttl_secs must be between 60 and 2592000");
+        }
+        if !(self.auth.session_ttl_secs..=365 * 86_400).contains(&self.auth.refresh_ttl_secs) {
+            bail!("auth.refresh_ttl_secs must be at least session_ttl_secs and at most 365 days");
+        }
+        if self.auth.totp_issuer.is_empty()
+            || self.auth.totp_issuer.len() > 64
+            || self.auth.totp_issuer.contains(':')
+        {
+            bail!("auth.totp_issuer must be 1 to 64 characters without ':'");
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("TMCP_LOG_FORMAT must be 'text' or 'json'");
@@ -237,6 +277,7 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("db_max_connections", &self.db_max_connections)
             .field("maintenance", &self.maintenance)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }

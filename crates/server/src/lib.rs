@@ -1,6 +1,7 @@
 //! The `tmcp-server` binary's wiring: configuration, engine choice, background upkeep,
 //! backup/restore and the HTTP server. Only this crate knows which database is in use.
 
+pub mod admin;
 pub mod backup;
 pub mod config;
 pub mod database;

@@ -4,7 +4,8 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tmcp_server::{backup, config::Config, database, serve, telemetry};
+use tmcp_domain::SystemClock;
+use tmcp_server::{admin, backup, config::Config, database, serve, telemetry};
 
 #[derive(Parser)]
 #[command(name = "tmcp-server", version, about = "TMCP mini-app platform server")]
@@ -34,6 +35,28 @@ enum Command {
     },
     /// Print the effective configuration with secrets redacted.
     Config,
+    /// Administrative bootstrap commands (print JSON on stdout).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account (same rules as registration); prints the user as JSON.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (it is never taken from the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// user, developer or admin.
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
 }
 
 #[tokio::main]
@@ -58,6 +81,22 @@ async fn main() -> ExitCode {
             println!("{config:#?}");
             Ok(())
         }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    username,
+                    email,
+                    password_stdin: _,
+                    role,
+                },
+        } => match admin::read_password(std::io::stdin().lock()) {
+            Ok(password) => {
+                admin::run_create_user(&config, &SystemClock, &username, &email, &role, password)
+                    .await
+                    .map(|user| println!("{user}"))
+            }
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

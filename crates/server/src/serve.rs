@@ -9,7 +9,7 @@ use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
 use tmcp_http::auth::keys;
-use tmcp_http::auth::{TepService, TepSettings};
+use tmcp_http::auth::{AuthSettings, TepService, TepSettings};
 use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
 use tmcp_http::{AppState, HttpSettings};
@@ -55,6 +55,12 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         settings: HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
+            auth: AuthSettings {
+                session_ttl: Duration::from_secs(config.auth.session_ttl_secs),
+                refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_secs),
+                trust_forwarded_for: config.auth.trust_forwarded_for,
+                totp_issuer: config.auth.totp_issuer.clone(),
+            },
             ..HttpSettings::default()
         },
     })

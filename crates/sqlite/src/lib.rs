@@ -4,10 +4,14 @@
 //! `SQLITE_BUSY` upgrades between concurrent transactions) and reads through a WAL reader
 //! pool. There is no row-level security: every query names its (user, app) scope explicitly.
 
+mod accounts;
 mod apps;
+mod devices;
 mod error;
+mod mfa;
 mod oauth;
 mod payments;
+mod sessions;
 mod storage;
 mod system;
 mod time_text;

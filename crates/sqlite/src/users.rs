@@ -6,11 +6,12 @@ use tmcp_domain::UserId;
 use tmcp_repository::{NewUser, RepoError, RepoResult, User, UserRepository, UserSummary};
 use uuid::Uuid;
 
-const USER_COLUMNS: &str = "id, username, email, password_hash, first_name, last_name, phone, \
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, email, password_hash, first_name, last_name, phone, \
     status, role, email_verified, mfa_enabled, created_at, updated_at, last_login_at";
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: Uuid,
     username: String,
     email: String,

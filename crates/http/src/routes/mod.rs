@@ -1,2 +1,5 @@
+pub mod accounts;
+pub mod devices;
 pub mod meta;
+pub mod mfa;
 pub mod wellknown;

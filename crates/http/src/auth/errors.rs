@@ -1,0 +1,104 @@
+//! The error answers of the account area (API.md §0 codes).
+
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use serde_json::{json, Map, Value};
+
+pub fn invalid_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_TOKEN",
+        "missing, unknown, expired or revoked session token",
+    )
+}
+
+/// The one answer for an unknown login and a wrong password.
+pub fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_CREDENTIALS",
+        "invalid login or password",
+    )
+}
+
+pub fn account_suspended() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "ACCOUNT_SUSPENDED",
+        "this account is suspended or deleted",
+    )
+}
+
+/// Login needs a (valid) second factor; `methods` are the ones the user can use.
+pub fn mfa_required(methods: &[&str]) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "MFA_REQUIRED",
+        "a valid second factor (mfa_code) is required",
+    )
+    .with_details(json!({ "methods": methods }))
+}
+
+pub fn invalid_mfa_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_MFA_CREDENTIALS",
+        "the second factor is not valid",
+    )
+}
+
+pub fn insufficient_role(required: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "INSUFFICIENT_PERMISSIONS",
+        "this operation needs another role",
+    )
+    .with_details(json!({ "required_role": required }))
+}
+
+pub fn conflict_on(field: &str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "CONFLICT", message).with_details(json!({ "field": field }))
+}
+
+pub fn device_not_registered() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "DEVICE_NOT_REGISTERED",
+        "the device is not registered for this account",
+    )
+}
+
+/// Collects field errors and answers 422 `VALIDATION_FAILED` with `details.fields`.
+#[derive(Debug, Default)]
+pub struct FieldErrors {
+    fields: Map<String, Value>,
+}
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.fields
+            .entry(field.to_owned())
+            .or_insert_with(|| Value::String(message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.fields.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                "some fields are invalid",
+            )
+            .with_details(json!({ "fields": self.fields })))
+        }
+    }
+}

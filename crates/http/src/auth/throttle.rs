@@ -1,0 +1,58 @@
+//! Login and MFA throttling (API.md §0): 10 login attempts per minute per client address,
+//! and at most 5 failed attempts per account in 15 minutes, after which the account answers
+//! 429 (with `Retry-After`) until the bucket refills. Counters live in `state.limiter`, so
+//! they are shared through Redis when it is configured.
+
+use crate::error::ApiError;
+use crate::ratelimit::{LimitRule, RateDecision};
+use crate::state::AppState;
+use std::time::Duration;
+
+/// Login attempts per client address.
+pub const LOGIN_PER_IP: LimitRule = LimitRule::per_minute("login_ip", 10, 10);
+
+/// Failed logins (password or second factor) per account.
+pub const LOGIN_FAILURES: LimitRule = LimitRule {
+    name: "login_failures",
+    rate: 5,
+    period: Duration::from_secs(15 * 60),
+    burst: 5,
+};
+
+/// Second-factor checks outside login (TOTP confirmation, removing a method) per account.
+pub const MFA_VERIFY: LimitRule = LimitRule {
+    name: "mfa_verify",
+    rate: 5,
+    period: Duration::from_secs(5 * 60),
+    burst: 5,
+};
+
+/// Counts a login attempt from `ip_key`; 429 when the address is over its budget.
+pub async fn login_attempt(state: &AppState, ip_key: &str) -> Result<RateDecision, ApiError> {
+    state.limiter.check(&LOGIN_PER_IP, ip_key).await
+}
+
+/// 429 while `account_key` has used up its failures (takes nothing from the bucket).
+pub async fn account_locked(state: &AppState, account_key: &str) -> Result<(), ApiError> {
+    state
+        .limiter
+        .peek(&LOGIN_FAILURES, account_key)
+        .await
+        .map(|_| ())
+}
+
+/// Records a failed login against `account_key`.
+pub async fn record_failure(state: &AppState, account_key: &str) {
+    // The failing attempt is answered 401 either way; the next one sees the lockout.
+    let _ = state.limiter.check(&LOGIN_FAILURES, account_key).await;
+}
+
+/// A successful login clears the account's failures.
+pub async fn clear_failures(state: &AppState, account_key: &str) {
+    state.limiter.reset(&LOGIN_FAILURES, account_key).await;
+}
+
+/// Counts a second-factor check by `user_key` outside login; 429 when over budget.
+pub async fn mfa_attempt(state: &AppState, user_key: &str) -> Result<(), ApiError> {
+    state.limiter.check(&MFA_VERIFY, user_key).await.map(|_| ())
+}
