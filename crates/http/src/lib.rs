@@ -28,7 +28,13 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::wellknown::routes())
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())
-        .merge(routes::mfa::routes());
+        .merge(routes::mfa::routes())
+        .merge(routes::oauth::routes());
+    let routes = if state.settings.bench_routes {
+        routes.merge(routes::bench::routes())
+    } else {
+        routes
+    };
     with_layers(routes, state)
 }
 

@@ -1,6 +1,7 @@
 use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::routes::oauth::OAuthSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
@@ -16,6 +17,10 @@ pub struct HttpSettings {
     pub readiness_timeout: Duration,
     /// Sessions, tokens and login behaviour.
     pub auth: AuthSettings,
+    /// Limits of the OAuth endpoints.
+    pub oauth: OAuthSettings,
+    /// Serve the no-op routes `/bench/open` and `/bench/tep` (load tests only).
+    pub bench_routes: bool,
 }
 
 impl Default for HttpSettings {
@@ -25,6 +30,8 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
             auth: AuthSettings::default(),
+            oauth: OAuthSettings::default(),
+            bench_routes: false,
         }
     }
 }
