@@ -40,6 +40,26 @@ pub struct Config {
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
     pub auth: AuthConfig,
+    pub oauth: OAuthConfig,
+    /// Serve the no-op load-test routes `/bench/open` and `/bench/tep` (`TMCP_BENCH_ROUTES`).
+    pub bench_routes: bool,
+}
+
+/// OAuth endpoints (`TMCP_OAUTH__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// Requests per minute to the token, revocation, introspection and device authorization
+    /// endpoints per (client, caller address) (API.md: 30).
+    pub token_rate_per_minute: u32,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            token_rate_per_minute: 30,
+        }
+    }
 }
 
 /// Accounts and sessions (`TMCP_AUTH__*`).
@@ -111,6 +131,8 @@ impl Default for Config {
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
             auth: AuthConfig::default(),
+            oauth: OAuthConfig::default(),
+            bench_routes: false,
         }
     }
 }
@@ -157,6 +179,9 @@ impl Config {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
+            bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
+        }
         if let Some(url) = &self.database_url {
             if !(url.starts_with("postgres://")
                 || url.starts_with("postgresql://")
@@ -278,6 +303,8 @@ impl std::fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("maintenance", &self.maintenance)
             .field("auth", &self.auth)
+            .field("oauth", &self.oauth)
+            .field("bench_routes", &self.bench_routes)
             .finish_non_exhaustive()
     }
 }
