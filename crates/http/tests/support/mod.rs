@@ -382,6 +382,43 @@ impl Env {
         .await
     }
 
+    /// Serves the app on a real loopback listener whose address is the issuer; the clock is
+    /// set to the wall clock first so outside verifiers agree on token times.
+    pub async fn serve(&mut self) -> (String, tokio::task::JoinHandle<()>) {
+        #[allow(clippy::disallowed_methods)]
+        let wall = time::OffsetDateTime::now_utc();
+        self.fixture.clock.set(wall);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let addr = listener.local_addr().expect("address");
+        let base = format!("http://{addr}");
+        let ring = tmcp_http::auth::keys::load_key_ring(
+            self.state.db.as_ref(),
+            &self.state.cipher,
+            jsonwebtoken::Algorithm::RS256,
+            wall,
+        )
+        .await
+        .expect("key ring");
+        self.state.tep = Arc::new(tmcp_http::auth::TepService::new(
+            ring,
+            tmcp_http::auth::TepSettings {
+                issuer: base.clone(),
+                ..tmcp_http::auth::TepSettings::default()
+            },
+        ));
+        let app = self.app();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
+        });
+        (base, task)
+    }
+
     /// Moves the injected clock past the 1 s liveness cache and into the next second.
     pub fn tick(&self) {
         self.fixture.clock.advance(time::Duration::seconds(3));
