@@ -86,7 +86,10 @@ async fn oauth2_crate_completes_code_with_pkce_and_refresh(mut env: Env) {
         query_param(&location, "state").as_deref(),
         Some(csrf_state.secret().as_str())
     );
-    assert_eq!(query_param(&location, "iss").as_deref(), Some(base.as_str()));
+    assert_eq!(
+        query_param(&location, "iss").as_deref(),
+        Some(base.as_str())
+    );
     let code = query_param(&location, "code").expect("code");
 
     let http = http_client();
@@ -212,7 +215,10 @@ async fn jwt_simple_verifies_a_tep_from_the_jwks(mut env: Env) {
     let verified = key
         .verify_token::<Map<String, Value>>(jws, Some(options.clone()))
         .expect("an independent library verifies the TEP");
-    assert_eq!(verified.subject.as_deref(), Some(env.user.to_string().as_str()));
+    assert_eq!(
+        verified.subject.as_deref(),
+        Some(env.user.to_string().as_str())
+    );
     assert_eq!(verified.custom["token_type"], "tep_access_token");
     assert_eq!(verified.custom["scope"], "storage:read");
     assert_eq!(verified.custom["client_id"], PUBLIC);
