@@ -25,7 +25,7 @@ use uuid::Uuid;
 /// A proof of the second factor. Give `code` (TOTP), `pin`, or `device_id` + `signature` +
 /// `timestamp` (biometric: the device key's signature, base64, over
 /// `tmcp-mfa:{action}:{device_id}:{timestamp}`, at most 30 s old).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorProof {
     /// `totp`, `transaction_pin` or `biometric`; inferred from the other fields when absent.
@@ -39,6 +39,8 @@ pub struct SecondFactorProof {
     /// Unix seconds that were signed.
     pub timestamp: Option<i64>,
 }
+
+super::redacted_debug!(SecondFactorProof { method, device_id, timestamp; code, pin, signature });
 
 /// The cipher context of a method's sealed secret.
 pub fn sealing_context(method_id: Uuid) -> String {

@@ -12,12 +12,14 @@ use serde::Deserialize;
 use tmcp_repository::AccountTombstone;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteAccountRequest {
     /// The account's current password.
     pub password: String,
 }
+
+crate::auth::redacted_debug!(DeleteAccountRequest { ; password });
 
 /// Deletes the caller's account: status `deleted`, personal fields erased, devices and MFA
 /// methods removed, every session ended. Payments and ledger history are kept.

@@ -21,7 +21,7 @@ use tmcp_domain::SessionId;
 use tmcp_repository::NewSession;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username or email.
@@ -35,6 +35,8 @@ pub struct LoginRequest {
     /// Alternative second factor (e.g. a biometric signature with action `login`).
     pub mfa: Option<SecondFactorProof>,
 }
+
+crate::auth::redacted_debug!(LoginRequest { login, device_id, device_name, mfa; password, mfa_code });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {

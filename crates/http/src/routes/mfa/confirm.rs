@@ -14,12 +14,14 @@ use serde::Deserialize;
 use tmcp_repository::MfaMethodType;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The current 6-digit code from the authenticator app.
     pub code: String,
 }
+
+crate::auth::redacted_debug!(ConfirmRequest { ; code });
 
 /// Activates a TOTP enrolment with a code from the app (which proves the secret was saved).
 #[utoipa::path(post, path = "/api/v1/auth/mfa/methods/{id}/confirm", tag = "mfa",

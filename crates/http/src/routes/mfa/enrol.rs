@@ -21,7 +21,7 @@ use tmcp_repository::{MfaMethodType, NewMfaMethod, RepoError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     /// `transaction_pin`, `totp` or `biometric`.
@@ -35,7 +35,9 @@ pub struct EnrolRequest {
     pub device_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+crate::auth::redacted_debug!(EnrolRequest { method_type, device_id; password, pin });
+
+#[derive(Serialize, ToSchema)]
 pub struct EnrolResponse {
     #[serde(flatten)]
     pub method: MfaMethodView,
@@ -46,6 +48,8 @@ pub struct EnrolResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otpauth_uri: Option<String>,
 }
+
+crate::auth::redacted_debug!(EnrolResponse { method; secret_base32, otpauth_uri });
 
 fn conflict(kind: MfaMethodType) -> ApiError {
     match kind {
