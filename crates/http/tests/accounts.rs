@@ -537,6 +537,79 @@ async fn brute_force_reaches_the_lockout(app: App) {
     app.login("grace").await;
 }
 
+/// Account deletion and MFA enrolment re-check the password: with a stolen session token
+/// those checks must not be an unthrottled password oracle, and they share the login lockout.
+async fn reauthentication_is_throttled_with_the_login_lockout(app: App) {
+    app.register("heidi").await;
+    let (token, _, _) = app.login("heidi").await;
+    for i in 0..3 {
+        let wrong = app
+            .call(
+                Method::DELETE,
+                "/api/v1/users/me",
+                Some(&token),
+                Some(json!({"password": format!("guess {i}")})),
+            )
+            .await;
+        assert_eq!(wrong.code(), "INVALID_CREDENTIALS", "attempt {i}");
+    }
+    for i in 3..5 {
+        let wrong = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/mfa/methods",
+                Some(&token),
+                Some(json!({"type": "totp", "password": format!("guess {i}")})),
+            )
+            .await;
+        assert_eq!(wrong.code(), "INVALID_CREDENTIALS", "attempt {i}");
+    }
+    // Five failures: the right password no longer helps, here or at login.
+    let locked = app
+        .call(
+            Method::DELETE,
+            "/api/v1/users/me",
+            Some(&token),
+            Some(json!({"password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.body
+    );
+    assert!(locked.headers.get(header::RETRY_AFTER).is_some());
+    let enrol = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "totp", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(
+        enrol.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        enrol.body
+    );
+    let login = app
+        .login_with("heidi@example.com", "correct horse battery", json!({}))
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        login.body
+    );
+    // The account still exists and the session still works.
+    let me = app
+        .call(Method::GET, "/api/v1/users/me", Some(&token), None)
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+}
+
 async fn per_address_login_limit(app: App) {
     let ip: SocketAddr = "192.0.2.77:5555".parse().expect("addr");
     for i in 0..10 {
@@ -1424,6 +1497,7 @@ on_both_engines!(
     registration_rules,
     unknown_user_and_wrong_password_look_the_same,
     brute_force_reaches_the_lockout,
+    reauthentication_is_throttled_with_the_login_lockout,
     per_address_login_limit,
     sessions_are_own_only,
     profile_updates,

@@ -1,10 +1,8 @@
 //! `POST /api/v1/auth/mfa/methods`.
 
 use super::list::MfaMethodView;
-use crate::auth::errors::{
-    conflict_on, device_not_registered, invalid_credentials, invalid_token, FieldErrors,
-};
-use crate::auth::password::{hash_secret, verify_secret};
+use crate::auth::errors::{conflict_on, device_not_registered, invalid_token, FieldErrors};
+use crate::auth::password::hash_secret;
 use crate::auth::second_factor::seal;
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -73,7 +71,8 @@ fn conflict(kind: MfaMethodType) -> ApiError {
         (status = 400, description = "`DEVICE_NOT_REGISTERED`", body = ErrorEnvelope),
         (status = 401, description = "`INVALID_TOKEN` or `INVALID_CREDENTIALS` (password)", body = ErrorEnvelope),
         (status = 409, description = "already enrolled", body = ErrorEnvelope),
-        (status = 422, description = "invalid or weak PIN, unknown type (`details.fields`)", body = ErrorEnvelope)))]
+        (status = 422, description = "invalid or weak PIN, unknown type (`details.fields`)", body = ErrorEnvelope),
+        (status = 429, description = "too many wrong passwords for this account (`Retry-After`)", body = ErrorEnvelope)))]
 pub async fn enrol_method(
     State(state): State<AppState>,
     principal: SessionPrincipal,
@@ -105,11 +104,7 @@ pub async fn enrol_method(
         .find_user(principal.user_id)
         .await?
         .ok_or_else(invalid_token)?;
-    if body.password.chars().count() > 128
-        || !verify_secret(body.password, user.password_hash.clone()).await?
-    {
-        return Err(invalid_credentials());
-    }
+    crate::auth::throttle::reauthenticate(&state, &user, body.password).await?;
 
     let existing = state.db.list_mfa_methods(principal.user_id).await?;
     let now = state.clock.now();
