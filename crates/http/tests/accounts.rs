@@ -1052,8 +1052,9 @@ async fn devices_with_real_keys(app: App) {
         "a signature is accepted once"
     );
 
-    // Removing the device removes the biometric method and turns MFA off.
-    let removed = app
+    // The device carries the only second factor: a session alone cannot remove it (that
+    // would turn MFA off without the second factor DELETE /mfa/methods/{id} asks for).
+    let bare = app
         .call(
             Method::DELETE,
             "/api/v1/devices/phone-es256",
@@ -1061,7 +1062,49 @@ async fn devices_with_real_keys(app: App) {
             None,
         )
         .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(bare.status, StatusCode::UNAUTHORIZED, "{}", bare.body);
+    assert_eq!(bare.code(), "INVALID_MFA_CREDENTIALS");
+    let login_signature = app
+        .call(
+            Method::DELETE,
+            "/api/v1/devices/phone-es256",
+            Some(&token),
+            Some(json!({"device_id": "phone-es256", "signature": sign(now), "timestamp": now})),
+        )
+        .await;
+    assert_eq!(
+        login_signature.code(),
+        "INVALID_MFA_CREDENTIALS",
+        "a signature for another action is refused"
+    );
+    let still = app
+        .call(Method::GET, "/api/v1/auth/mfa/methods", Some(&token), None)
+        .await;
+    assert_eq!(still.body["methods"].as_array().map(Vec::len), Some(1));
+    // With the device's signature over the removal, the device and its method go.
+    let removal = {
+        let message = format!("tmcp-mfa:delete_device:phone-es256:phone-es256:{now}");
+        STANDARD.encode(p256.sign(&rng, message.as_bytes()).expect("sign").as_ref())
+    };
+    let removed = app
+        .call(
+            Method::DELETE,
+            "/api/v1/devices/phone-es256",
+            Some(&token),
+            Some(json!({"device_id": "phone-es256", "signature": removal, "timestamp": now})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    // A device without biometric MFA needs no proof.
+    let plain = app
+        .call(
+            Method::DELETE,
+            "/api/v1/devices/laptop-ed",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(plain.status, StatusCode::NO_CONTENT, "{}", plain.body);
     let methods = app
         .call(Method::GET, "/api/v1/auth/mfa/methods", Some(&token), None)
         .await;

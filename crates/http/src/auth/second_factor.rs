@@ -42,6 +42,21 @@ pub struct SecondFactorProof {
 
 super::redacted_debug!(SecondFactorProof { method, device_id, timestamp; code, pin, signature });
 
+/// A proof sent as an optional JSON body (empty when the operation needs none).
+pub fn optional_proof(body: &[u8]) -> Result<SecondFactorProof, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(SecondFactorProof::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+            "request body does not match the expected shape",
+        )
+        .with_details(json!({ "fields": { "body": e.to_string() } }))
+    })
+}
+
 /// The cipher context of a method's sealed secret.
 pub fn sealing_context(method_id: Uuid) -> String {
     format!("mfa_methods.method_data:{method_id}")
