@@ -610,6 +610,104 @@ async fn reauthentication_is_throttled_with_the_login_lockout(app: App) {
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
 }
 
+/// Second-factor fields have size limits like every other field: an oversized code or
+/// signature is a 422 naming the field, not silently ignored or passed to the checks.
+async fn second_factor_fields_are_size_limited(app: App) {
+    app.register("ivan").await;
+    let (token, _, _) = app.login("ivan").await;
+    let long = "1".repeat(5000);
+    let login = app
+        .login_with("ivan", "correct horse battery", json!({"mfa_code": long}))
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        login.body
+    );
+    assert!(login.body["error"]["details"]["fields"]["mfa_code"].is_string());
+    let login = app
+        .login_with(
+            "ivan",
+            "correct horse battery",
+            json!({"mfa": {"device_id": "d", "signature": "A".repeat(5000), "timestamp": 1}}),
+        )
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        login.body
+    );
+    assert!(login.body["error"]["details"]["fields"]["mfa.signature"].is_string());
+
+    let pin = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "transaction_pin", "password": "correct horse battery", "pin": "135790"})),
+        )
+        .await;
+    assert_eq!(pin.status, StatusCode::CREATED, "{}", pin.body);
+    let id = pin.body["method_id"].as_str().expect("id").to_owned();
+    let removal = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/auth/mfa/methods/{id}"),
+            Some(&token),
+            Some(json!({"pin": long})),
+        )
+        .await;
+    assert_eq!(
+        removal.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        removal.body
+    );
+    assert!(removal.body["error"]["details"]["fields"]["pin"].is_string());
+
+    let totp = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "totp", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(totp.status, StatusCode::CREATED, "{}", totp.body);
+    let totp_id = totp.body["method_id"].as_str().expect("id").to_owned();
+    let confirm = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/auth/mfa/methods/{totp_id}/confirm"),
+            Some(&token),
+            Some(json!({"code": long})),
+        )
+        .await;
+    assert_eq!(
+        confirm.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        confirm.body
+    );
+    let biometric = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "biometric", "password": "correct horse battery", "device_id": "x".repeat(300)})),
+        )
+        .await;
+    assert_eq!(
+        biometric.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        biometric.body
+    );
+    assert!(biometric.body["error"]["details"]["fields"]["device_id"].is_string());
+}
+
 async fn per_address_login_limit(app: App) {
     let ip: SocketAddr = "192.0.2.77:5555".parse().expect("addr");
     for i in 0..10 {
@@ -1541,6 +1639,7 @@ on_both_engines!(
     unknown_user_and_wrong_password_look_the_same,
     brute_force_reaches_the_lockout,
     reauthentication_is_throttled_with_the_login_lockout,
+    second_factor_fields_are_size_limited,
     per_address_login_limit,
     sessions_are_own_only,
     profile_updates,

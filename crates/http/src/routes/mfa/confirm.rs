@@ -1,8 +1,8 @@
 //! `POST /api/v1/auth/mfa/methods/{id}/confirm`.
 
 use super::list::MfaMethodView;
-use crate::auth::errors::{conflict_on, invalid_mfa_credentials};
-use crate::auth::second_factor::check_totp;
+use crate::auth::errors::{conflict_on, invalid_mfa_credentials, FieldErrors};
+use crate::auth::second_factor::{check_totp, MAX_CODE_CHARS};
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
@@ -40,6 +40,11 @@ pub async fn confirm_method(
     ApiJson(body): ApiJson<ConfirmRequest>,
 ) -> Result<Json<MfaMethodView>, ApiError> {
     let id = path_uuid(&id, "MFA method")?;
+    if body.code.chars().count() > MAX_CODE_CHARS {
+        let mut errors = FieldErrors::new();
+        errors.add("code", format!("at most {MAX_CODE_CHARS} characters"));
+        errors.into_result()?;
+    }
     let method = state
         .db
         .find_mfa_method(principal.user_id, id)

@@ -89,9 +89,14 @@ pub async fn enrol_method(
             Some(Err(PinError::Sequential)) => errors.add("pin", "too weak: a sequence"),
             Some(Ok(())) => {}
         },
-        Some(MfaMethodType::Biometric) if body.device_id.is_none() => {
-            errors.add("device_id", "required for biometric")
-        }
+        Some(MfaMethodType::Biometric) => match body.device_id.as_deref() {
+            None => errors.add("device_id", "required for biometric"),
+            Some(id) => {
+                if let Err(m) = crate::routes::accounts::validate::identifier(id) {
+                    errors.add("device_id", m);
+                }
+            }
+        },
         Some(_) => {}
     }
     errors.into_result()?;
