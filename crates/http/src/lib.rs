@@ -24,24 +24,29 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Builds the complete application with every cross-cutting layer applied.
 pub fn router(state: AppState) -> Router {
-    let routes = routes::meta::routes()
+    let bench = state.settings.bench_routes;
+    let mut routes = routes::meta::routes()
         .merge(routes::wellknown::routes())
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())
         .merge(routes::mfa::routes())
         .merge(routes::oauth::routes());
-    let routes = if state.settings.bench_routes {
-        routes.merge(routes::bench::routes())
+    if bench {
+        routes = routes.merge(routes::bench::layered());
+    }
+    let app = with_layers(routes, state);
+    if bench {
+        app.merge(routes::bench::raw())
     } else {
-        routes
-    };
-    with_layers(routes, state)
+        app
+    }
 }
 
 /// Wraps `routes` in the fallbacks and cross-cutting layers every route gets. Public so tests
 /// can exercise the layers with routes of their own.
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let settings = state.settings.clone();
+    let limiter_state = state.clone();
     let routes = routes
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
@@ -57,6 +62,10 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(
             middleware::envelope::panic_response,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter_state,
+            middleware::limit::default_limit,
         ))
         .layer(axum::middleware::from_fn(middleware::metrics::record))
         .layer(axum::middleware::from_fn(

@@ -19,7 +19,7 @@ pub struct HttpSettings {
     pub auth: AuthSettings,
     /// Limits of the OAuth endpoints.
     pub oauth: OAuthSettings,
-    /// Serve the no-op routes `/bench/open` and `/bench/tep` (load tests only).
+    /// Mounts the `/bench/*` baseline routes (load testing only).
     pub bench_routes: bool,
 }
 

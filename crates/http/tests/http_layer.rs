@@ -288,3 +288,61 @@ async fn openapi_document_and_docs_page_are_served_locally() {
     let (status, _, _) = send(router, get_req("/docs/swagger-ui-bundle.js")).await;
     assert_eq!(status, StatusCode::OK, "assets come from the binary");
 }
+
+#[tokio::test]
+async fn bench_routes_exist_only_when_enabled() {
+    let app = test_app(HttpSettings::default()).await;
+    for path in ["/bench/raw", "/bench/noop", "/bench/select1"] {
+        let (status, _, _) = send(tmcp_http::router(app.state.clone()), get_req(path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path} is off by default");
+    }
+    let enabled = test_app(HttpSettings {
+        bench_routes: true,
+        ..HttpSettings::default()
+    })
+    .await;
+    for path in ["/bench/raw", "/bench/noop", "/bench/select1"] {
+        let (status, _, _) = send(tmcp_http::router(enabled.state.clone()), get_req(path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let (status, headers, _) = send(
+        tmcp_http::router(enabled.state.clone()),
+        get_req("/bench/raw"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers.get("x-request-id").is_none(),
+        "the raw baseline bypasses every layer"
+    );
+    let (status, _, _) = send(tmcp_http::router(enabled.state), get_req("/bench/tep")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the TEP baseline really checks tokens"
+    );
+}
+
+#[tokio::test]
+async fn api_routes_carry_the_default_rate_limit() {
+    let app = test_app(HttpSettings::default()).await;
+    let router = tmcp_http::router(app.state.clone());
+    let (status, headers, _) = send(router.clone(), get_req("/api/v1/users/me")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["x-ratelimit-limit"], "300");
+    assert_eq!(headers["x-ratelimit-remaining"], "299");
+    assert!(headers.contains_key("x-ratelimit-reset"));
+    let (_, headers, _) = send(router.clone(), get_req("/health")).await;
+    assert!(
+        !headers.contains_key("x-ratelimit-limit"),
+        "operational routes are not limited"
+    );
+    for _ in 0..299 {
+        send(router.clone(), get_req("/api/v1/users/me")).await;
+    }
+    let (status, headers, body) = send(router, get_req("/api/v1/users/me")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(headers.contains_key("retry-after"));
+    let json = envelope(status, &headers, &body, "RATE_LIMIT_EXCEEDED");
+    assert_eq!(json["error"]["details"]["limit"], 300);
+}

@@ -37,12 +37,12 @@ pub struct Config {
     pub tep_signing_algorithm: String,
     /// Default TEP lifetime in seconds (24 h).
     pub tep_lifetime_secs: i64,
+    /// Mounts `/bench/*` baseline routes for load tests. Never enable in production.
+    pub bench_routes: bool,
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
     pub auth: AuthConfig,
     pub oauth: OAuthConfig,
-    /// Serve the no-op load-test routes `/bench/open` and `/bench/tep` (`TMCP_BENCH_ROUTES`).
-    pub bench_routes: bool,
 }
 
 /// OAuth endpoints (`TMCP_OAUTH__*`).
@@ -128,11 +128,11 @@ impl Default for Config {
             public_url: None,
             tep_signing_algorithm: "RS256".into(),
             tep_lifetime_secs: 86_400,
+            bench_routes: false,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
             auth: AuthConfig::default(),
             oauth: OAuthConfig::default(),
-            bench_routes: false,
         }
     }
 }
@@ -166,13 +166,25 @@ impl Config {
             config::Environment::with_prefix("TMCP")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(settings_from_environment())),
         );
-        let loaded: Config = builder
+        let mut loaded: Config = builder
             .build()
             .context("cannot read configuration")?
             .try_deserialize()
             .context("invalid configuration")?;
+        // An empty variable (`TMCP_DATABASE_URL=`) means "not set", as in most tools.
+        for optional in [
+            &mut loaded.database_url,
+            &mut loaded.redis_url,
+            &mut loaded.encryption_key,
+            &mut loaded.public_url,
+        ] {
+            if optional.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *optional = None;
+            }
+        }
         loaded.validate()?;
         Ok(loaded)
     }
@@ -272,6 +284,17 @@ impl Config {
     }
 }
 
+/// `TMCP_*` variables that are settings. `TMCP_CONFIG` names the file itself and
+/// `TMCP_TEST_*` belong to the test harness; neither is a setting, and unknown settings are
+/// refused, so they are left out here.
+fn settings_from_environment() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.starts_with("TMCP_") && name != "TMCP_CONFIG" && !name.starts_with("TMCP_TEST_")
+        })
+        .collect()
+}
+
 /// Replaces the password of a URL with `***` for display.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
@@ -304,7 +327,6 @@ impl std::fmt::Debug for Config {
             .field("maintenance", &self.maintenance)
             .field("auth", &self.auth)
             .field("oauth", &self.oauth)
-            .field("bench_routes", &self.bench_routes)
             .finish_non_exhaustive()
     }
 }

@@ -51,6 +51,12 @@ impl TotpKey {
             .map(|totp| Self { totp })
     }
 
+    /// The key for a secret given in base32 (as shown at enrolment).
+    pub fn from_base32(text: &str) -> Option<Self> {
+        let secret = Secret::try_from_base32(text).ok()?;
+        Self::new(secret.as_bytes())
+    }
+
     /// A fresh random secret from the operating system's generator.
     pub fn generate_secret() -> Vec<u8> {
         use rand::RngCore;
@@ -218,5 +224,7 @@ mod tests {
         );
         assert!(uri.contains("issuer=TMCP"), "{uri}");
         assert_ne!(TotpKey::generate_secret(), secret);
+        let again = TotpKey::from_base32(&key.secret_base32()).expect("round trip");
+        assert_eq!(again.code_at(1_000), key.code_at(1_000));
     }
 }

@@ -82,7 +82,7 @@ pub struct TepMint {
     pub miniapp_context: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MintedTep {
     pub token: String,
     pub token_id: String,
@@ -91,6 +91,8 @@ pub struct MintedTep {
     pub scope: String,
     pub wallet_id: Option<String>,
 }
+
+super::redacted_debug!(MintedTep { token_id, expires_in, expires_at, scope, wallet_id; token });
 
 /// The caller of a protected route, proven by a live TEP.
 #[derive(Debug, Clone)]

@@ -3,13 +3,19 @@
 //! 429 (with `Retry-After`) until the bucket refills. Counters live in `state.limiter`, so
 //! they are shared through Redis when it is configured.
 
+use super::errors::invalid_credentials;
+use super::password::verify_secret;
 use crate::error::ApiError;
 use crate::ratelimit::{LimitRule, RateDecision};
 use crate::state::AppState;
 use std::time::Duration;
+use tmcp_repository::User;
 
 /// Login attempts per client address.
 pub const LOGIN_PER_IP: LimitRule = LimitRule::per_minute("login_ip", 10, 10);
+
+/// Registrations per client address (each one costs an Argon2id hash).
+pub const REGISTER_PER_IP: LimitRule = LimitRule::per_minute("register_ip", 20, 20);
 
 /// Failed logins (password or second factor) per account.
 pub const LOGIN_FAILURES: LimitRule = LimitRule {
@@ -30,6 +36,11 @@ pub const MFA_VERIFY: LimitRule = LimitRule {
 /// Counts a login attempt from `ip_key`; 429 when the address is over its budget.
 pub async fn login_attempt(state: &AppState, ip_key: &str) -> Result<RateDecision, ApiError> {
     state.limiter.check(&LOGIN_PER_IP, ip_key).await
+}
+
+/// Counts a registration from `ip_key`; 429 when the address is over its budget.
+pub async fn registration(state: &AppState, ip_key: &str) -> Result<RateDecision, ApiError> {
+    state.limiter.check(&REGISTER_PER_IP, ip_key).await
 }
 
 /// 429 while `account_key` has used up its failures (takes nothing from the bucket).
@@ -55,4 +66,25 @@ pub async fn clear_failures(state: &AppState, account_key: &str) {
 /// Counts a second-factor check by `user_key` outside login; 429 when over budget.
 pub async fn mfa_attempt(state: &AppState, user_key: &str) -> Result<(), ApiError> {
     state.limiter.check(&MFA_VERIFY, user_key).await.map(|_| ())
+}
+
+/// Re-authentication of a signed-in user (account deletion, MFA enrolment). Wrong passwords
+/// count against the same per-account budget as failed logins, so a stolen session token
+/// cannot guess the password faster than the login route allows, and a locked account is
+/// locked here too. A success does not clear the failures: only a complete login does
+/// (otherwise the password alone would reset the budget of second-factor guesses).
+pub async fn reauthenticate(
+    state: &AppState,
+    user: &User,
+    password: String,
+) -> Result<(), ApiError> {
+    let account_key = user.id.to_string();
+    account_locked(state, &account_key).await?;
+    if password.chars().count() > crate::routes::accounts::validate::PASSWORD_MAX_CHARS
+        || !verify_secret(password, user.password_hash.clone()).await?
+    {
+        record_failure(state, &account_key).await;
+        return Err(invalid_credentials());
+    }
+    Ok(())
 }

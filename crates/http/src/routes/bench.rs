@@ -1,22 +1,27 @@
-//! No-op routes for load tests, served only with `bench_routes = true`: the same trivial
-//! answer with and without TEP validation, so the difference is the cost of validation.
-//! Not part of the API (and not in the OpenAPI document).
+//! Routes that exist only for benchmarks (`bench_routes = true`), never on by default. They
+//! give load generators baselines measured in the same run as the real routes.
 
 use crate::auth::TepPrincipal;
+use crate::error::ApiError;
 use crate::AppState;
+use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 
-pub fn routes() -> Router<AppState> {
+/// Inside the middleware stack: no-op, TEP-protected no-op, and one `SELECT 1`.
+pub fn layered() -> Router<AppState> {
     Router::new()
-        .route("/bench/open", get(open))
-        .route("/bench/tep", get(protected))
+        .route("/bench/noop", get(|| async { "ok" }))
+        .route("/bench/tep", get(|_principal: TepPrincipal| async { "ok" }))
+        .route("/bench/select1", get(select_one))
 }
 
-async fn open() -> &'static str {
-    "ok"
+/// Outside every layer: the cost of axum itself, the floor for every ratio.
+pub fn raw() -> Router {
+    Router::new().route("/bench/raw", get(|| async { "ok" }))
 }
 
-async fn protected(_principal: TepPrincipal) -> &'static str {
-    "ok"
+async fn select_one(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.db.ping().await?;
+    Ok("ok")
 }

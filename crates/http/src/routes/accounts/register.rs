@@ -2,13 +2,14 @@
 
 use super::validate;
 use super::views::UserView;
+use crate::auth::client::ClientInfo;
 use crate::auth::errors::{conflict_on, FieldErrors};
 use crate::auth::password::hash_secret;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use tmcp_domain::crypto::FieldCipher;
@@ -17,7 +18,7 @@ use tmcp_domain::{Clock, UserId};
 use tmcp_repository::{Database, NewUser, RepoError, User};
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3–32 of `[a-z0-9_.]`.
@@ -31,8 +32,10 @@ pub struct RegisterRequest {
     pub phone: Option<String>,
 }
 
+crate::auth::redacted_debug!(RegisterRequest { username, email, first_name, last_name, phone; password });
+
 /// A validated account to create (from the API or the admin CLI).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewAccount {
     pub username: String,
     pub email: String,
@@ -42,6 +45,8 @@ pub struct NewAccount {
     pub phone: Option<String>,
     pub role: Role,
 }
+
+crate::auth::redacted_debug!(NewAccount { username, email, first_name, last_name, phone, role; password });
 
 /// Validates, hashes the password (Argon2id, off the executor), encrypts the phone and
 /// creates the user. Duplicates answer 409 `CONFLICT` naming the field.
@@ -114,11 +119,16 @@ pub async fn create_account(
     responses(
         (status = 201, description = "account created", body = UserView),
         (status = 409, description = "username or email taken (`details.field`)", body = ErrorEnvelope),
-        (status = 422, description = "invalid fields (`details.fields`)", body = ErrorEnvelope)))]
+        (status = 422, description = "invalid fields (`details.fields`)", body = ErrorEnvelope),
+        (status = 429, description = "too many registrations from this address", body = ErrorEnvelope)))]
 pub async fn register(
     State(state): State<AppState>,
+    client: ClientInfo,
     ApiJson(body): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<UserView>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<UserView>), ApiError> {
+    let decision = crate::auth::throttle::registration(&state, &client.ip_key()).await?;
+    let mut headers = HeaderMap::new();
+    decision.apply_headers(&mut headers);
     let user = create_account(
         state.db.as_ref(),
         state.clock.as_ref(),
@@ -136,6 +146,7 @@ pub async fn register(
     .await?;
     Ok((
         StatusCode::CREATED,
+        headers,
         Json(UserView::from_user(&state, &user)?),
     ))
 }

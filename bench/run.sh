@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Load benchmarks against the release server on loopback, on SQLite and PostgreSQL.
+# Every row is measured in the same invocation as its baseline (`/bench/raw`: a bare axum
+# handler outside all middleware; `/bench/select1`: one `SELECT 1` on the same pool), so the
+# ratios compare like with like on whatever machine runs this.
+#
+#   bash bench/run.sh [seconds] [connections]      (defaults: 10 s, 64 connections)
+#
+# Needs wrk (apt-get install wrk). Bounded: each run lasts `seconds`, loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+CONNECTIONS="${2:-64}"
+THREADS=2
+PORT=18080
+BIN="${CARGO_TARGET_DIR:-target}/release/tmcp-server"
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+[ -x "$BIN" ] || cargo build --release --locked
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# Extra scenarios can be sourced from bench/scenarios/*.sh: each defines functions
+# `scenario_<name>` called with the base URL after the built-in rows.
+start_server() { # $1 = engine label, $2 = database url ('' for SQLite)
+  local data="$WORK/$1"
+  mkdir -p "$data"
+  TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$data" TMCP_DATABASE_URL="$2" \
+    TMCP_BENCH_ROUTES=true TMCP_LOG_LEVEL=warn "$BIN" serve >"$data/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server did not become ready" >&2; cat "$data/server.log" >&2; exit 1
+}
+
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+# Prints "req/s p50_ms p99_ms" for one wrk run. Extra wrk args (e.g. -s script) follow the URL.
+measure() {
+  local url="$1"; shift
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" > "$WORK/wrk.out" 2>&1
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/wrk.out")
+  p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.out")
+  if grep -q "Non-2xx" "$WORK/wrk.out"; then
+    echo "warning: non-2xx answers for $url: $(grep Non-2xx "$WORK/wrk.out")" >&2
+  fi
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+
+to_ms() { # wrk prints 1.23ms / 450.00us / 1.10s
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+
+row() { # label, base rps, result
+  local label="$1" base="$2"; shift 2
+  read -r rps p50 p99 <<<"$*"
+  printf "| %-34s | %10.0f | %7s | %7s | %6.2f |\n" "$label" "$rps" "$p50" "$p99" "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')"
+}
+
+run_engine() { # $1 label, $2 url
+  start_server "$1" "$2"
+  local base="http://127.0.0.1:$PORT"
+  echo
+  echo "### $1 — $CONNECTIONS connections, ${DURATION}s per row, $(nproc) cores"
+  echo
+  echo "| route | req/s | p50 ms | p99 ms | × raw |"
+  echo "|---|---:|---:|---:|---:|"
+  local raw; raw=$(measure "$base/bench/raw")
+  local raw_rps; raw_rps=$(echo "$raw" | cut -d' ' -f1)
+  row "GET /bench/raw (bare axum)" "$raw_rps" "$raw"
+  row "GET /bench/noop (full middleware)" "$raw_rps" "$(measure "$base/bench/noop")"
+  row "GET /health" "$raw_rps" "$(measure "$base/health")"
+  row "GET /bench/select1 (SELECT 1)" "$raw_rps" "$(measure "$base/bench/select1")"
+  for scenario in bench/scenarios/*.sh; do
+    [ -f "$scenario" ] || continue
+    # shellcheck disable=SC1090
+    source "$scenario"
+    scenario_run "$base" "$raw_rps"
+  done
+  stop_server
+}
+
+echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ) ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+run_engine "SQLite" ""
+PG_ADMIN="${TMCP_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
+DB="tmcp_bench_$$"
+psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
+run_engine "PostgreSQL" "${PG_ADMIN%/*}/$DB"
+psql "$PG_ADMIN" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null

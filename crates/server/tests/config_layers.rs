@@ -1,0 +1,53 @@
+//! Configuration layering: defaults → file → TMCP_* environment. One test per process-wide
+//! environment, so it lives in its own test binary.
+
+use std::io::Write;
+use tmcp_server::config::Config;
+
+#[test]
+fn file_overrides_defaults_and_environment_overrides_file() {
+    let mut file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    writeln!(
+        file,
+        "listen = \"127.0.0.1:9100\"\nlog_format = \"json\"\n[maintenance]\ninterval_secs = 120"
+    )
+    .expect("written");
+    std::env::set_var("TMCP_LOG_FORMAT", "text");
+    std::env::set_var("TMCP_TEST_SOMETHING", "harness variables are not settings");
+    std::env::set_var("TMCP_MAINTENANCE__PURGE_BATCH_SIZE", "42");
+    let config = Config::load(Some(file.path())).expect("valid layered configuration");
+    std::env::remove_var("TMCP_LOG_FORMAT");
+    std::env::remove_var("TMCP_MAINTENANCE__PURGE_BATCH_SIZE");
+    assert_eq!(config.listen, "127.0.0.1:9100", "from the file");
+    assert_eq!(config.log_format, "text", "environment wins over the file");
+    assert_eq!(
+        config.maintenance.interval_secs, 120,
+        "nested key from the file"
+    );
+    assert_eq!(
+        config.maintenance.purge_batch_size, 42,
+        "nested key from the environment"
+    );
+    assert_eq!(config.db_max_connections, 16, "default kept");
+
+    let mut bad = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    writeln!(bad, "listen = \"not an address\"").expect("written");
+    let error = Config::load(Some(bad.path())).expect_err("invalid listen refused");
+    assert!(format!("{error:#}").contains("TMCP_LISTEN"), "{error:#}");
+
+    let mut unknown = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    writeln!(unknown, "lisen = \"127.0.0.1:1\"").expect("written");
+    assert!(
+        Config::load(Some(unknown.path())).is_err(),
+        "typos are refused, not ignored"
+    );
+}
