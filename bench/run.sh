@@ -26,8 +26,13 @@ trap cleanup EXIT
 start_server() { # $1 = engine label, $2 = database url ('' for SQLite)
   local data="$WORK/$1"
   mkdir -p "$data"
+  # Scenarios use these to run admin commands against the same database.
+  BENCH_DATA_DIR="$data"
+  BENCH_DATABASE_URL="$2"
+  # The token endpoint's 30/min per (client, address) would cap a loopback load generator.
   TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$data" TMCP_DATABASE_URL="$2" \
-    TMCP_BENCH_ROUTES=true TMCP_LOG_LEVEL=warn "$BIN" serve >"$data/server.log" 2>&1 &
+    TMCP_BENCH_ROUTES=true TMCP_LOG_LEVEL=warn TMCP_OAUTH__TOKEN_RATE_PER_MINUTE=1000000 \
+    "$BIN" serve >"$data/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && return 0

@@ -1350,3 +1350,40 @@ on_both_engines!(
     withdrawing_a_grant_kills_its_tokens_and_queues_a_webhook,
     brute_force_on_the_token_endpoint_reaches_429,
 );
+
+#[test]
+fn openapi_documents_every_oauth_route_with_its_body_type() {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(tmcp_http::openapi::ApiDoc::openapi()).expect("json");
+    let paths = &doc["paths"];
+    for (path, method) in [
+        ("/.well-known/oauth-authorization-server", "get"),
+        ("/.well-known/openid-configuration", "get"),
+        ("/.well-known/jwks.json", "get"),
+        ("/oauth2/authorize", "get"),
+        ("/oauth2/device", "get"),
+        ("/api/v1/auth/revoke", "post"),
+        ("/api/v1/auth/device/approve", "post"),
+    ] {
+        assert!(
+            paths[path][method].is_object(),
+            "{method} {path} documented"
+        );
+    }
+    for path in [
+        "/oauth2/authorize",
+        "/oauth2/token",
+        "/oauth2/revoke",
+        "/oauth2/introspect",
+        "/oauth2/device/authorization",
+        "/oauth2/device",
+    ] {
+        let content = &paths[path]["post"]["requestBody"]["content"];
+        assert!(
+            content["application/x-www-form-urlencoded"]["schema"].is_object(),
+            "POST {path} documents a form body: {content}"
+        );
+    }
+    let token_ok = &paths["/oauth2/token"]["post"]["responses"]["200"];
+    assert!(token_ok.to_string().contains("TokenResponse"), "{token_ok}");
+}
