@@ -5,6 +5,7 @@
 # ratios compare like with like on whatever machine runs this.
 #
 #   bash bench/run.sh [seconds] [connections]      (defaults: 10 s, 64 connections)
+#   BENCH_PORT=18080                           (loopback port of the server)
 #
 # Needs wrk (apt-get install wrk). Bounded: each run lasts `seconds`, loopback only.
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 CONNECTIONS="${2:-64}"
 THREADS=2
-PORT=18080
+PORT="${BENCH_PORT:-18080}"
 BIN="${CARGO_TARGET_DIR:-target}/release/tmcp-server"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 [ -x "$BIN" ] || cargo build --release --locked
@@ -25,6 +26,10 @@ trap cleanup EXIT
 # `scenario_<name>` called with the base URL after the built-in rows.
 start_server() { # $1 = engine label, $2 = database url ('' for SQLite)
   local data="$WORK/$1"
+  # Another server on the port would answer /ready and be measured instead of ours.
+  if curl -s -o /dev/null "http://127.0.0.1:$PORT/health"; then
+    echo "port $PORT is taken; set BENCH_PORT" >&2; exit 1
+  fi
   mkdir -p "$data"
   # Scenarios use these to run admin commands against the same database.
   BENCH_DATA_DIR="$data"

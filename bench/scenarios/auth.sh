@@ -7,29 +7,37 @@
 #   - password login latency (argon2id, OWASP parameters), measured sequentially because
 #     logins are limited to 10 per minute per address.
 
-json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+# Prints one member of a JSON answer; shows the whole answer on stderr when it is missing.
+json_field() {
+  local body; body=$(cat)
+  python3 -c "import json,sys; print(json.loads(sys.argv[2])[sys.argv[1]])" "$1" "$body" 2>/dev/null \
+    || { echo "bench/auth: no $1 in: $body" >&2; return 1; }
+}
 
 scenario_run() {
   local base="$1" raw_rps="$2"
   local user="bench_$RANDOM" password="bench password 1234"
-  curl -sf -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
-    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"$password\"}" >/dev/null
+  curl -sS -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
+    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"$password\"}" \
+    | json_field id >/dev/null
   TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" TMCP_LOG_LEVEL=error \
     "$BIN" admin create-client --client-id ma_bench_app --name "Bench app" \
     --redirect-uri https://bench.example/cb --scopes "storage:read storage:write" >/dev/null
 
-  # Password login latency: 8 sequential logins.
-  local times=()
+  # Password login latency: 8 sequential logins (the address may log in 10 times a minute).
+  local times=() answer
   for _ in $(seq 1 8); do
-    times+=("$(curl -s -o /dev/null -w '%{time_total}' -X POST "$base/api/v1/auth/login" \
-      -H 'content-type: application/json' -d "{\"login\":\"$user\",\"password\":\"$password\"}")")
+    answer=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X POST "$base/api/v1/auth/login" \
+      -H 'content-type: application/json' -d "{\"login\":\"$user\",\"password\":\"$password\"}")
+    [ "${answer%% *}" = 200 ] || { echo "bench/auth: login answered ${answer%% *}" >&2; return 1; }
+    times+=("${answer#* }")
   done
   local session
-  session=$(curl -sf -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
+  session=$(curl -sS -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"login\":\"$user\",\"password\":\"$password\"}" | json_field session_token)
   local form="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&client_id=ma_bench_app&subject_token=$session&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&scope=storage%3Aread"
   local tep
-  tep=$(curl -sf -X POST "$base/oauth2/token" -H 'content-type: application/x-www-form-urlencoded' \
+  tep=$(curl -sS -X POST "$base/oauth2/token" -H 'content-type: application/x-www-form-urlencoded' \
     -d "$form" | json_field access_token)
 
   row "GET /bench/noop (no auth)" "$raw_rps" "$(measure "$base/bench/noop")"

@@ -28,6 +28,11 @@ pub async fn grant(
         Some(requested) => requested,
         None => app_scopes,
     };
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "the client registered no app-level scope",
+        ));
+    }
     issue(
         state,
         Issue {

@@ -96,6 +96,11 @@ pub async fn grant(
         }
         None => grantable,
     };
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "no scope can be granted to this client",
+        ));
+    }
     issue(
         state,
         Issue {
