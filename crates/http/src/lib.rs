@@ -9,6 +9,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod services;
 mod state;
 pub mod testing;
 
@@ -29,7 +30,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::wellknown::routes())
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())
-        .merge(routes::mfa::routes());
+        .merge(routes::mfa::routes())
+        .merge(routes::storage::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

@@ -1,6 +1,7 @@
 use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::services::storage::StorageSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
@@ -18,6 +19,8 @@ pub struct HttpSettings {
     pub auth: AuthSettings,
     /// Mounts the `/bench/*` baseline routes (load testing only).
     pub bench_routes: bool,
+    /// Storage quotas, tombstone retention and rate limits.
+    pub storage: StorageSettings,
 }
 
 impl Default for HttpSettings {
@@ -28,6 +31,7 @@ impl Default for HttpSettings {
             readiness_timeout: Duration::from_secs(2),
             auth: AuthSettings::default(),
             bench_routes: false,
+            storage: StorageSettings::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod mfa;
 pub mod payments;
 pub mod sessions;
 pub mod storage;
+pub mod storage_tx;
 pub mod system;
 pub mod tokens;
 pub mod users;
@@ -24,7 +25,12 @@ pub use payments::{NewPaymentRecord, PaymentRepository};
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,
 };
-pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
+pub use storage::{
+    new_row_id, Change, ChangeKind, ChangePage, ConflictData, ConflictRecord, ConflictResolution,
+    EntryDelete, EntrySummary, EntryWrite, ListQuery, QuotaSnapshot, QuotaUsage, ResolveOutcome,
+    StorageRepository, StoredEntry, SyncApplied, SyncOp, SyncStatus, ValueInfo, WriteContext,
+    WriteOp, WriteOutcome,
+};
 pub use system::SystemRepository;
 pub use tokens::{
     IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, SigningKeyRepository,

@@ -62,6 +62,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 totp_issuer: config.auth.totp_issuer.clone(),
             },
             bench_routes: config.bench_routes,
+            storage: config.storage.settings(),
             ..HttpSettings::default()
         },
     })

@@ -3,4 +3,5 @@ pub mod bench;
 pub mod devices;
 pub mod meta;
 pub mod mfa;
+pub mod storage;
 pub mod wellknown;
