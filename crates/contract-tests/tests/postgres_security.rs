@@ -6,20 +6,21 @@ use time::macros::{date, datetime};
 use time::Duration;
 use tmcp_contract_tests::engines::fresh_database;
 use tmcp_domain::payment_state::PaymentState;
+use tmcp_domain::storage::value::ValueEncoding;
 use tmcp_domain::storage::{QuotaLimits, StorageKey};
 use tmcp_domain::user::Role;
 use tmcp_domain::{AppId, Currency, Money, PaymentId, UserId};
 use tmcp_postgres::PgDatabase;
 use tmcp_repository::{
-    NewPaymentRecord, NewUser, PaymentRepository, PutEntry, StorageRepository, SystemRepository,
-    UserRepository,
+    EntryWrite, NewPaymentRecord, NewUser, PaymentRepository, StorageRepository, SystemRepository,
+    UserRepository, WriteContext,
 };
 use uuid::Uuid;
 
 const NOW: time::OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
 
 /// Tables the design requires to be protected, plus the other user-owned ones.
-const PROTECTED: [&str; 13] = [
+const PROTECTED: [&str; 14] = [
     "user_sessions",
     "user_profiles",
     "oauth_tokens",
@@ -27,6 +28,7 @@ const PROTECTED: [&str; 13] = [
     "storage_quotas",
     "storage_sync_operations",
     "storage_conflicts",
+    "storage_tombstones",
     "payment_transactions",
     "payment_methods",
     "payment_ledger",
@@ -57,17 +59,18 @@ async fn user(db: &PgDatabase, name: &str) -> UserId {
 async fn seed(db: &PgDatabase, owner: UserId) {
     let app = AppId::parse("ma_rls_app").expect("app id");
     for key in ["a", "b", "c"] {
-        let entry = PutEntry {
-            key: StorageKey::parse(key).expect("key"),
-            value: b"private".to_vec(),
-            content_type: "text/plain".into(),
-            ttl_seconds: None,
-            checksum: "0".repeat(64),
-            metadata: serde_json::json!({}),
+        let entry = EntryWrite::new(
+            StorageKey::parse(key).expect("key"),
+            b"private".to_vec(),
+            ValueEncoding::Text,
+        );
+        let ctx = WriteContext {
             now: NOW,
             limits: QuotaLimits::default(),
         };
-        db.put_entry(owner, &app, entry).await.expect("stored");
+        db.put_entry(owner, &app, entry, &ctx)
+            .await
+            .expect("stored");
     }
     db.insert_payment(NewPaymentRecord {
         payment_id: PaymentId(Uuid::now_v7()),

@@ -9,6 +9,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod services;
 mod state;
 pub mod testing;
 
@@ -30,7 +31,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())
         .merge(routes::mfa::routes())
-        .merge(routes::oauth::routes());
+        .merge(routes::oauth::routes())
+        .merge(routes::storage::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

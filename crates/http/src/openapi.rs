@@ -44,21 +44,63 @@ use utoipa::{Modify, OpenApi};
         crate::routes::oauth::device::device_submit,
         crate::routes::oauth::device::approve_device,
         crate::routes::oauth::withdraw::withdraw_grant,
+        crate::routes::storage::entries::get,
+        crate::routes::storage::entries::put,
+        crate::routes::storage::entries::delete,
+        crate::routes::storage::entries::list,
+        crate::routes::storage::quota::quota,
+        crate::routes::storage::batch::get,
+        crate::routes::storage::batch::set,
+        crate::routes::storage::batch::delete,
+        crate::routes::storage::sync::push,
+        crate::routes::storage::sync::pull,
+        crate::routes::storage::sync::status,
+        crate::routes::storage::conflicts::list,
+        crate::routes::storage::conflicts::resolve,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
         crate::error::ErrorBody,
+        crate::routes::storage::EntryResponse,
+        crate::routes::storage::WriteResult,
+        crate::routes::storage::QuotaResponse,
+        crate::routes::storage::Pagination,
+        crate::routes::storage::entries::PutRequest,
+        crate::routes::storage::entries::DeleteResponse,
+        crate::routes::storage::entries::KeySummary,
+        crate::routes::storage::entries::ListResponse,
+        crate::routes::storage::batch::KeysRequest,
+        crate::routes::storage::batch::BatchGetResponse,
+        crate::routes::storage::batch::BatchSetItem,
+        crate::routes::storage::batch::BatchSetRequest,
+        crate::routes::storage::batch::BatchSetResponse,
+        crate::routes::storage::batch::BatchDeleteResponse,
+        crate::routes::storage::sync::PushRequest,
+        crate::routes::storage::sync::PushOperation,
+        crate::routes::storage::sync::PushResult,
+        crate::routes::storage::sync::PushError,
+        crate::routes::storage::sync::PushResponse,
+        crate::routes::storage::sync::PullRequest,
+        crate::routes::storage::sync::ChangeItem,
+        crate::routes::storage::sync::PullResponse,
+        crate::routes::storage::sync::SyncStatusResponse,
+        crate::routes::storage::conflicts::ConflictItem,
+        crate::routes::storage::conflicts::ConflictList,
+        crate::routes::storage::conflicts::ResolveRequest,
+        crate::routes::storage::conflicts::ResolveResponse,
         crate::auth::second_factor::SecondFactorProof,
         crate::routes::oauth::error::OAuthErrorBody,
         crate::routes::oauth::issue::TokenResponse,
     )),
-    modifiers(&SessionSecurity),
+    modifiers(&SessionSecurity, &TepBearer),
     tags(
         (name = "operations", description = "Health, readiness, metrics and documentation"),
         (name = "accounts", description = "Registration, login, sessions and the caller's account"),
         (name = "devices", description = "Devices and their signing keys"),
         (name = "mfa", description = "Second factors: TOTP, transaction PIN, biometric"),
         (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys"),
+        (name = "storage", description = "Per-user key-value storage of mini-apps: quotas, TTL, \
+                                          batches, offline sync and conflicts"),
     )
 )]
 pub struct ApiDoc;
@@ -77,6 +119,25 @@ impl Modify for SessionSecurity {
                     .description(Some(
                         "Session token from POST /api/v1/auth/login (host app only).",
                     ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The `tep` scheme: `Authorization: Bearer tep.<jws>`, a mini-app's token.
+pub struct TepBearer;
+
+impl Modify for TepBearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "tep",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("TEP")
+                    .description(Some("A TEP (`tep.` + JWS) for one user and one mini-app."))
                     .build(),
             ),
         );

@@ -2,6 +2,7 @@ use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::routes::oauth::OAuthSettings;
+use crate::services::storage::StorageSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
@@ -21,6 +22,8 @@ pub struct HttpSettings {
     pub oauth: OAuthSettings,
     /// Mounts the `/bench/*` baseline routes (load testing only).
     pub bench_routes: bool,
+    /// Storage quotas, tombstone retention and rate limits.
+    pub storage: StorageSettings,
 }
 
 impl Default for HttpSettings {
@@ -32,6 +35,7 @@ impl Default for HttpSettings {
             auth: AuthSettings::default(),
             oauth: OAuthSettings::default(),
             bench_routes: false,
+            storage: StorageSettings::default(),
         }
     }
 }

@@ -68,14 +68,15 @@ impl PgDatabase {
     }
 
     /// Starts a request transaction scoped to `user` for row-level security.
+    ///
+    /// `BEGIN` and the setting travel in one round trip (simple query protocol). The id is
+    /// inlined: a `UserId` renders as a hyphenated hex UUID, which cannot carry SQL.
     async fn scoped(&self, user: UserId) -> RepoResult<Transaction<'static, Postgres>> {
-        let mut tx = self.app.begin().await.map_err(map_sqlx_error)?;
-        sqlx::query("SELECT set_config('tmcp.user_id', $1, true)")
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?;
-        Ok(tx)
+        let begin = format!(
+            "BEGIN; SELECT set_config('tmcp.user_id', '{}', true)",
+            user.0.hyphenated()
+        );
+        self.app.begin_with(begin).await.map_err(map_sqlx_error)
     }
 
     /// The request pool (role `tmcp_app`), for tests that probe row-level security.

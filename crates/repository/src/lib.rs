@@ -12,6 +12,7 @@ pub mod oauth;
 pub mod payments;
 pub mod sessions;
 pub mod storage;
+pub mod storage_tx;
 pub mod system;
 pub mod tokens;
 pub mod users;
@@ -30,7 +31,12 @@ pub use payments::{NewPaymentRecord, PaymentRepository};
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,
 };
-pub use storage::{PutEntry, QuotaUsage, StorageRepository, StoredEntry};
+pub use storage::{
+    new_row_id, Change, ChangeKind, ChangePage, ConflictData, ConflictRecord, ConflictResolution,
+    EntryDelete, EntrySummary, EntryWrite, ListQuery, QuotaSnapshot, QuotaUsage, ResolveOutcome,
+    StorageRepository, StoredEntry, SyncApplied, SyncOp, SyncStatus, ValueInfo, WriteContext,
+    WriteOp, WriteOutcome,
+};
 pub use system::SystemRepository;
 pub use tokens::{
     IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, SigningKeyRepository,

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,7 @@ pub struct Config {
     pub backup: BackupConfig,
     pub auth: AuthConfig,
     pub oauth: OAuthConfig,
+    pub storage: StorageConfig,
 }
 
 /// OAuth endpoints (`TMCP_OAUTH__*`).
@@ -88,6 +90,107 @@ impl Default for AuthConfig {
     }
 }
 
+/// Mini-app storage (`[storage]`, `TMCP_STORAGE__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Bytes per (user, app) unless the app has an override (10 MiB).
+    pub quota_bytes: i64,
+    /// Keys per (user, app) unless the app has an override (1000).
+    pub quota_keys: i64,
+    /// Per-app overrides, e.g. `[storage.app_quotas.ma_official] bytes = 52428800`,
+    /// `keys = 5000` (official apps may get more).
+    pub app_quotas: BTreeMap<String, AppQuota>,
+    /// Requests per minute per (user, app) on single-key routes, and the burst.
+    pub rate_per_minute: u32,
+    pub rate_burst: u32,
+    /// Requests per minute per (user, app) on batch routes and sync push, and the burst.
+    pub batch_rate_per_minute: u32,
+    pub batch_rate_burst: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppQuota {
+    pub bytes: i64,
+    pub keys: i64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            quota_bytes: tmcp_domain::storage::DEFAULT_QUOTA_BYTES,
+            quota_keys: tmcp_domain::storage::DEFAULT_QUOTA_KEYS,
+            app_quotas: BTreeMap::new(),
+            rate_per_minute: 100,
+            rate_burst: 20,
+            batch_rate_per_minute: 10,
+            batch_rate_burst: 10,
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn quota_policy(&self) -> tmcp_domain::storage::QuotaPolicy {
+        use tmcp_domain::storage::QuotaLimits;
+        tmcp_domain::storage::QuotaPolicy {
+            default: QuotaLimits {
+                total_bytes: self.quota_bytes,
+                total_keys: self.quota_keys,
+            },
+            per_app: self
+                .app_quotas
+                .iter()
+                .map(|(app, q)| {
+                    (
+                        app.clone(),
+                        QuotaLimits {
+                            total_bytes: q.bytes,
+                            total_keys: q.keys,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The HTTP layer's storage settings.
+    pub fn settings(&self) -> tmcp_http::services::storage::StorageSettings {
+        use tmcp_http::ratelimit::LimitRule;
+        tmcp_http::services::storage::StorageSettings {
+            quotas: self.quota_policy(),
+            rate: LimitRule::per_minute("storage", self.rate_per_minute, self.rate_burst),
+            batch_rate: LimitRule::per_minute(
+                "storage_batch",
+                self.batch_rate_per_minute,
+                self.batch_rate_burst,
+            ),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for app in self.app_quotas.keys() {
+            if tmcp_domain::AppId::parse(app).is_err() {
+                bail!("storage.app_quotas: {app:?} is not a mini-app id (ma_[a-z0-9_]{{3,60}})");
+            }
+        }
+        self.quota_policy()
+            .validate()
+            .context("storage quota (TMCP_STORAGE__QUOTA_BYTES / QUOTA_KEYS / app_quotas)")?;
+        if [
+            self.rate_per_minute,
+            self.rate_burst,
+            self.batch_rate_per_minute,
+            self.batch_rate_burst,
+        ]
+        .contains(&0)
+        {
+            bail!("storage rate limits and bursts must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MaintenanceConfig {
@@ -98,6 +201,10 @@ pub struct MaintenanceConfig {
     pub analytics_retention_days: i64,
     /// Expired storage entries removed per batch; a run does at most 10 batches.
     pub purge_batch_size: i64,
+    /// Storage tombstones (deletions in the sync change feed), finished sync operations and
+    /// settled conflicts are kept this long; a sync cursor older than that must resync, and
+    /// an op id is deduplicated for at least this long.
+    pub storage_sync_retention_days: i64,
 }
 
 #[derive(Clone, Deserialize, Default)]
@@ -131,6 +238,7 @@ impl Default for Config {
             bench_routes: false,
             maintenance: MaintenanceConfig::default(),
             backup: BackupConfig::default(),
+            storage: StorageConfig::default(),
             auth: AuthConfig::default(),
             oauth: OAuthConfig::default(),
         }
@@ -144,6 +252,7 @@ impl Default for MaintenanceConfig {
             partition_months_ahead: 3,
             analytics_retention_days: 90,
             purge_batch_size: 500,
+            storage_sync_retention_days: tmcp_domain::storage::DEFAULT_TOMBSTONE_RETENTION_DAYS,
         }
     }
 }
@@ -254,6 +363,10 @@ impl Config {
         if self.maintenance.analytics_retention_days < 1 || self.maintenance.purge_batch_size < 1 {
             bail!("maintenance.analytics_retention_days and purge_batch_size must be positive");
         }
+        if !(1..=3650).contains(&self.maintenance.storage_sync_retention_days) {
+            bail!("maintenance.storage_sync_retention_days must be between 1 and 3650");
+        }
+        self.storage.validate()?;
         Ok(())
     }
 
@@ -325,6 +438,7 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("db_max_connections", &self.db_max_connections)
             .field("maintenance", &self.maintenance)
+            .field("storage", &self.storage)
             .field("auth", &self.auth)
             .field("oauth", &self.oauth)
             .finish_non_exhaustive()
@@ -371,6 +485,41 @@ mod tests {
             ..Config::default()
         };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn storage_quotas_and_limits_are_validated() {
+        let mut config = Config::default();
+        config.storage.app_quotas.insert(
+            "ma_official".into(),
+            AppQuota {
+                bytes: 50 * 1024 * 1024,
+                keys: 5000,
+            },
+        );
+        assert!(config.validate().is_ok());
+        let settings = config.storage.settings();
+        let official = tmcp_domain::AppId::parse("ma_official").expect("app id");
+        let other = tmcp_domain::AppId::parse("ma_other").expect("app id");
+        assert_eq!(settings.quotas.for_app(&official).total_keys, 5000);
+        assert_eq!(settings.quotas.for_app(&other).total_bytes, 10_485_760);
+        assert_eq!((settings.rate.rate, settings.rate.burst), (100, 20));
+        assert_eq!(settings.batch_rate.rate, 10);
+
+        let mut bad = Config::default();
+        bad.storage
+            .app_quotas
+            .insert("Not An App".into(), AppQuota { bytes: 1, keys: 1 });
+        assert!(bad.validate().is_err());
+        let mut bad = Config::default();
+        bad.storage.quota_keys = 0;
+        assert!(bad.validate().is_err());
+        let mut bad = Config::default();
+        bad.storage.rate_burst = 0;
+        assert!(bad.validate().is_err());
+        let mut bad = Config::default();
+        bad.maintenance.storage_sync_retention_days = 0;
+        assert!(bad.validate().is_err());
     }
 
     #[test]

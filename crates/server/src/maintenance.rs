@@ -1,5 +1,7 @@
-//! Background upkeep: monthly partitions ahead of time, analytics retention and the bounded
-//! purge of expired storage entries. Runs once at start-up and then every interval.
+//! Background upkeep: monthly partitions ahead of time, analytics retention, the bounded
+//! purge of expired storage entries (each (user, app) in its own short transaction that keeps
+//! its quota exact and leaves tombstones) and of storage sync history past retention. Runs once
+//! at start-up and then every interval.
 
 use crate::config::MaintenanceConfig;
 use std::sync::Arc;
@@ -13,6 +15,8 @@ pub struct MaintenanceReport {
     pub partitions_created: u32,
     pub partitions_dropped: u32,
     pub entries_purged: u64,
+    /// Storage tombstones, finished sync operations and settled conflicts past retention.
+    pub sync_history_purged: u64,
 }
 
 const MAX_PURGE_BATCHES: usize = 10;
@@ -36,10 +40,22 @@ pub async fn run_once(
             break;
         }
     }
+    let sync_cutoff = now - Duration::days(settings.storage_sync_retention_days);
+    let mut sync_history_purged = 0;
+    for _ in 0..MAX_PURGE_BATCHES {
+        let purged = db
+            .purge_sync_history(sync_cutoff, settings.purge_batch_size)
+            .await?;
+        sync_history_purged += purged;
+        if purged == 0 {
+            break;
+        }
+    }
     Ok(MaintenanceReport {
         partitions_created,
         partitions_dropped,
         entries_purged,
+        sync_history_purged,
     })
 }
 

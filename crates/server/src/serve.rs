@@ -66,6 +66,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 token_rate_per_minute: config.oauth.token_rate_per_minute,
             },
             bench_routes: config.bench_routes,
+            storage: config.storage.settings(),
             ..HttpSettings::default()
         },
     })

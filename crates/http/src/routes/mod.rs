@@ -4,4 +4,5 @@ pub mod devices;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;
+pub mod storage;
 pub mod wellknown;

@@ -1,0 +1,472 @@
+//! One key at a time (`GET`/`PUT`/`DELETE /api/v1/storage/{key}`) and the key listing.
+
+use super::{present, EntryResponse, Pagination, WriteResult};
+use crate::auth::TepPrincipal;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::services::storage::{
+    admit, context, key_not_found, parse_body, parse_key, parse_metadata, parse_timestamp,
+    parse_ttl, parse_value, path_key, repo_error, respond, rfc3339, version_conflict, Caller,
+    FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tmcp_domain::storage::cursor::KeyCursor;
+use tmcp_domain::storage::value::{checksum, etag, ExpectedVersion};
+use tmcp_domain::storage::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use tmcp_repository::{EntryDelete, EntryWrite, ListQuery, WriteOp, WriteOutcome};
+use utoipa::{IntoParams, ToSchema};
+
+/// `PUT /api/v1/storage/{key}` body. Exactly one of `value` and `value_base64`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutRequest {
+    /// Any JSON value. A string is stored as its UTF-8 text (`text/plain`); anything else
+    /// as its JSON text exactly as sent (`application/json`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Value>)]
+    pub value: Option<Box<RawValue>>,
+    /// Binary value, standard base64 with padding (`application/octet-stream` unless
+    /// `content_type` says otherwise).
+    pub value_base64: Option<String>,
+    /// Media type recorded with the value (1–100 printable ASCII characters).
+    pub content_type: Option<String>,
+    /// Seconds until the key expires, 60–2592000.
+    pub ttl: Option<i64>,
+    /// A JSON object of at most 4096 bytes.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// Unix seconds of the client's change, for last-write-wins.
+    #[schema(value_type = Option<f64>)]
+    pub client_timestamp: Option<serde_json::Number>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeleteResponse {
+    pub key: String,
+    /// Whether a live entry was removed.
+    pub deleted: bool,
+}
+
+/// `If-Match` (`"<version>"`, `*`) or `If-None-Match: *`; malformed → 400.
+pub(crate) fn precondition(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
+    let text = |name: header::HeaderName| -> Result<Option<&str>, ApiError> {
+        match headers.get(&name) {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .map(Some)
+                .map_err(|_| ApiError::invalid_request(format!("{name} is not valid"))),
+        }
+    };
+    match (text(header::IF_MATCH)?, text(header::IF_NONE_MATCH)?) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_request(
+            "send If-Match or If-None-Match, not both",
+        )),
+        (Some(raw), None) => ExpectedVersion::parse_if_match(raw)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid_request("If-Match must be \"<version>\" or *")),
+        (None, Some(raw)) if raw.trim() == "*" => Ok(Some(ExpectedVersion::Absent)),
+        (None, Some(_)) => Err(ApiError::invalid_request(
+            "If-None-Match is only supported as * on writes",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+fn with_etag(mut response: Response, version: i64) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// Reads one live entry.
+#[utoipa::path(get, path = "/api/v1/storage/{key}", tag = "storage",
+    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded"),
+           ("If-None-Match" = Option<String>, Header, description = "an ETag; 304 if it matches")),
+    security(("tep" = ["storage:read"])),
+    responses(
+        (status = 200, description = "the entry, with `ETag: \"<version>\"`", body = EntryResponse),
+        (status = 304, description = "the entry still has the version in If-None-Match"),
+        (status = 401, description = "missing or invalid TEP", body = ErrorEnvelope),
+        (status = 403, description = "storage:read missing", body = ErrorEnvelope),
+        (status = 404, description = "KEY_NOT_FOUND (also once expired)", body = ErrorEnvelope),
+        (status = 422, description = "invalid key", body = ErrorEnvelope),
+        (status = 429, description = "rate limited", body = ErrorEnvelope)))]
+pub async fn get(
+    State(state): State<AppState>,
+    principal: TepPrincipal,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match admit(&state, &principal, SCOPE_READ, RouteClass::Single).await {
+        Err(e) => e.into_response(),
+        Ok((caller, decision)) => respond(&decision, read(&state, &caller, &key, &headers).await),
+    }
+}
+
+async fn read(
+    state: &AppState,
+    caller: &Caller,
+    raw_key: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = path_key(raw_key)?;
+    let entry = state
+        .db
+        .get_entry(caller.user, &caller.app, &key, state.clock.now())
+        .await
+        .map_err(repo_error)?
+        .ok_or_else(|| key_not_found(key.as_str()))?;
+    let tag = etag(entry.version);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*")
+        });
+    if unchanged {
+        return Ok(with_etag(
+            StatusCode::NOT_MODIFIED.into_response(),
+            entry.version,
+        ));
+    }
+    Ok(with_etag(
+        Json(EntryResponse::from(&entry)).into_response(),
+        entry.version,
+    ))
+}
+
+/// Stores a value (insert or replace; each write bumps the version).
+#[utoipa::path(put, path = "/api/v1/storage/{key}", tag = "storage",
+    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded"),
+           ("If-Match" = Option<String>, Header, description = "\"<version>\" or *: compare-and-set"),
+           ("If-None-Match" = Option<String>, Header, description = "*: create only")),
+    request_body = PutRequest,
+    security(("tep" = ["storage:write"])),
+    responses(
+        (status = 200, description = "replaced, or `conflict_detected: true` when client_timestamp is older than the stored write (nothing changed)", body = WriteResult),
+        (status = 201, description = "created", body = WriteResult),
+        (status = 400, description = "malformed JSON or header", body = ErrorEnvelope),
+        (status = 403, description = "storage:write missing", body = ErrorEnvelope),
+        (status = 409, description = "VERSION_CONFLICT: the precondition failed", body = ErrorEnvelope),
+        (status = 413, description = "PAYLOAD_TOO_LARGE (value over 1048576 bytes) or STORAGE_QUOTA_EXCEEDED", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_FAILED with details.fields", body = ErrorEnvelope),
+        (status = 429, description = "rate limited", body = ErrorEnvelope)))]
+pub async fn put(
+    State(state): State<AppState>,
+    principal: TepPrincipal,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    put_key(state, principal, &key, headers, body).await
+}
+
+/// `PUT /api/v1/storage/quota`: the key named "quota" (the GET of that path is the quota).
+pub async fn put_quota_key(
+    State(state): State<AppState>,
+    principal: TepPrincipal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    put_key(state, principal, "quota", headers, body).await
+}
+
+async fn put_key(
+    state: AppState,
+    principal: TepPrincipal,
+    key: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match admit(&state, &principal, SCOPE_WRITE, RouteClass::Single).await {
+        Err(e) => e.into_response(),
+        Ok((caller, decision)) => respond(
+            &decision,
+            write(&state, &caller, key, &headers, &body).await,
+        ),
+    }
+}
+
+async fn write(
+    state: &AppState,
+    caller: &Caller,
+    raw_key: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let request: PutRequest = parse_body(headers, body)?;
+    let expected = precondition(headers)?;
+    let mut errors = FieldErrors::default();
+    let key = parse_key(raw_key, "key", &mut errors);
+    let input = ValueInput {
+        value: request.value.as_deref(),
+        value_base64: request.value_base64.as_deref(),
+        content_type: request.content_type.as_deref(),
+    };
+    let value = parse_value(&input, "", &mut errors)?;
+    let ttl = parse_ttl(request.ttl, "ttl", &mut errors);
+    let metadata = parse_metadata(request.metadata, "metadata", &mut errors);
+    let client_timestamp = parse_timestamp(
+        request.client_timestamp.as_ref(),
+        "client_timestamp",
+        &mut errors,
+    );
+    errors.check()?;
+    let (Some(key), Some(value)) = (key, value) else {
+        return Err(ApiError::internal(
+            "validated request lost its key or value",
+        ));
+    };
+    let write = EntryWrite {
+        checksum: checksum(&value.bytes),
+        key: key.clone(),
+        value: value.bytes,
+        encoding: value.encoding,
+        content_type: value.content_type,
+        ttl_seconds: ttl,
+        metadata,
+        client_timestamp,
+        last_write_wins: client_timestamp.is_some(),
+        expected,
+    };
+    let ctx = context(state, &caller.app);
+    let outcome = state
+        .db
+        .put_entry(caller.user, &caller.app, write, &ctx)
+        .await
+        .map_err(repo_error)?;
+    match outcome {
+        WriteOutcome::Stored { entry, created } => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let response = (status, Json(WriteResult::stored(&entry, created))).into_response();
+            Ok(with_etag(response, entry.version))
+        }
+        WriteOutcome::Stale { current } => Ok(with_etag(
+            Json(WriteResult::server_wins(&current)).into_response(),
+            current.version,
+        )),
+        WriteOutcome::VersionMismatch { current_version } => {
+            Err(version_conflict(key.as_str(), current_version))
+        }
+        WriteOutcome::Deleted { .. } => Err(ApiError::internal("a put reported a deletion")),
+    }
+}
+
+/// Deletes a key (200 whether or not it existed).
+#[utoipa::path(delete, path = "/api/v1/storage/{key}", tag = "storage",
+    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded"),
+           ("If-Match" = Option<String>, Header, description = "\"<version>\": delete only that version")),
+    security(("tep" = ["storage:write"])),
+    responses(
+        (status = 200, description = "`deleted` says whether a live entry was removed", body = DeleteResponse),
+        (status = 403, description = "storage:write missing", body = ErrorEnvelope),
+        (status = 409, description = "VERSION_CONFLICT", body = ErrorEnvelope),
+        (status = 422, description = "invalid key", body = ErrorEnvelope),
+        (status = 429, description = "rate limited", body = ErrorEnvelope)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: TepPrincipal,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    delete_key(state, principal, &key, headers).await
+}
+
+/// `DELETE /api/v1/storage/quota`: the key named "quota".
+pub async fn delete_quota_key(
+    State(state): State<AppState>,
+    principal: TepPrincipal,
+    headers: HeaderMap,
+) -> Response {
+    delete_key(state, principal, "quota", headers).await
+}
+
+async fn delete_key(
+    state: AppState,
+    principal: TepPrincipal,
+    key: &str,
+    headers: HeaderMap,
+) -> Response {
+    match admit(&state, &principal, SCOPE_WRITE, RouteClass::Single).await {
+        Err(e) => e.into_response(),
+        Ok((caller, decision)) => respond(&decision, remove(&state, &caller, key, &headers).await),
+    }
+}
+
+async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    raw_key: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = path_key(raw_key)?;
+    let expected = precondition(headers)?;
+    let ctx = context(state, &caller.app);
+    let op = WriteOp::Delete(EntryDelete {
+        key: key.clone(),
+        expected,
+    });
+    let outcome = state
+        .db
+        .write_entries(caller.user, &caller.app, vec![op], &ctx)
+        .await
+        .map_err(repo_error)?;
+    match outcome.into_iter().next() {
+        Some(WriteOutcome::Deleted { existed }) => Ok(Json(DeleteResponse {
+            key: key.as_str().to_owned(),
+            deleted: existed,
+        })
+        .into_response()),
+        Some(WriteOutcome::VersionMismatch { current_version }) => {
+            Err(version_conflict(key.as_str(), current_version))
+        }
+        _ => Err(ApiError::internal("a delete produced no deletion outcome")),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only keys starting with these bytes.
+    pub prefix: Option<String>,
+    /// 1–1000, default 100.
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeySummary {
+    pub key: String,
+    pub size: i64,
+    pub version: i64,
+    pub content_type: String,
+    pub updated_at: String,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ListResponse {
+    pub items: Vec<KeySummary>,
+    pub pagination: Pagination,
+}
+
+/// Lists live keys in byte order.
+#[utoipa::path(get, path = "/api/v1/storage", tag = "storage", params(ListParams),
+    security(("tep" = ["storage:read"])),
+    responses(
+        (status = 200, description = "one page of keys (no values)", body = ListResponse),
+        (status = 400, description = "invalid cursor", body = ErrorEnvelope),
+        (status = 403, description = "storage:read missing", body = ErrorEnvelope),
+        (status = 422, description = "invalid prefix or limit", body = ErrorEnvelope),
+        (status = 429, description = "rate limited", body = ErrorEnvelope)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: TepPrincipal,
+    Query(params): Query<ListParams>,
+) -> Response {
+    match admit(&state, &principal, SCOPE_READ, RouteClass::Single).await {
+        Err(e) => e.into_response(),
+        Ok((caller, decision)) => respond(&decision, list_keys(&state, &caller, params).await),
+    }
+}
+
+/// Parses a page size: 1..=max, default `default`.
+pub(crate) fn page_limit(
+    raw: Option<&str>,
+    default: i64,
+    max: i64,
+    errors: &mut FieldErrors,
+) -> i64 {
+    match raw {
+        None => default,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.add("limit", format!("limit must be an integer from 1 to {max}"));
+                default
+            }
+        },
+    }
+}
+
+async fn list_keys(
+    state: &AppState,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let limit = page_limit(
+        params.limit.as_deref(),
+        DEFAULT_LIST_LIMIT,
+        MAX_LIST_LIMIT,
+        &mut errors,
+    );
+    let prefix = params.prefix.filter(|p| !p.is_empty());
+    if let Some(p) = &prefix {
+        if p.len() > 256 || p.chars().any(char::is_control) {
+            errors.add(
+                "prefix",
+                "prefix must be at most 256 bytes without control characters",
+            );
+        }
+    }
+    errors.check()?;
+    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            KeyCursor::decode(text)
+                .ok_or_else(|| ApiError::invalid_request("cursor is not valid"))?
+                .0,
+        ),
+    };
+    let query = ListQuery {
+        prefix,
+        after,
+        limit: limit + 1,
+    };
+    let mut found = state
+        .db
+        .list_entries(caller.user, &caller.app, &query, state.clock.now())
+        .await
+        .map_err(repo_error)?;
+    let has_more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = has_more
+        .then(|| found.last().map(|s| KeyCursor(s.key.clone()).encode()))
+        .flatten();
+    let items = found
+        .into_iter()
+        .map(|s| KeySummary {
+            key: s.key,
+            size: s.size,
+            version: s.version,
+            content_type: s.content_type,
+            updated_at: rfc3339(s.updated_at),
+            expires_at: s.expires_at.map(rfc3339),
+        })
+        .collect();
+    Ok(Json(ListResponse {
+        items,
+        pagination: Pagination {
+            limit,
+            next_cursor,
+            has_more,
+        },
+    })
+    .into_response())
+}
