@@ -5,6 +5,7 @@
 # ratios compare like with like on whatever machine runs this.
 #
 #   bash bench/run.sh [seconds] [connections]      (defaults: 10 s, 64 connections)
+#   BENCH_PORT=18080                           (loopback port of the server)
 #
 # Needs wrk (apt-get install wrk). Bounded: each run lasts `seconds`, loopback only.
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 CONNECTIONS="${2:-64}"
 THREADS=2
-PORT=18080
+PORT="${BENCH_PORT:-18080}"
 BIN="${CARGO_TARGET_DIR:-target}/release/tmcp-server"
 # Bench-only helper that mints TEPs against the server's database (storage scenario).
 BENCH_TEP_BIN="${CARGO_TARGET_DIR:-target}/release/examples/bench_tep"
@@ -29,11 +30,17 @@ trap cleanup EXIT
 # Rate limits are raised so the load generator is never refused; the limiter still runs.
 start_server() { # $1 = engine label, $2 = database url ('' for SQLite)
   local data="$WORK/$1"
+  # Another server on the port would answer /ready and be measured instead of ours.
+  if curl -s -o /dev/null "http://127.0.0.1:$PORT/health"; then
+    echo "port $PORT is taken; set BENCH_PORT" >&2; exit 1
+  fi
   mkdir -p "$data"
-  BENCH_DATA="$data"
-  BENCH_DB_URL="$2"
+  # Scenarios use these to run admin commands against the same database.
+  BENCH_DATA_DIR="$data"
+  BENCH_DATABASE_URL="$2"
+  # The token endpoint's 30/min per (client, address) would cap a loopback load generator.
   TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$data" TMCP_DATABASE_URL="$2" \
-    TMCP_BENCH_ROUTES=true TMCP_LOG_LEVEL=warn \
+    TMCP_BENCH_ROUTES=true TMCP_LOG_LEVEL=warn TMCP_OAUTH__TOKEN_RATE_PER_MINUTE=1000000 \
     TMCP_API_RATE_PER_MINUTE=1000000000 TMCP_API_RATE_BURST=1000000000 \
     TMCP_STORAGE__RATE_PER_MINUTE=1000000000 TMCP_STORAGE__RATE_BURST=1000000000 \
     "$BIN" serve >"$data/server.log" 2>&1 &

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the PostgreSQL and Redis the test suite talks to, if they are not already running,
-# and waits until both answer. Safe to run repeatedly.
+# and waits until both answer; installs what is missing (including headless Chromium and
+# chromedriver for the browser test). Safe to run repeatedly.
 set -euo pipefail
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
@@ -10,6 +11,9 @@ need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v pg_dump >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# Headless browser for the OAuth page test (crates/http/tests/browser.rs).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -8,7 +8,7 @@
 scenario_run() { # $1 base url, $2 raw req/s
   local base="$1" raw_rps="$2"
   local tokens="$WORK/tokens"
-  TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$BENCH_DATA" TMCP_DATABASE_URL="$BENCH_DB_URL" \
+  TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" \
     TMCP_LOG_LEVEL=warn "$BENCH_TEP_BIN" 64 > "$tokens"
   local value; value=$(printf '{"value": "%s"}' "$(head -c 1024 /dev/zero | tr '\0' 'v')")
   while read -r tep; do

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod apps_and_views;
 pub mod engines;
 pub mod fixtures;
+pub mod oauth;
 pub mod storage;
 pub mod system;
 pub mod users;
@@ -68,6 +69,12 @@ macro_rules! contract_suite {
             apps_and_views::one_live_installation_and_one_active_review,
             system::migrations_are_recorded,
             system::partition_upkeep_is_idempotent,
+            oauth::consents_accumulate_and_withdrawal_kills_tokens_with_an_outbox_row,
+            oauth::codes_are_single_use_and_a_replay_revokes_the_grant,
+            oauth::racing_redemptions_of_one_code_have_one_winner,
+            oauth::refresh_tokens_rotate_and_reuse_revokes_the_family,
+            oauth::racing_refresh_rotations_rotate_once,
+            oauth::device_authorizations_poll_slow_down_and_issue_once,
             accounts::sessions_are_found_by_token_hash_until_expiry,
             accounts::refresh_rotates_and_reuse_revokes_the_session,
             accounts::expired_or_revoked_refresh_tokens_are_dead,

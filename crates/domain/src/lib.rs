@@ -6,6 +6,7 @@ pub mod clock;
 pub mod crypto;
 pub mod ids;
 pub mod money;
+pub mod oauth;
 pub mod payment_state;
 pub mod scope;
 pub mod storage;

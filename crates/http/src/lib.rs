@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())
         .merge(routes::mfa::routes())
+        .merge(routes::oauth::routes())
         .merge(routes::storage::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());

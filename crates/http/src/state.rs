@@ -1,6 +1,7 @@
 use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
 use crate::ratelimit::{LimitRule, RateLimiter};
+use crate::routes::oauth::OAuthSettings;
 use crate::services::storage::StorageSettings;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct HttpSettings {
     pub readiness_timeout: Duration,
     /// Sessions, tokens and login behaviour.
     pub auth: AuthSettings,
+    /// Limits of the OAuth endpoints.
+    pub oauth: OAuthSettings,
     /// Mounts the `/bench/*` baseline routes (load testing only).
     pub bench_routes: bool,
     /// Storage quotas and rate limits.
@@ -32,6 +35,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
             auth: AuthSettings::default(),
+            oauth: OAuthSettings::default(),
             bench_routes: false,
             storage: StorageSettings::default(),
             api_rate: crate::middleware::limit::DEFAULT_RULE,

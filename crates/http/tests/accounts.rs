@@ -537,6 +537,177 @@ async fn brute_force_reaches_the_lockout(app: App) {
     app.login("grace").await;
 }
 
+/// Account deletion and MFA enrolment re-check the password: with a stolen session token
+/// those checks must not be an unthrottled password oracle, and they share the login lockout.
+async fn reauthentication_is_throttled_with_the_login_lockout(app: App) {
+    app.register("heidi").await;
+    let (token, _, _) = app.login("heidi").await;
+    for i in 0..3 {
+        let wrong = app
+            .call(
+                Method::DELETE,
+                "/api/v1/users/me",
+                Some(&token),
+                Some(json!({"password": format!("guess {i}")})),
+            )
+            .await;
+        assert_eq!(wrong.code(), "INVALID_CREDENTIALS", "attempt {i}");
+    }
+    for i in 3..5 {
+        let wrong = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/mfa/methods",
+                Some(&token),
+                Some(json!({"type": "totp", "password": format!("guess {i}")})),
+            )
+            .await;
+        assert_eq!(wrong.code(), "INVALID_CREDENTIALS", "attempt {i}");
+    }
+    // Five failures: the right password no longer helps, here or at login.
+    let locked = app
+        .call(
+            Method::DELETE,
+            "/api/v1/users/me",
+            Some(&token),
+            Some(json!({"password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.body
+    );
+    assert!(locked.headers.get(header::RETRY_AFTER).is_some());
+    let enrol = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "totp", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(
+        enrol.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        enrol.body
+    );
+    let login = app
+        .login_with("heidi@example.com", "correct horse battery", json!({}))
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        login.body
+    );
+    // The account still exists and the session still works.
+    let me = app
+        .call(Method::GET, "/api/v1/users/me", Some(&token), None)
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+}
+
+/// Second-factor fields have size limits like every other field: an oversized code or
+/// signature is a 422 naming the field, not silently ignored or passed to the checks.
+async fn second_factor_fields_are_size_limited(app: App) {
+    app.register("ivan").await;
+    let (token, _, _) = app.login("ivan").await;
+    let long = "1".repeat(5000);
+    let login = app
+        .login_with("ivan", "correct horse battery", json!({"mfa_code": long}))
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        login.body
+    );
+    assert!(login.body["error"]["details"]["fields"]["mfa_code"].is_string());
+    let login = app
+        .login_with(
+            "ivan",
+            "correct horse battery",
+            json!({"mfa": {"device_id": "d", "signature": "A".repeat(5000), "timestamp": 1}}),
+        )
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        login.body
+    );
+    assert!(login.body["error"]["details"]["fields"]["mfa.signature"].is_string());
+
+    let pin = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "transaction_pin", "password": "correct horse battery", "pin": "135790"})),
+        )
+        .await;
+    assert_eq!(pin.status, StatusCode::CREATED, "{}", pin.body);
+    let id = pin.body["method_id"].as_str().expect("id").to_owned();
+    let removal = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/auth/mfa/methods/{id}"),
+            Some(&token),
+            Some(json!({"pin": long})),
+        )
+        .await;
+    assert_eq!(
+        removal.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        removal.body
+    );
+    assert!(removal.body["error"]["details"]["fields"]["pin"].is_string());
+
+    let totp = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "totp", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(totp.status, StatusCode::CREATED, "{}", totp.body);
+    let totp_id = totp.body["method_id"].as_str().expect("id").to_owned();
+    let confirm = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/auth/mfa/methods/{totp_id}/confirm"),
+            Some(&token),
+            Some(json!({"code": long})),
+        )
+        .await;
+    assert_eq!(
+        confirm.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        confirm.body
+    );
+    let biometric = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/mfa/methods",
+            Some(&token),
+            Some(json!({"type": "biometric", "password": "correct horse battery", "device_id": "x".repeat(300)})),
+        )
+        .await;
+    assert_eq!(
+        biometric.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        biometric.body
+    );
+    assert!(biometric.body["error"]["details"]["fields"]["device_id"].is_string());
+}
+
 async fn per_address_login_limit(app: App) {
     let ip: SocketAddr = "192.0.2.77:5555".parse().expect("addr");
     for i in 0..10 {
@@ -979,8 +1150,9 @@ async fn devices_with_real_keys(app: App) {
         "a signature is accepted once"
     );
 
-    // Removing the device removes the biometric method and turns MFA off.
-    let removed = app
+    // The device carries the only second factor: a session alone cannot remove it (that
+    // would turn MFA off without the second factor DELETE /mfa/methods/{id} asks for).
+    let bare = app
         .call(
             Method::DELETE,
             "/api/v1/devices/phone-es256",
@@ -988,7 +1160,49 @@ async fn devices_with_real_keys(app: App) {
             None,
         )
         .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(bare.status, StatusCode::UNAUTHORIZED, "{}", bare.body);
+    assert_eq!(bare.code(), "INVALID_MFA_CREDENTIALS");
+    let login_signature = app
+        .call(
+            Method::DELETE,
+            "/api/v1/devices/phone-es256",
+            Some(&token),
+            Some(json!({"device_id": "phone-es256", "signature": sign(now), "timestamp": now})),
+        )
+        .await;
+    assert_eq!(
+        login_signature.code(),
+        "INVALID_MFA_CREDENTIALS",
+        "a signature for another action is refused"
+    );
+    let still = app
+        .call(Method::GET, "/api/v1/auth/mfa/methods", Some(&token), None)
+        .await;
+    assert_eq!(still.body["methods"].as_array().map(Vec::len), Some(1));
+    // With the device's signature over the removal, the device and its method go.
+    let removal = {
+        let message = format!("tmcp-mfa:delete_device:phone-es256:phone-es256:{now}");
+        STANDARD.encode(p256.sign(&rng, message.as_bytes()).expect("sign").as_ref())
+    };
+    let removed = app
+        .call(
+            Method::DELETE,
+            "/api/v1/devices/phone-es256",
+            Some(&token),
+            Some(json!({"device_id": "phone-es256", "signature": removal, "timestamp": now})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    // A device without biometric MFA needs no proof.
+    let plain = app
+        .call(
+            Method::DELETE,
+            "/api/v1/devices/laptop-ed",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(plain.status, StatusCode::NO_CONTENT, "{}", plain.body);
     let methods = app
         .call(Method::GET, "/api/v1/auth/mfa/methods", Some(&token), None)
         .await;
@@ -1305,6 +1519,108 @@ async fn openapi_lists_the_account_routes(app: App) {
     assert!(doc.body["components"]["securitySchemes"]["session"].is_object());
 }
 
+/// `{:?}` of anything holding a password, PIN, code, token or TOTP secret must not show it:
+/// these structs end up in logs through `?value` fields and error chains.
+#[test]
+fn debug_output_redacts_secrets() {
+    use tmcp_http::auth::second_factor::SecondFactorProof;
+    use tmcp_http::routes::accounts::delete::DeleteAccountRequest;
+    use tmcp_http::routes::accounts::login::LoginRequest;
+    use tmcp_http::routes::accounts::refresh::RefreshRequest;
+    use tmcp_http::routes::accounts::register::RegisterRequest;
+    use tmcp_http::routes::accounts::views::TokenPair;
+    use tmcp_http::routes::mfa::confirm::ConfirmRequest;
+    use tmcp_http::routes::mfa::enrol::{EnrolRequest, EnrolResponse};
+    use tmcp_http::routes::mfa::list::MfaMethodView;
+
+    const SECRET: &str = "s3cret-Value-9271";
+    fn parse<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).expect("valid request")
+    }
+    fn assert_hidden(what: &str, debug: String) {
+        assert!(!debug.contains(SECRET), "{what} leaks a secret: {debug}");
+        assert!(debug.contains("<redacted>"), "{what}: {debug}");
+    }
+    let login: LoginRequest = parse(
+        json!({"login": "alice", "password": SECRET, "mfa_code": SECRET,
+        "mfa": {"code": SECRET, "pin": SECRET, "signature": SECRET}}),
+    );
+    assert_hidden("LoginRequest", format!("{login:?}"));
+    let register: RegisterRequest =
+        parse(json!({"username": "alice", "email": "a@example.com", "password": SECRET}));
+    assert_hidden("RegisterRequest", format!("{register:?}"));
+    let account = NewAccount {
+        username: "alice".into(),
+        email: "a@example.com".into(),
+        password: SECRET.into(),
+        first_name: None,
+        last_name: None,
+        phone: None,
+        role: Role::User,
+    };
+    assert_hidden("NewAccount", format!("{account:?}"));
+    let refresh: RefreshRequest = parse(json!({"refresh_token": SECRET}));
+    assert_hidden("RefreshRequest", format!("{refresh:?}"));
+    let delete: DeleteAccountRequest = parse(json!({"password": SECRET}));
+    assert_hidden("DeleteAccountRequest", format!("{delete:?}"));
+    let confirm: ConfirmRequest = parse(json!({"code": SECRET}));
+    assert_hidden("ConfirmRequest", format!("{confirm:?}"));
+    let enrol: EnrolRequest =
+        parse(json!({"type": "transaction_pin", "password": SECRET, "pin": SECRET}));
+    assert_hidden("EnrolRequest", format!("{enrol:?}"));
+    let proof: SecondFactorProof =
+        parse(json!({"code": SECRET, "pin": SECRET, "signature": SECRET}));
+    assert_hidden("SecondFactorProof", format!("{proof:?}"));
+    let pair = TokenPair {
+        session_id: "id".into(),
+        session_token: SECRET.into(),
+        refresh_token: SECRET.into(),
+        token_type: "Bearer",
+        expires_in: 1,
+        refresh_expires_in: 1,
+    };
+    assert_hidden("TokenPair", format!("{pair:?}"));
+    let enrolled = EnrolResponse {
+        method: MfaMethodView {
+            method_id: "m".into(),
+            method_type: "totp",
+            is_active: false,
+            is_primary: false,
+            device_id: None,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        },
+        secret_base32: Some(SECRET.into()),
+        otpauth_uri: Some(format!("otpauth://totp/TMCP:alice?secret={SECRET}")),
+    };
+    assert_hidden("EnrolResponse", format!("{enrolled:?}"));
+    let user = tmcp_repository::User {
+        id: UserId(uuid::Uuid::nil()),
+        username: "alice".into(),
+        email: "a@example.com".into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1${SECRET}"),
+        first_name: None,
+        last_name: None,
+        phone_ciphertext: None,
+        status: UserStatus::Active,
+        role: Role::User,
+        email_verified: false,
+        mfa_enabled: false,
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+        updated_at: time::OffsetDateTime::UNIX_EPOCH,
+        last_login_at: None,
+    };
+    assert_hidden("User", format!("{user:?}"));
+    let minted = tmcp_http::auth::MintedTep {
+        token: format!("tep.{SECRET}"),
+        token_id: "jti".into(),
+        expires_in: 1,
+        expires_at: time::OffsetDateTime::UNIX_EPOCH,
+        scope: "storage:read".into(),
+        wallet_id: None,
+    };
+    assert_hidden("MintedTep", format!("{minted:?}"));
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -1322,6 +1638,8 @@ on_both_engines!(
     registration_rules,
     unknown_user_and_wrong_password_look_the_same,
     brute_force_reaches_the_lockout,
+    reauthentication_is_throttled_with_the_login_lockout,
+    second_factor_fields_are_size_limited,
     per_address_login_limit,
     sessions_are_own_only,
     profile_updates,

@@ -10,6 +10,7 @@ mod apps;
 mod devices;
 mod error;
 mod mfa;
+mod oauth;
 mod payments;
 mod sessions;
 mod storage;

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod devices;
 pub mod error;
 pub mod mfa;
+pub mod oauth;
 pub mod payments;
 pub mod sessions;
 pub mod storage;
@@ -21,6 +22,11 @@ pub use apps::{AppRepository, AppSummary, NewApp};
 pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
 pub use mfa::{MfaMethod, MfaMethodType, MfaRepository, NewMfaMethod};
+pub use oauth::{
+    AuthorizationCode, CodeRedemption, Consent, ConsentWithdrawal, DeviceAuthorization, DevicePoll,
+    NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
+    OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent,
+};
 pub use payments::{NewPaymentRecord, PaymentRepository};
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,
@@ -53,6 +59,7 @@ pub trait Database:
     + SigningKeyRepository
     + OAuthClientRepository
     + IssuedTokenRepository
+    + OAuthGrantRepository
 {
 }
 
@@ -69,5 +76,6 @@ impl<T> Database for T where
         + SigningKeyRepository
         + OAuthClientRepository
         + IssuedTokenRepository
+        + OAuthGrantRepository
 {
 }

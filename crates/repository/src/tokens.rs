@@ -59,6 +59,9 @@ pub struct IssuedToken {
     pub scopes: Vec<String>,
     pub expires_at: OffsetDateTime,
     pub created_at: OffsetDateTime,
+    /// The authorization (code or device grant) it came from, so a replayed code or refresh
+    /// token can revoke everything that grant produced.
+    pub grant_id: Option<uuid::Uuid>,
 }
 
 /// What must still hold for a signed TEP to be accepted.

@@ -47,7 +47,25 @@ pub struct Config {
     pub maintenance: MaintenanceConfig,
     pub backup: BackupConfig,
     pub auth: AuthConfig,
+    pub oauth: OAuthConfig,
     pub storage: StorageConfig,
+}
+
+/// OAuth endpoints (`TMCP_OAUTH__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// Requests per minute to the token, revocation, introspection and device authorization
+    /// endpoints per (client, caller address) (API.md: 30).
+    pub token_rate_per_minute: u32,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            token_rate_per_minute: 30,
+        }
+    }
 }
 
 /// Accounts and sessions (`TMCP_AUTH__*`).
@@ -228,6 +246,7 @@ impl Default for Config {
             backup: BackupConfig::default(),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -287,6 +306,9 @@ impl Config {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
+            bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
+        }
         if let Some(url) = &self.database_url {
             if !(url.starts_with("postgres://")
                 || url.starts_with("postgresql://")
@@ -427,6 +449,7 @@ impl std::fmt::Debug for Config {
             .field("maintenance", &self.maintenance)
             .field("storage", &self.storage)
             .field("auth", &self.auth)
+            .field("oauth", &self.oauth)
             .finish_non_exhaustive()
     }
 }

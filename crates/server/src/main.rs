@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tmcp_domain::SystemClock;
-use tmcp_server::{admin, backup, config::Config, database, serve, telemetry};
+use tmcp_server::{admin, backup, config::Config, database, oauth_admin, serve, telemetry};
 
 #[derive(Parser)]
 #[command(name = "tmcp-server", version, about = "TMCP mini-app platform server")]
@@ -57,6 +57,28 @@ enum AdminCommand {
         #[arg(long, default_value = "user")]
         role: String,
     },
+    /// Register an OAuth client (mini-app); prints it as JSON, with the client secret of a
+    /// confidential client (shown only this once).
+    CreateClient {
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        name: String,
+        /// Exact redirect URI for the authorization code flow (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Space-separated scopes the client may ever receive.
+        #[arg(long)]
+        scopes: String,
+        /// An official app (may hold official-only scopes).
+        #[arg(long)]
+        official: bool,
+        /// A confidential client (backend with a secret; may use client credentials).
+        #[arg(long)]
+        confidential: bool,
+    },
+    /// Start a new TEP signing key (old keys keep verifying until their tokens expire).
+    RotateSigningKey,
 }
 
 #[tokio::main]
@@ -97,6 +119,35 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
+        Command::Admin {
+            command:
+                AdminCommand::CreateClient {
+                    client_id,
+                    name,
+                    redirect_uris,
+                    scopes,
+                    official,
+                    confidential,
+                },
+        } => oauth_admin::run_create_client(
+            &config,
+            &SystemClock,
+            oauth_admin::ClientSpec {
+                client_id,
+                name,
+                redirect_uris,
+                scopes,
+                official,
+                confidential,
+            },
+        )
+        .await
+        .map(|client| println!("{client}")),
+        Command::Admin {
+            command: AdminCommand::RotateSigningKey,
+        } => oauth_admin::run_rotate_signing_key(&config, &SystemClock)
+            .await
+            .map(|key| println!("{key}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use tmcp_http::auth::keys;
 use tmcp_http::auth::{AuthSettings, TepService, TepSettings};
 use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
+use tmcp_http::routes::oauth::OAuthSettings;
 use tmcp_http::{AppState, HttpSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -60,6 +61,9 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_secs),
                 trust_forwarded_for: config.auth.trust_forwarded_for,
                 totp_issuer: config.auth.totp_issuer.clone(),
+            },
+            oauth: OAuthSettings {
+                token_rate_per_minute: config.oauth.token_rate_per_minute,
             },
             bench_routes: config.bench_routes,
             storage: config.storage.settings(),

@@ -169,7 +169,7 @@ impl IssuedTokenRepository for SqliteDatabase {
     async fn record_issued_token(&self, token: IssuedToken) -> RepoResult<()> {
         sqlx::query(
             "INSERT INTO oauth_tokens (id, client_id, user_id, token_type, token_hash, scopes, \
-             expires_at, created_at) VALUES ($1, $2, $3, 'access', $4, $5, $6, $7)",
+             expires_at, created_at, grant_id) VALUES ($1, $2, $3, 'access', $4, $5, $6, $7, $8)",
         )
         .bind(token.id)
         .bind(&token.client_id)
@@ -178,6 +178,7 @@ impl IssuedTokenRepository for SqliteDatabase {
         .bind(json_list(&token.scopes))
         .bind(to_text(token.expires_at))
         .bind(to_text(token.created_at))
+        .bind(token.grant_id)
         .execute(&self.writer)
         .await
         .map_err(map_sqlx_error)?;

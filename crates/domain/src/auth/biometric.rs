@@ -3,7 +3,8 @@
 //!
 //! Challenge string (UTF-8, no trailing newline):
 //! `tmcp-mfa:{action}:{device_id}:{timestamp}` where `timestamp` is Unix seconds and `action`
-//! names what the signature authorises (`login`, `delete_mfa_method:<method id>`). The server
+//! names what the signature authorises (`login`, `delete_mfa_method:<method id>`,
+//! `delete_device:<device id>`). The server
 //! accepts a timestamp at most 30 s old (and at most 30 s in the future, for clock skew), and
 //! only a timestamp newer than the last one it accepted from that device method, so a captured
 //! signature cannot be replayed.

@@ -6,6 +6,7 @@
 //! secret bytes or the PIN's Argon2id PHC string. Biometric methods store only the
 //! fingerprint of the device key they were bound to.
 
+use super::errors::FieldErrors;
 use super::password::verify_secret;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,7 +26,7 @@ use uuid::Uuid;
 /// A proof of the second factor. Give `code` (TOTP), `pin`, or `device_id` + `signature` +
 /// `timestamp` (biometric: the device key's signature, base64, over
 /// `tmcp-mfa:{action}:{device_id}:{timestamp}`, at most 30 s old).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorProof {
     /// `totp`, `transaction_pin` or `biometric`; inferred from the other fields when absent.
@@ -38,6 +39,55 @@ pub struct SecondFactorProof {
     pub signature: Option<String>,
     /// Unix seconds that were signed.
     pub timestamp: Option<i64>,
+}
+
+super::redacted_debug!(SecondFactorProof { method, device_id, timestamp; code, pin, signature });
+
+/// Longest `code` or `pin` looked at (TOTP codes have 6–8 digits, PINs 6).
+pub const MAX_CODE_CHARS: usize = 16;
+/// Longest base64 signature accepted (an ES256 DER signature is at most 72 bytes).
+pub const MAX_SIGNATURE_CHARS: usize = 1024;
+
+impl SecondFactorProof {
+    /// Adds an error to `errors` (field names under `prefix`) for each oversized field.
+    pub fn check_sizes(&self, prefix: &str, errors: &mut FieldErrors) {
+        let too_long = |value: &Option<String>, max: usize| {
+            value.as_deref().is_some_and(|v| v.chars().count() > max)
+        };
+        for (field, value, max) in [
+            ("method", &self.method, 32),
+            ("code", &self.code, MAX_CODE_CHARS),
+            ("pin", &self.pin, MAX_CODE_CHARS),
+            ("device_id", &self.device_id, 255),
+            ("signature", &self.signature, MAX_SIGNATURE_CHARS),
+        ] {
+            if too_long(value, max) {
+                errors.add(
+                    &format!("{prefix}{field}"),
+                    format!("at most {max} characters"),
+                );
+            }
+        }
+    }
+}
+
+/// A proof sent as an optional JSON body (empty when the operation needs none).
+pub fn optional_proof(body: &[u8]) -> Result<SecondFactorProof, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(SecondFactorProof::default());
+    }
+    let proof: SecondFactorProof = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+            "request body does not match the expected shape",
+        )
+        .with_details(json!({ "fields": { "body": e.to_string() } }))
+    })?;
+    let mut errors = FieldErrors::new();
+    proof.check_sizes("", &mut errors);
+    errors.into_result()?;
+    Ok(proof)
 }
 
 /// The cipher context of a method's sealed secret.
@@ -173,7 +223,7 @@ async fn check_biometric(
 /// implausibly long.
 pub fn decode_signature(text: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    if text.len() > 1024 {
+    if text.len() > MAX_SIGNATURE_CHARS {
         return None;
     }
     [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]

@@ -82,7 +82,7 @@ pub struct TepMint {
     pub miniapp_context: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MintedTep {
     pub token: String,
     pub token_id: String,
@@ -91,6 +91,8 @@ pub struct MintedTep {
     pub scope: String,
     pub wallet_id: Option<String>,
 }
+
+super::redacted_debug!(MintedTep { token_id, expires_in, expires_at, scope, wallet_id; token });
 
 /// The caller of a protected route, proven by a live TEP.
 #[derive(Debug, Clone)]
@@ -234,6 +236,18 @@ impl TepService {
         now: OffsetDateTime,
         request: TepMint,
     ) -> Result<MintedTep, ApiError> {
+        self.mint_for_grant(db, now, request, None).await
+    }
+
+    /// Like [`Self::mint`], recording the OAuth grant the token belongs to (so a replayed
+    /// authorization code or refresh token revokes it with the rest of its grant).
+    pub async fn mint_for_grant(
+        &self,
+        db: &dyn Database,
+        now: OffsetDateTime,
+        request: TepMint,
+        grant_id: Option<uuid::Uuid>,
+    ) -> Result<MintedTep, ApiError> {
         let lifetime = request.lifetime.unwrap_or(self.settings.default_lifetime);
         let expires_at = now + lifetime;
         let mut id_bytes = [0u8; 16];
@@ -287,6 +301,7 @@ impl TepService {
             scopes: request.scopes.to_vec(),
             expires_at,
             created_at: now,
+            grant_id,
         })
         .await?;
         Ok(MintedTep {

@@ -3,10 +3,13 @@
 //! 429 (with `Retry-After`) until the bucket refills. Counters live in `state.limiter`, so
 //! they are shared through Redis when it is configured.
 
+use super::errors::invalid_credentials;
+use super::password::verify_secret;
 use crate::error::ApiError;
 use crate::ratelimit::{LimitRule, RateDecision};
 use crate::state::AppState;
 use std::time::Duration;
+use tmcp_repository::User;
 
 /// Login attempts per client address.
 pub const LOGIN_PER_IP: LimitRule = LimitRule::per_minute("login_ip", 10, 10);
@@ -63,4 +66,25 @@ pub async fn clear_failures(state: &AppState, account_key: &str) {
 /// Counts a second-factor check by `user_key` outside login; 429 when over budget.
 pub async fn mfa_attempt(state: &AppState, user_key: &str) -> Result<(), ApiError> {
     state.limiter.check(&MFA_VERIFY, user_key).await.map(|_| ())
+}
+
+/// Re-authentication of a signed-in user (account deletion, MFA enrolment). Wrong passwords
+/// count against the same per-account budget as failed logins, so a stolen session token
+/// cannot guess the password faster than the login route allows, and a locked account is
+/// locked here too. A success does not clear the failures: only a complete login does
+/// (otherwise the password alone would reset the budget of second-factor guesses).
+pub async fn reauthenticate(
+    state: &AppState,
+    user: &User,
+    password: String,
+) -> Result<(), ApiError> {
+    let account_key = user.id.to_string();
+    account_locked(state, &account_key).await?;
+    if password.chars().count() > crate::routes::accounts::validate::PASSWORD_MAX_CHARS
+        || !verify_secret(password, user.password_hash.clone()).await?
+    {
+        record_failure(state, &account_key).await;
+        return Err(invalid_credentials());
+    }
+    Ok(())
 }

@@ -9,12 +9,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
 
+/// Answers that already have a body meant for their client: JSON (the envelope, OAuth
+/// errors) and the HTML pages of the OAuth flows.
 fn is_json(response: &Response) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
 }
 
 /// An envelope for a bare error status.

@@ -1,7 +1,6 @@
 //! `DELETE /api/v1/users/me`.
 
-use crate::auth::errors::{invalid_credentials, invalid_token};
-use crate::auth::password::verify_secret;
+use crate::auth::errors::invalid_token;
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
@@ -12,12 +11,14 @@ use serde::Deserialize;
 use tmcp_repository::AccountTombstone;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteAccountRequest {
     /// The account's current password.
     pub password: String,
 }
+
+crate::auth::redacted_debug!(DeleteAccountRequest { ; password });
 
 /// Deletes the caller's account: status `deleted`, personal fields erased, devices and MFA
 /// methods removed, every session ended. Payments and ledger history are kept.
@@ -26,7 +27,8 @@ pub struct DeleteAccountRequest {
     request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "account deleted"),
-        (status = 401, description = "`INVALID_TOKEN` or `INVALID_CREDENTIALS`", body = ErrorEnvelope)))]
+        (status = 401, description = "`INVALID_TOKEN` or `INVALID_CREDENTIALS`", body = ErrorEnvelope),
+        (status = 429, description = "too many wrong passwords for this account (`Retry-After`)", body = ErrorEnvelope)))]
 pub async fn delete_me(
     State(state): State<AppState>,
     principal: SessionPrincipal,
@@ -37,11 +39,7 @@ pub async fn delete_me(
         .find_user(principal.user_id)
         .await?
         .ok_or_else(invalid_token)?;
-    if body.password.chars().count() > 128
-        || !verify_secret(body.password, user.password_hash).await?
-    {
-        return Err(invalid_credentials());
-    }
+    crate::auth::throttle::reauthenticate(&state, &user, body.password).await?;
     let deleted = state
         .db
         .delete_account(

@@ -4,7 +4,9 @@ use super::views::{TokenPair, UserView};
 use crate::auth::client::ClientInfo;
 use crate::auth::errors::{account_suspended, invalid_credentials, mfa_required, FieldErrors};
 use crate::auth::password::{verify_against_dummy, verify_secret};
-use crate::auth::second_factor::{method_names, verify_second_factor, SecondFactorProof};
+use crate::auth::second_factor::{
+    method_names, verify_second_factor, SecondFactorProof, MAX_CODE_CHARS,
+};
 use crate::auth::throttle;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
@@ -21,7 +23,7 @@ use tmcp_domain::SessionId;
 use tmcp_repository::NewSession;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username or email.
@@ -35,6 +37,8 @@ pub struct LoginRequest {
     /// Alternative second factor (e.g. a biometric signature with action `login`).
     pub mfa: Option<SecondFactorProof>,
 }
+
+crate::auth::redacted_debug!(LoginRequest { login, device_id, device_name, mfa; password, mfa_code });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
@@ -83,6 +87,16 @@ pub async fn login(
         .transpose();
     if let Err(m) = &device_name {
         errors.add("device_name", m.clone());
+    }
+    if body
+        .mfa_code
+        .as_deref()
+        .is_some_and(|c| c.chars().count() > MAX_CODE_CHARS)
+    {
+        errors.add("mfa_code", format!("at most {MAX_CODE_CHARS} characters"));
+    }
+    if let Some(proof) = &body.mfa {
+        proof.check_sizes("mfa.", &mut errors);
     }
     errors.into_result()?;
     let (Ok(device_id), Ok(device_name)) = (device_id, device_name) else {

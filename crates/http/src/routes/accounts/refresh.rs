@@ -14,11 +14,13 @@ use tmcp_domain::user::UserStatus;
 use tmcp_repository::{RefreshOutcome, RefreshRotation};
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
+
+crate::auth::redacted_debug!(RefreshRequest { ; refresh_token });
 
 /// Trades a refresh token for a new session token and a new refresh token. The old refresh
 /// token stops working; presenting it again revokes the whole session.

@@ -18,7 +18,7 @@ use tmcp_domain::{Clock, UserId};
 use tmcp_repository::{Database, NewUser, RepoError, User};
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3–32 of `[a-z0-9_.]`.
@@ -32,8 +32,10 @@ pub struct RegisterRequest {
     pub phone: Option<String>,
 }
 
+crate::auth::redacted_debug!(RegisterRequest { username, email, first_name, last_name, phone; password });
+
 /// A validated account to create (from the API or the admin CLI).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewAccount {
     pub username: String,
     pub email: String,
@@ -43,6 +45,8 @@ pub struct NewAccount {
     pub phone: Option<String>,
     pub role: Role,
 }
+
+crate::auth::redacted_debug!(NewAccount { username, email, first_name, last_name, phone, role; password });
 
 /// Validates, hashes the password (Argon2id, off the executor), encrypts the phone and
 /// creates the user. Duplicates answer 409 `CONFLICT` naming the field.

@@ -164,7 +164,7 @@ impl SessionView {
 }
 
 /// Tokens issued at login and refresh. Shown once; only their hashes are stored.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenPair {
     pub session_id: String,
     /// Bearer token for `/api/v1` calls made by the host app.
@@ -178,3 +178,8 @@ pub struct TokenPair {
     /// Seconds until `refresh_token` expires.
     pub refresh_expires_in: i64,
 }
+
+crate::auth::redacted_debug!(TokenPair {
+    session_id, token_type, expires_in, refresh_expires_in;
+    session_token, refresh_token
+});

@@ -1,8 +1,8 @@
 //! `POST /api/v1/auth/mfa/methods/{id}/confirm`.
 
 use super::list::MfaMethodView;
-use crate::auth::errors::{conflict_on, invalid_mfa_credentials};
-use crate::auth::second_factor::check_totp;
+use crate::auth::errors::{conflict_on, invalid_mfa_credentials, FieldErrors};
+use crate::auth::second_factor::{check_totp, MAX_CODE_CHARS};
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
@@ -14,12 +14,14 @@ use serde::Deserialize;
 use tmcp_repository::MfaMethodType;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The current 6-digit code from the authenticator app.
     pub code: String,
 }
+
+crate::auth::redacted_debug!(ConfirmRequest { ; code });
 
 /// Activates a TOTP enrolment with a code from the app (which proves the secret was saved).
 #[utoipa::path(post, path = "/api/v1/auth/mfa/methods/{id}/confirm", tag = "mfa",
@@ -38,6 +40,11 @@ pub async fn confirm_method(
     ApiJson(body): ApiJson<ConfirmRequest>,
 ) -> Result<Json<MfaMethodView>, ApiError> {
     let id = path_uuid(&id, "MFA method")?;
+    if body.code.chars().count() > MAX_CODE_CHARS {
+        let mut errors = FieldErrors::new();
+        errors.add("code", format!("at most {MAX_CODE_CHARS} characters"));
+        errors.into_result()?;
+    }
     let method = state
         .db
         .find_mfa_method(principal.user_id, id)

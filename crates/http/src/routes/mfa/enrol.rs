@@ -1,10 +1,8 @@
 //! `POST /api/v1/auth/mfa/methods`.
 
 use super::list::MfaMethodView;
-use crate::auth::errors::{
-    conflict_on, device_not_registered, invalid_credentials, invalid_token, FieldErrors,
-};
-use crate::auth::password::{hash_secret, verify_secret};
+use crate::auth::errors::{conflict_on, device_not_registered, invalid_token, FieldErrors};
+use crate::auth::password::hash_secret;
 use crate::auth::second_factor::seal;
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -21,7 +19,7 @@ use tmcp_repository::{MfaMethodType, NewMfaMethod, RepoError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     /// `transaction_pin`, `totp` or `biometric`.
@@ -35,7 +33,9 @@ pub struct EnrolRequest {
     pub device_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+crate::auth::redacted_debug!(EnrolRequest { method_type, device_id; password, pin });
+
+#[derive(Serialize, ToSchema)]
 pub struct EnrolResponse {
     #[serde(flatten)]
     pub method: MfaMethodView,
@@ -46,6 +46,8 @@ pub struct EnrolResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otpauth_uri: Option<String>,
 }
+
+crate::auth::redacted_debug!(EnrolResponse { method; secret_base32, otpauth_uri });
 
 fn conflict(kind: MfaMethodType) -> ApiError {
     match kind {
@@ -69,7 +71,8 @@ fn conflict(kind: MfaMethodType) -> ApiError {
         (status = 400, description = "`DEVICE_NOT_REGISTERED`", body = ErrorEnvelope),
         (status = 401, description = "`INVALID_TOKEN` or `INVALID_CREDENTIALS` (password)", body = ErrorEnvelope),
         (status = 409, description = "already enrolled", body = ErrorEnvelope),
-        (status = 422, description = "invalid or weak PIN, unknown type (`details.fields`)", body = ErrorEnvelope)))]
+        (status = 422, description = "invalid or weak PIN, unknown type (`details.fields`)", body = ErrorEnvelope),
+        (status = 429, description = "too many wrong passwords for this account (`Retry-After`)", body = ErrorEnvelope)))]
 pub async fn enrol_method(
     State(state): State<AppState>,
     principal: SessionPrincipal,
@@ -86,9 +89,14 @@ pub async fn enrol_method(
             Some(Err(PinError::Sequential)) => errors.add("pin", "too weak: a sequence"),
             Some(Ok(())) => {}
         },
-        Some(MfaMethodType::Biometric) if body.device_id.is_none() => {
-            errors.add("device_id", "required for biometric")
-        }
+        Some(MfaMethodType::Biometric) => match body.device_id.as_deref() {
+            None => errors.add("device_id", "required for biometric"),
+            Some(id) => {
+                if let Err(m) = crate::routes::accounts::validate::identifier(id) {
+                    errors.add("device_id", m);
+                }
+            }
+        },
         Some(_) => {}
     }
     errors.into_result()?;
@@ -101,11 +109,7 @@ pub async fn enrol_method(
         .find_user(principal.user_id)
         .await?
         .ok_or_else(invalid_token)?;
-    if body.password.chars().count() > 128
-        || !verify_secret(body.password, user.password_hash.clone()).await?
-    {
-        return Err(invalid_credentials());
-    }
+    crate::auth::throttle::reauthenticate(&state, &user, body.password).await?;
 
     let existing = state.db.list_mfa_methods(principal.user_id).await?;
     let now = state.clock.now();

@@ -1,7 +1,7 @@
 //! `DELETE /api/v1/auth/mfa/methods/{id}`.
 
 use crate::auth::errors::invalid_mfa_credentials;
-use crate::auth::second_factor::{verify_second_factor, SecondFactorProof};
+use crate::auth::second_factor::{optional_proof, verify_second_factor, SecondFactorProof};
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::routes::accounts::path_uuid;
@@ -29,18 +29,7 @@ pub async fn remove_method(
 ) -> Result<StatusCode, ApiError> {
     let id = path_uuid(&id, "MFA method")?;
     // The body is optional (a pending enrolment needs no proof).
-    let proof: SecondFactorProof = if body.iter().all(u8::is_ascii_whitespace) {
-        SecondFactorProof::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "VALIDATION_FAILED",
-                "request body does not match the expected shape",
-            )
-            .with_details(serde_json::json!({ "fields": { "body": e.to_string() } }))
-        })?
-    };
+    let proof = optional_proof(&body)?;
     let methods = state.db.list_mfa_methods(principal.user_id).await?;
     let method = methods
         .iter()

@@ -1,0 +1,127 @@
+//! Client authentication at the token, revocation and introspection endpoints (RFC 6749
+//! §2.3): confidential clients use `client_secret_basic` or `client_secret_post` (exactly one
+//! of them); public clients identify themselves with `client_id` alone.
+
+use super::error::OAuthError;
+use super::form::Form;
+use crate::AppState;
+use axum::http::{header, HeaderMap};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tmcp_domain::oauth::{client_secret_hash, verify_client_secret};
+use tmcp_repository::OAuthClient;
+
+/// An authenticated (confidential) or identified (public) client.
+#[derive(Debug, Clone)]
+pub struct CallingClient {
+    pub client: OAuthClient,
+    pub confidential: bool,
+}
+
+impl CallingClient {
+    pub fn id(&self) -> &str {
+        &self.client.client_id
+    }
+}
+
+/// The credentials a request carries, before they are checked.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub basic: bool,
+}
+
+fn decode_part(part: &str) -> Result<String, OAuthError> {
+    let plus_as_space = part.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| OAuthError::invalid_client(true))
+}
+
+/// Reads the client's credentials from `Authorization: Basic` or the form, refusing requests
+/// that use both methods or none.
+pub fn credentials(headers: &HeaderMap, form: &Form) -> Result<Credentials, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| encoded.trim().to_owned());
+    let form_id = form.bounded("client_id", 255)?;
+    let form_secret = form.bounded("client_secret", 512)?;
+    if let Some(encoded) = basic {
+        if form_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not several",
+            ));
+        }
+        let decoded = STANDARD
+            .decode(encoded.as_bytes())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| OAuthError::invalid_client(true))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| OAuthError::invalid_client(true))?;
+        let client_id = decode_part(id)?;
+        let secret = decode_part(secret)?;
+        if form_id.is_some_and(|f| f != client_id) {
+            return Err(OAuthError::invalid_request(
+                "client_id in the body differs from the authenticated client",
+            ));
+        }
+        if client_id.is_empty() || client_id.len() > 255 {
+            return Err(OAuthError::invalid_client(true));
+        }
+        return Ok(Credentials {
+            client_id,
+            secret: Some(secret).filter(|s| !s.is_empty()),
+            basic: true,
+        });
+    }
+    let client_id = form_id
+        .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?
+        .to_owned();
+    Ok(Credentials {
+        client_id,
+        secret: form_secret.map(str::to_owned),
+        basic: false,
+    })
+}
+
+/// Checks the credentials. Unknown and inactive clients, wrong secrets, a missing secret for
+/// a confidential client and a secret sent by a public client all answer 401
+/// `invalid_client`; secrets are compared in constant time.
+pub async fn authenticate(
+    state: &AppState,
+    credentials: &Credentials,
+) -> Result<CallingClient, OAuthError> {
+    let found = state.db.find_client(&credentials.client_id).await?;
+    let reject = || OAuthError::invalid_client(credentials.basic);
+    let Some(client) = found.filter(|c| c.is_active) else {
+        if let Some(secret) = &credentials.secret {
+            // The same hashing work as for a real client.
+            let _ = verify_client_secret(secret, &client_secret_hash("unknown-client"));
+        }
+        return Err(reject());
+    };
+    match (&client.client_secret_hash, &credentials.secret) {
+        (Some(stored), Some(secret)) => {
+            if verify_client_secret(secret, stored) {
+                Ok(CallingClient {
+                    client,
+                    confidential: true,
+                })
+            } else {
+                Err(reject())
+            }
+        }
+        (None, None) => Ok(CallingClient {
+            client,
+            confidential: false,
+        }),
+        _ => Err(reject()),
+    }
+}

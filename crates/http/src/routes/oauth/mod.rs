@@ -1,0 +1,60 @@
+//! The OAuth 2.0 authorization server (API.md §2): discovery, the authorization code flow
+//! with its login and consent pages, the device flow, the token endpoint with its grants,
+//! revocation, introspection, and user-initiated withdrawal of an app's grant. One module
+//! per operation; `grants/` has one module per grant type.
+
+pub mod authorize;
+pub mod browser;
+pub mod client_auth;
+pub mod device;
+pub mod error;
+pub mod form;
+pub mod grants;
+pub mod html;
+pub mod introspect;
+pub mod issue;
+pub mod metadata;
+pub mod revoke;
+pub mod scopes;
+pub mod settings;
+pub mod token;
+pub mod withdraw;
+
+pub use settings::OAuthSettings;
+
+use crate::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    let forms = Router::new()
+        .route(
+            "/oauth2/authorize",
+            get(authorize::authorize_page).post(authorize::authorize_submit),
+        )
+        .route("/oauth2/token", post(token::token))
+        .route("/oauth2/revoke", post(revoke::revoke))
+        .route("/oauth2/introspect", post(introspect::introspect))
+        .route(
+            "/oauth2/device/authorization",
+            post(device::device_authorization),
+        )
+        .route(
+            "/oauth2/device",
+            get(device::device_page).post(device::device_submit),
+        )
+        .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES));
+    Router::new()
+        .merge(forms)
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::oauth_metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(metadata::openid_configuration),
+        )
+        .route("/api/v1/auth/revoke", post(withdraw::withdraw_grant))
+        .route("/api/v1/auth/device/approve", post(device::approve_device))
+}
