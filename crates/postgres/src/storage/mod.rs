@@ -110,7 +110,7 @@ impl StorageRepository for PgDatabase {
         now: OffsetDateTime,
     ) -> RepoResult<Option<StoredEntry>> {
         // One round trip: the function sets the RLS user for its own statement (migration
-        // 0004), instead of BEGIN + set_config + SELECT + COMMIT.
+        // 0006), instead of BEGIN + set_config + SELECT + COMMIT.
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM tmcp_storage_get($1, $2, $3, $4)");
         let row: Option<EntryRow> = sqlx::query_as(&sql)
             .bind(user.0)
