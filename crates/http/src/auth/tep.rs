@@ -188,11 +188,21 @@ impl LivenessCache {
     }
 }
 
+/// Signature checks already passed, keyed by SHA-256 of the exact token text. A hit skips
+/// only the RSA/ECDSA/EdDSA verification: the key must still be in the ring and not retired,
+/// and the time claims are checked again on every use. Cleared when the key ring changes.
+struct VerifiedCache {
+    entries: Mutex<HashMap<[u8; 32], (String, TepClaims)>>,
+}
+
+const VERIFIED_CAPACITY: usize = 20_000;
+
 /// Mints and validates TEPs.
 pub struct TepService {
     ring: RwLock<Arc<KeyRing>>,
     settings: TepSettings,
     cache: LivenessCache,
+    verified: VerifiedCache,
 }
 
 impl TepService {
@@ -205,6 +215,9 @@ impl TepService {
             ring: RwLock::new(Arc::new(ring)),
             settings,
             cache,
+            verified: VerifiedCache {
+                entries: Mutex::new(HashMap::new()),
+            },
         }
     }
 
@@ -219,6 +232,11 @@ impl TepService {
     /// Replaces the key ring (after a rotation).
     pub fn reload(&self, ring: KeyRing) {
         *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        self.verified
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// The JWKS document: every key that can still verify a live token.
@@ -316,6 +334,52 @@ impl TepService {
 
     /// Verifies signature and claims only (no database): for introspection and the extractor.
     pub fn decode(&self, token: &str, now: OffsetDateTime) -> Result<TepClaims, ApiError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self
+            .verified
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
+            .cloned();
+        if let Some((kid, claims)) = cached {
+            let ring = self.ring();
+            if let Some(key) = ring.keys.get(&kid) {
+                if key.retire_after.is_some_and(|t| t <= now) {
+                    return Err(invalid("signing key retired"));
+                }
+                self.check_times(&claims, now)?;
+                return Ok(claims);
+            }
+        }
+        let (kid, claims) = self.verify(token, now)?;
+        let mut entries = self
+            .verified
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= VERIFIED_CAPACITY {
+            let now_s = now.unix_timestamp();
+            entries.retain(|_, (_, c)| c.exp >= now_s);
+            if entries.len() >= VERIFIED_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, (kid, claims.clone()));
+        Ok(claims)
+    }
+
+    fn check_times(&self, claims: &TepClaims, now: OffsetDateTime) -> Result<(), ApiError> {
+        let leeway = i64::try_from(self.settings.leeway_seconds).unwrap_or(0);
+        if claims.exp + leeway < now.unix_timestamp() || claims.nbf - leeway > now.unix_timestamp()
+        {
+            return Err(invalid("token expired or not yet valid"));
+        }
+        Ok(())
+    }
+
+    /// The full check: header, key, signature and claims.
+    fn verify(&self, token: &str, now: OffsetDateTime) -> Result<(String, TepClaims), ApiError> {
         let jws = token
             .strip_prefix(PREFIX)
             .ok_or_else(|| invalid("not a TEP token"))?;
@@ -348,12 +412,8 @@ impl TepService {
         if claims.aud != claims.client_id || claims.azp != claims.client_id {
             return Err(invalid("audience does not match the client"));
         }
-        let leeway = i64::try_from(self.settings.leeway_seconds).unwrap_or(0);
-        if claims.exp + leeway < now.unix_timestamp() || claims.nbf - leeway > now.unix_timestamp()
-        {
-            return Err(invalid("token expired or not yet valid"));
-        }
-        Ok(claims)
+        self.check_times(&claims, now)?;
+        Ok((kid, claims))
     }
 
     /// Full validation: signature, claims, and liveness against the database (cached).
