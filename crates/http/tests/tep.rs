@@ -189,6 +189,9 @@ async fn missing_scope_is_forbidden(setup: Setup) {
 
 async fn forged_and_broken_tokens_are_refused(setup: Setup) {
     let token = mint(&setup, "storage:read").await;
+    // The genuine token is verified (and its verification cached) first: every forgery
+    // below differs in its text, so it must be verified from scratch and fail.
+    assert_eq!(call(&setup.state, Some(&token)).await.0, StatusCode::OK);
     let (header, claims, signature) = parts(&token);
 
     let mut none_header = header.clone();
@@ -251,6 +254,11 @@ async fn forged_and_broken_tokens_are_refused(setup: Setup) {
 
 async fn expired_tokens_are_refused(setup: Setup) {
     let token = mint(&setup, "storage:read").await;
+    assert_eq!(
+        call(&setup.state, Some(&token)).await.0,
+        StatusCode::OK,
+        "cached while valid"
+    );
     setup
         .fixture
         .clock
