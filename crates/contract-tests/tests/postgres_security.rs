@@ -310,3 +310,17 @@ async fn the_one_round_trip_read_leaves_no_user_setting_behind() {
         "the next statement on the connection sees nothing"
     );
 }
+
+#[tokio::test]
+async fn the_storage_read_function_uses_a_generic_plan() {
+    let (db, _url, _guard) = fresh_database().await;
+    let config: Option<Vec<String>> =
+        sqlx::query_scalar("SELECT proconfig FROM pg_proc WHERE proname = 'tmcp_storage_get'")
+            .fetch_one(db.system_pool())
+            .await
+            .expect("function exists");
+    assert_eq!(
+        config,
+        Some(vec!["plan_cache_mode=force_generic_plan".to_owned()])
+    );
+}
