@@ -1,8 +1,8 @@
 # Storage rows for bench/run.sh (sourced; see the header of run.sh).
 # 64 users of one mini-app each get a TEP (minted by the bench-only example `bench_tep`
 # against the server's own database and key ring) and a 1 KiB value under "bench/get".
-# Rows: TEP validation alone, storage GET, storage PUT — with their ratio to the same run's
-# `SELECT 1` baseline. The server runs with its rate limits raised (the limiter still runs
+# Rows: storage GET and PUT, with their ratio to the same run's `SELECT 1` baseline. (The
+# cost of TEP validation alone is the auth scenario's `/bench/tep` row, measured once.) The server runs with its rate limits raised (the limiter still runs
 # on every request, it just never refuses), see start_server in run.sh.
 
 scenario_run() { # $1 base url, $2 raw req/s
@@ -17,8 +17,6 @@ scenario_run() { # $1 base url, $2 raw req/s
   done < "$tokens"
   export BENCH_TOKENS="$tokens"
   local dir; dir="$(dirname "${BASH_SOURCE[0]}")"
-  row "GET /bench/tep (TEP check, no-op)" "$raw_rps" \
-    "$(measure "$base/bench/tep" -s "$dir/storage_get.lua")"
   local get; get=$(measure "$base/api/v1/storage/bench%2Fget" -s "$dir/storage_get.lua")
   row "GET /api/v1/storage/{key} (1 KiB)" "$raw_rps" "$get"
   local put; put=$(measure "$base/api/v1/storage/bench%2Fput" -s "$dir/storage_put.lua")
