@@ -106,13 +106,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let db = state.db.clone();
     let app = tmcp_http::router(state);
     let server = spawn_http(listener, app)?;
-    let upkeep = maintenance::spawn(
+    // Detached: the upkeep task stops by itself when the shutdown signal fires.
+    maintenance::spawn(
         db,
         clock,
         config.maintenance.clone(),
         server.shutdown.subscribe(),
     );
-    drop(upkeep); // it stops by itself when the shutdown signal fires
     Ok(server)
 }
 
