@@ -46,7 +46,13 @@ pub async fn empty_database() -> (String, DropDatabase) {
     let mut conn = PgConnection::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests ({admin}): {e}"));
-    let name = format!("tmcp_test_{}", uuid::Uuid::new_v4().simple());
+    // The creation time in the name lets `scripts/services.sh` drop databases left by
+    // interrupted runs (hours old) without touching those of a run going on right now.
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = format!("tmcp_test_{created}_{}", uuid::Uuid::new_v4().simple());
     conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await
         .expect("create database");
@@ -82,7 +88,7 @@ fn url_with_database(base: &str, name: &str) -> String {
 
 pub async fn postgres() -> Fixture {
     let (db, _url, guard) = fresh_database().await;
-    let clock = ManualClock::new(START);
+    let clock = ManualClock::new(*START);
     // The fixed test time may lie outside the months the migration prepared.
     tmcp_repository::SystemRepository::ensure_partitions(&db, clock.now(), 3)
         .await
@@ -103,7 +109,7 @@ pub async fn sqlite() -> Fixture {
         .expect("SQLite opens and migrates");
     Fixture {
         db: Arc::new(db),
-        clock: ManualClock::new(START),
+        clock: ManualClock::new(*START),
         _guard: Box::new(dir),
     }
 }

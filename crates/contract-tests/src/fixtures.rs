@@ -38,7 +38,7 @@ pub async fn app(fixture: &Fixture, id: &str, developer: &User) -> AppId {
             developer_id: developer.id,
             developer_name: developer.username.clone(),
             status: "active".into(),
-            created_at: START,
+            created_at: *START,
         })
         .await
         .expect("app is created");

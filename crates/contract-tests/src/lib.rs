@@ -12,14 +12,20 @@ pub mod storage;
 pub mod system;
 pub mod users;
 
-use std::sync::Arc;
-use time::macros::datetime;
+use std::sync::{Arc, LazyLock};
 use time::OffsetDateTime;
 use tmcp_domain::ManualClock;
 use tmcp_repository::Database;
 
-/// The fixed start time of every scenario.
-pub const START: OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
+/// The start time of every scenario: the real time when the test process first asks,
+/// truncated to the second. Deriving it from the wall clock keeps the suite passing on any
+/// date (outside verifiers such as JWT libraries and the database's own `now()` agree with
+/// it); the scenarios then move only the injected clock.
+pub static START: LazyLock<OffsetDateTime> = LazyLock::new(|| {
+    #[allow(clippy::disallowed_methods)] // the one place tests read the wall clock
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+});
 
 /// A fresh database for one scenario. `_guard` keeps per-test resources (a temporary
 /// directory, a throwaway PostgreSQL database) alive until the scenario ends.

@@ -5,6 +5,7 @@ use sqlx::{Executor, Row};
 use time::macros::{date, datetime};
 use time::Duration;
 use tmcp_contract_tests::engines::fresh_database;
+use tmcp_contract_tests::START;
 use tmcp_domain::payment_state::PaymentState;
 use tmcp_domain::storage::value::ValueEncoding;
 use tmcp_domain::storage::{QuotaLimits, StorageKey};
@@ -16,8 +17,6 @@ use tmcp_repository::{
     UserRepository, WriteContext,
 };
 use uuid::Uuid;
-
-const NOW: time::OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
 
 /// Tables the design requires to be protected, plus the other user-owned ones.
 const PROTECTED: [&str; 14] = [
@@ -48,7 +47,7 @@ async fn user(db: &PgDatabase, name: &str) -> UserId {
         last_name: None,
         phone_ciphertext: None,
         role: Role::User,
-        created_at: NOW,
+        created_at: *START,
     })
     .await
     .expect("user created");
@@ -65,7 +64,7 @@ async fn seed(db: &PgDatabase, owner: UserId) {
             ValueEncoding::Text,
         );
         let ctx = WriteContext {
-            now: NOW,
+            now: *START,
             limits: QuotaLimits::default(),
         };
         db.put_entry(owner, &app, entry, &ctx)
@@ -83,7 +82,7 @@ async fn seed(db: &PgDatabase, owner: UserId) {
         description: None,
         status: "completed".into(),
         state: PaymentState::Completed,
-        created_at: NOW,
+        created_at: *START,
     })
     .await
     .expect("payment stored");
@@ -93,7 +92,7 @@ async fn seed(db: &PgDatabase, owner: UserId) {
     .bind(Uuid::now_v7())
     .bind(owner.0)
     .bind(format!("hash-{}", owner))
-    .bind(NOW + Duration::hours(1))
+    .bind(*START + Duration::hours(1))
     .execute(db.system_pool())
     .await
     .expect("session stored by the system path");
@@ -289,7 +288,7 @@ async fn the_one_round_trip_read_leaves_no_user_setting_behind() {
     let keys: Vec<String> =
         sqlx::query_scalar("SELECT key FROM tmcp_storage_get($1, 'ma_rls_app', 'a', $2)")
             .bind(alice.0)
-            .bind(NOW)
+            .bind(*START)
             .fetch_all(&mut *conn)
             .await
             .expect("read");

@@ -270,6 +270,47 @@ async fn expired_tokens_are_refused(setup: Setup) {
     );
 }
 
+/// Expiry is decided by the injected clock alone, never the wall clock: a token minted and
+/// checked a year ago (by the clock) is valid then, and one minted a year ahead is valid
+/// there. With the JWT library's own time checks on, both would be refused.
+async fn only_the_injected_clock_decides_expiry(setup: Setup) {
+    let clock = &setup.fixture.clock;
+    let start = clock.now();
+    for offset in [Duration::days(-365), Duration::days(365)] {
+        clock.set(start + offset);
+        let token = mint(&setup, "storage:read").await;
+        let (status, body) = call(&setup.state, Some(&token)).await;
+        assert_eq!(status, StatusCode::OK, "minted at {offset}: {body}");
+    }
+}
+
+/// The leeway is small: an expired token is accepted for at most the configured skew
+/// (default 5 s) after `exp`, then refused.
+async fn expired_tokens_get_only_the_small_leeway(setup: Setup) {
+    let leeway = setup.state.tep.settings().leeway_seconds;
+    assert!(leeway <= 10, "leeway {leeway}s");
+    let token = mint(&setup, "storage:read").await;
+    let (_, payload, _) = parts(&token);
+    let exp = payload["exp"].as_i64().expect("exp");
+    let at = |seconds: i64| time::OffsetDateTime::from_unix_timestamp(seconds).expect("valid time");
+    // Fresh calls each time: past the 1 s liveness cache.
+    setup
+        .fixture
+        .clock
+        .set(at(exp + i64::try_from(leeway).expect("small")));
+    assert_eq!(call(&setup.state, Some(&token)).await.0, StatusCode::OK);
+    setup
+        .fixture
+        .clock
+        .set(at(exp + i64::try_from(leeway).expect("small") + 1));
+    let (status, body) = call(&setup.state, Some(&token)).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"),
+        "{body}"
+    );
+}
+
 async fn revocation_kills_live_tokens(setup: Setup) {
     let token = mint(&setup, "storage:read").await;
     assert_eq!(call(&setup.state, Some(&token)).await.0, StatusCode::OK);
@@ -379,6 +420,8 @@ on_both_engines!(
     missing_scope_is_forbidden,
     forged_and_broken_tokens_are_refused,
     expired_tokens_are_refused,
+    only_the_injected_clock_decides_expiry,
+    expired_tokens_get_only_the_small_leeway,
     revocation_kills_live_tokens,
     keys_persist_and_rotate,
 );

@@ -3,12 +3,12 @@
 //! with messages that name the offending setting. Secrets never appear in `Debug` output.
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on (`TMCP_LISTEN`).
@@ -38,6 +38,11 @@ pub struct Config {
     pub tep_signing_algorithm: String,
     /// Default TEP lifetime in seconds (24 h).
     pub tep_lifetime_secs: i64,
+    /// Tolerated clock skew when checking a TEP's `exp`/`nbf`, in seconds (5, at most 10).
+    pub tep_leeway_secs: u64,
+    /// Prefix of every key this deployment writes to Redis, so deployments (and test runs)
+    /// can share one Redis (`TMCP_REDIS_NAMESPACE`).
+    pub redis_namespace: String,
     /// Mounts `/bench/*` baseline routes for load tests. Never enable in production.
     pub bench_routes: bool,
     /// Default rate limit of every API route per token (or address): requests per minute
@@ -52,7 +57,7 @@ pub struct Config {
 }
 
 /// OAuth endpoints (`TMCP_OAUTH__*`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OAuthConfig {
     /// Requests per minute to the token, revocation, introspection and device authorization
@@ -69,7 +74,7 @@ impl Default for OAuthConfig {
 }
 
 /// Accounts and sessions (`TMCP_AUTH__*`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Lifetime of a session token in seconds (24 h).
@@ -95,7 +100,7 @@ impl Default for AuthConfig {
 }
 
 /// Mini-app storage (`[storage]`, `TMCP_STORAGE__*`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Bytes per (user, app) unless the app has an override (10 MiB).
@@ -113,7 +118,7 @@ pub struct StorageConfig {
     pub batch_rate_burst: u32,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppQuota {
     pub bytes: i64,
@@ -195,7 +200,7 @@ impl StorageConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MaintenanceConfig {
     pub interval_secs: u64,
@@ -211,7 +216,7 @@ pub struct MaintenanceConfig {
     pub storage_sync_retention_days: i64,
 }
 
-#[derive(Clone, Deserialize, Default)]
+#[derive(Clone, Deserialize, Serialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackupConfig {
     /// Connection used by `backup`/`restore` on PostgreSQL (e.g. a dedicated backup role);
@@ -239,6 +244,8 @@ impl Default for Config {
             public_url: None,
             tep_signing_algorithm: "RS256".into(),
             tep_lifetime_secs: 86_400,
+            tep_leeway_secs: tmcp_http::auth::tep::DEFAULT_LEEWAY_SECONDS,
+            redis_namespace: "tmcp".into(),
             bench_routes: false,
             api_rate_per_minute: 300,
             api_rate_burst: 300,
@@ -334,6 +341,21 @@ impl Config {
         if !(60..=30 * 86_400).contains(&self.tep_lifetime_secs) {
             bail!("TMCP_TEP_LIFETIME_SECS must be between 60 and 2592000");
         }
+        if self.tep_leeway_secs > tmcp_http::auth::tep::MAX_LEEWAY_SECONDS {
+            bail!(
+                "TMCP_TEP_LEEWAY_SECS must be between 0 and {}",
+                tmcp_http::auth::tep::MAX_LEEWAY_SECONDS
+            );
+        }
+        if self.redis_namespace.is_empty()
+            || self.redis_namespace.len() > 64
+            || !self
+                .redis_namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            bail!("TMCP_REDIS_NAMESPACE must be 1-64 of [A-Za-z0-9._-]");
+        }
         if let Some(url) = &self.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
                 bail!("TMCP_PUBLIC_URL must be an http(s) URL without a trailing slash");
@@ -415,6 +437,46 @@ fn settings_from_environment() -> config::Map<String, String> {
             name.starts_with("TMCP_") && name != "TMCP_CONFIG" && !name.starts_with("TMCP_TEST_")
         })
         .collect()
+}
+
+impl Config {
+    /// The effective configuration as TOML that `--config` accepts back. Secrets are not
+    /// printed: the encryption key and URLs carrying a password are withheld and named in
+    /// comments (with the password masked), to be supplied through `TMCP_*` variables.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        let mut public = self.clone();
+        let mut withheld = Vec::new();
+        if public.encryption_key.take().is_some() {
+            withheld.push("encryption_key = \"<set>\"".to_owned());
+        }
+        for (name, slot) in [
+            ("database_url", &mut public.database_url),
+            ("redis_url", &mut public.redis_url),
+            ("backup.database_url", &mut public.backup.database_url),
+        ] {
+            let has_password = slot
+                .as_deref()
+                .and_then(|raw| url::Url::parse(raw).ok())
+                .is_some_and(|parsed| parsed.password().is_some());
+            if has_password {
+                if let Some(raw) = slot.take() {
+                    withheld.push(format!("{name} = \"{}\"", redact_url(&raw)));
+                }
+            }
+        }
+        let body = toml::to_string(&public).context("configuration as TOML")?;
+        let mut out = String::new();
+        if !withheld.is_empty() {
+            out.push_str("# Withheld secrets (set through TMCP_* environment variables):\n");
+            for line in withheld {
+                out.push_str("# ");
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out.push_str(&body);
+        Ok(out)
+    }
 }
 
 /// Replaces the password of a URL with `***` for display.
@@ -529,6 +591,27 @@ mod tests {
         let mut bad = Config::default();
         bad.maintenance.storage_sync_retention_days = 0;
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn printed_toml_loads_back_and_hides_secrets() {
+        let config = Config {
+            database_url: Some("postgres://tmcp:hunter2@db.internal/tmcp".into()),
+            encryption_key: Some("c2VjcmV0".into()),
+            ..Config::default()
+        };
+        let printed = config.to_toml().expect("toml");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("c2VjcmV0"), "{printed}");
+        assert!(printed.contains("# database_url = \"postgres://tmcp:***@db.internal/tmcp\""));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("tmcp.toml");
+        std::fs::write(&file, &printed).expect("written");
+        let loaded = Config::load(Some(&file)).expect("printed config loads back");
+        assert_eq!(
+            loaded.to_toml().expect("toml"),
+            Config::default().to_toml().expect("toml")
+        );
     }
 
     #[test]

@@ -99,10 +99,7 @@ async fn main() -> ExitCode {
         }),
         Command::Backup { output } => backup::backup(&config, &output).await,
         Command::Restore { input } => backup::restore(&config, &input).await,
-        Command::Config => {
-            println!("{config:#?}");
-            Ok(())
-        }
+        Command::Config => config.to_toml().map(|text| print!("{text}")),
         Command::Admin {
             command:
                 AdminCommand::CreateUser {

@@ -42,9 +42,10 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     let tep_settings = TepSettings {
         issuer: config.public_url(),
         default_lifetime: time::Duration::seconds(config.tep_lifetime_secs),
+        leeway_seconds: config.tep_leeway_secs,
         ..TepSettings::default()
     };
-    let limiter = RateLimiter::new(redis.clone(), "tmcp");
+    let limiter = RateLimiter::new(redis.clone(), config.redis_namespace.clone());
     Ok(AppState {
         db,
         clock,

@@ -54,6 +54,8 @@ async fn postgres_and_redis_are_used_when_configured() {
             std::env::var("TMCP_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         ),
+        // Keys of this run only: concurrent runs share the Redis.
+        redis_namespace: format!("test-{}", uuid::Uuid::new_v4().simple()),
         ..config_in(dir.path())
     };
     let server = serve::start(&config, Arc::new(SystemClock))
@@ -106,7 +108,7 @@ fn someone(name: &str) -> NewUser {
         last_name: None,
         phone_ciphertext: None,
         role: Role::User,
-        created_at: time::macros::datetime!(2026-11-25 10:00 UTC),
+        created_at: *tmcp_contract_tests::START,
     }
 }
 

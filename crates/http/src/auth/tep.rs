@@ -23,13 +23,18 @@ use tmcp_repository::{Database, IssuedToken, TokenLiveness};
 
 pub const PREFIX: &str = "tep.";
 pub const TOKEN_TYPE: &str = "tep_access_token";
+/// Default tolerated clock skew for `exp`/`nbf`.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 5;
+/// The largest leeway the configuration accepts.
+pub const MAX_LEEWAY_SECONDS: u64 = 10;
 
 #[derive(Debug, Clone)]
 pub struct TepSettings {
     /// `iss` of every token; also the OAuth issuer.
     pub issuer: String,
     pub default_lifetime: Duration,
-    /// Tolerated clock skew for `exp`/`nbf`.
+    /// Tolerated clock skew for `exp`/`nbf` (seconds; kept small: an expired token is
+    /// accepted for at most this long).
     pub leeway_seconds: u64,
     /// How long a liveness answer is reused; revocation takes effect within this time.
     pub liveness_cache: StdDuration,
@@ -40,7 +45,7 @@ impl Default for TepSettings {
         Self {
             issuer: "http://127.0.0.1:8080".into(),
             default_lifetime: Duration::hours(24),
-            leeway_seconds: 30,
+            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
             liveness_cache: StdDuration::from_secs(2),
         }
     }
@@ -395,8 +400,11 @@ impl TepService {
         }
         let mut validation = Validation::new(key.algorithm);
         validation.algorithms = vec![key.algorithm];
-        validation.leeway = self.settings.leeway_seconds;
-        validation.validate_nbf = true;
+        // Time claims are checked against the injected clock in `check_times`, never the
+        // library's wall clock: tests and operators control "now" in one place.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
         validation.validate_aud = false; // aud is checked against client_id below
         validation.set_issuer(&[self.settings.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "sub", "aud"]);

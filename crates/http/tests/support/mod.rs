@@ -382,12 +382,11 @@ impl Env {
         .await
     }
 
-    /// Serves the app on a real loopback listener whose address is the issuer; the clock is
-    /// set to the wall clock first so outside verifiers agree on token times.
+    /// Serves the app on a real loopback listener whose address is the issuer. The test
+    /// clock starts at the real time (see `tmcp_contract_tests::START`), so outside verifiers
+    /// with their own clocks agree on token times without moving the injected clock.
     pub async fn serve(&mut self) -> (String, tokio::task::JoinHandle<()>) {
-        #[allow(clippy::disallowed_methods)]
-        let wall = time::OffsetDateTime::now_utc();
-        self.fixture.clock.set(wall);
+        let now = self.fixture.clock.now();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("listener");
@@ -397,7 +396,7 @@ impl Env {
             self.state.db.as_ref(),
             &self.state.cipher,
             jsonwebtoken::Algorithm::RS256,
-            wall,
+            now,
         )
         .await
         .expect("key ring");
