@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod apps_and_views;
+pub mod cancellation;
 pub mod engines;
 pub mod fixtures;
 pub mod oauth;

@@ -16,16 +16,18 @@ mod sessions;
 mod storage;
 mod system;
 mod tokens;
+mod tx;
 mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, Transaction};
+use sqlx::{ConnectOptions, Connection, Executor, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 use tmcp_domain::UserId;
 use tmcp_repository::{RepoError, RepoResult};
 
 pub use error::map_sqlx_error;
+use tx::PgTx;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -71,12 +73,21 @@ impl PgDatabase {
     ///
     /// `BEGIN` and the setting travel in one round trip (simple query protocol). The id is
     /// inlined: a `UserId` renders as a hyphenated hex UUID, which cannot carry SQL.
-    async fn scoped(&self, user: UserId) -> RepoResult<Transaction<'static, Postgres>> {
+    async fn scoped(&self, user: UserId) -> RepoResult<PgTx> {
         let begin = format!(
             "BEGIN; SELECT set_config('tmcp.user_id', '{}', true)",
             user.0.hyphenated()
         );
-        self.app.begin_with(begin).await.map_err(map_sqlx_error)
+        PgTx::begin(&self.app, Some(begin))
+            .await
+            .map_err(map_sqlx_error)
+    }
+
+    /// Starts a transaction on the system pool (no row-level security).
+    async fn system_tx(&self) -> RepoResult<PgTx> {
+        PgTx::begin(&self.system, None)
+            .await
+            .map_err(map_sqlx_error)
     }
 
     /// The request pool (role `tmcp_app`), for tests that probe row-level security.
@@ -107,6 +118,9 @@ async fn role_pool(
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
+        // Every transaction ends before its connection is pooled again (see `tx`); one that
+        // sqlx still counts as open here was leaked, and its connection is closed instead.
+        .after_release(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 // Role names are fixed identifiers, never user input.

@@ -2,9 +2,8 @@
 //! runs on the system pool; transitions lock their row (`FOR UPDATE`) so racing
 //! redemptions of one code, refresh token or device code are serialised and only one wins.
 
-use crate::{map_sqlx_error, PgDatabase};
+use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
-use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use tmcp_domain::oauth::{decide_device_poll, DevicePollDecision, DevicePollState, DeviceStatus};
 use tmcp_domain::UserId;
@@ -112,11 +111,7 @@ fn device_from_row(row: DeviceRow) -> RepoResult<(DeviceAuthorization, Option<Of
     ))
 }
 
-async fn revoke_grant_in(
-    tx: &mut Transaction<'static, Postgres>,
-    grant_id: Uuid,
-    at: OffsetDateTime,
-) -> RepoResult<u64> {
+async fn revoke_grant_in(tx: &mut PgTx, grant_id: Uuid, at: OffsetDateTime) -> RepoResult<u64> {
     let done = sqlx::query(
         "UPDATE oauth_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL",
     )
@@ -174,7 +169,7 @@ impl OAuthGrantRepository for PgDatabase {
     }
 
     async fn withdraw_consent(&self, withdrawal: ConsentWithdrawal) -> RepoResult<bool> {
-        let mut tx = self.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = self.system_tx().await?;
         let withdrawn: Option<Vec<String>> = withdrawal.scopes.clone();
         let updated = sqlx::query(
             "UPDATE oauth_consents SET \
@@ -247,7 +242,7 @@ impl OAuthGrantRepository for PgDatabase {
         code_hash: &str,
         now: OffsetDateTime,
     ) -> RepoResult<CodeRedemption> {
-        let mut tx = self.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = self.system_tx().await?;
         let row: Option<CodeRow> = sqlx::query_as(
             "SELECT grant_id, client_id, user_id, redirect_uri, scopes, code_challenge, \
              expires_at, created_at, used_at FROM oauth_authorization_codes \
@@ -275,7 +270,7 @@ impl OAuthGrantRepository for PgDatabase {
     }
 
     async fn revoke_grant(&self, grant_id: Uuid, at: OffsetDateTime) -> RepoResult<u64> {
-        let mut tx = self.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = self.system_tx().await?;
         let revoked = revoke_grant_in(&mut tx, grant_id, at).await?;
         tx.commit().await.map_err(map_sqlx_error)?;
         Ok(revoked)
@@ -320,7 +315,7 @@ impl OAuthGrantRepository for PgDatabase {
         &self,
         rotation: OAuthRefreshRotation,
     ) -> RepoResult<OAuthRefreshRedemption> {
-        let mut tx = self.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = self.system_tx().await?;
         let sql = format!(
             "SELECT {REFRESH_COLUMNS} FROM oauth_tokens \
              WHERE token_hash = $1 AND token_type = 'refresh' FOR UPDATE"
@@ -377,7 +372,7 @@ impl OAuthGrantRepository for PgDatabase {
         &self,
         authorization: NewDeviceAuthorization,
     ) -> RepoResult<()> {
-        let mut tx = self.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = self.system_tx().await?;
         sqlx::query("DELETE FROM oauth_device_codes WHERE user_code = $1 AND expires_at <= $2")
             .bind(&authorization.user_code)
             .bind(authorization.created_at)
@@ -454,7 +449,7 @@ impl OAuthGrantRepository for PgDatabase {
         client_id: &str,
         now: OffsetDateTime,
     ) -> RepoResult<DevicePoll> {
-        let mut tx = self.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = self.system_tx().await?;
         let sql = format!(
             "SELECT {DEVICE_COLUMNS} FROM oauth_device_codes \
              WHERE device_code_hash = $1 FOR UPDATE"

@@ -1,6 +1,6 @@
-use crate::{map_sqlx_error, PgDatabase};
+use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use tmcp_domain::{SessionId, UserId};
 use tmcp_repository::{
@@ -56,7 +56,7 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
-async fn commit(tx: Transaction<'static, Postgres>) -> RepoResult<()> {
+async fn commit(tx: PgTx) -> RepoResult<()> {
     tx.commit().await.map_err(map_sqlx_error)
 }
 
@@ -166,7 +166,7 @@ impl SessionRepository for PgDatabase {
     }
 
     async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> RepoResult<RefreshOutcome> {
-        let mut tx = self.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = self.system_tx().await?;
         // The row lock taken by this UPDATE serialises concurrent presentations of one token:
         // the loser re-evaluates the WHERE clause against the rotated row and matches nothing.
         let sql = format!(

@@ -4,9 +4,8 @@
 //! expired entries. Request work runs scoped as `tmcp_app`; system jobs on the system pool.
 
 use super::rows::{self, EntryRow, ENTRY_COLUMNS};
-use crate::{map_sqlx_error, PgDatabase};
+use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
-use sqlx::{Postgres, Transaction};
 use time::{Duration, OffsetDateTime};
 use tmcp_domain::storage::sync::SyncOpResult;
 use tmcp_domain::storage::StorageKey;
@@ -30,7 +29,7 @@ const TAKE_QUOTA: &str =
      RETURNING change_seq";
 
 pub(crate) struct PgUnit {
-    tx: Transaction<'static, Postgres>,
+    tx: PgTx,
     user: UserId,
     app: String,
     now: OffsetDateTime,
@@ -76,7 +75,7 @@ impl PgUnit {
         app: String,
         now: OffsetDateTime,
     ) -> RepoResult<Option<Self>> {
-        let mut tx = db.system.begin().await.map_err(map_sqlx_error)?;
+        let mut tx = db.system_tx().await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE storage_quotas SET change_seq = change_seq \
              WHERE user_id = $1 AND app_id = $2 RETURNING change_seq",
