@@ -17,6 +17,7 @@ mod storage;
 mod system;
 mod tokens;
 mod users;
+mod withdrawal;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, Transaction};
