@@ -1557,4 +1557,22 @@ fn openapi_documents_every_oauth_route_with_its_body_type() {
     }
     let token_ok = &paths["/oauth2/token"]["post"]["responses"]["200"];
     assert!(token_ok.to_string().contains("TokenResponse"), "{token_ok}");
+    let withdraw = &paths["/api/v1/auth/revoke"]["post"]["responses"];
+    for status in ["200", "400", "401", "403", "404", "413", "422", "500"] {
+        assert!(
+            withdraw[status].is_object(),
+            "withdrawal documents {status}"
+        );
+    }
+    let answer = &doc["components"]["schemas"]["WithdrawGrantResponse"]["properties"];
+    for field in [
+        "client_id",
+        "revoked_scopes",
+        "remaining_scopes",
+        "tokens_revoked",
+        "refresh_tokens_revoked",
+        "revoked_at",
+    ] {
+        assert!(answer[field].is_object(), "WithdrawGrantResponse.{field}");
+    }
 }
