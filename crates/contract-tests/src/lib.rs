@@ -77,6 +77,8 @@ macro_rules! contract_suite {
             system::migrations_are_recorded,
             system::partition_upkeep_is_idempotent,
             oauth::consents_accumulate_and_withdrawal_kills_tokens_with_an_outbox_row,
+            oauth::withdrawal_without_consent_ends_pre_approved_tokens,
+            oauth::racing_rotation_and_withdrawal_leave_no_live_refresh_token,
             oauth::codes_are_single_use_and_a_replay_revokes_the_grant,
             oauth::racing_redemptions_of_one_code_have_one_winner,
             oauth::refresh_tokens_rotate_and_reuse_revokes_the_family,

@@ -4,13 +4,13 @@
 use crate::fixtures::user;
 use crate::Fixture;
 use futures::future::join_all;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use tmcp_domain::oauth::{new_secret, user_code, SecretKind};
 use tmcp_domain::{Clock, SessionId, UserId};
 use tmcp_repository::{
     CodeRedemption, ConsentWithdrawal, DevicePoll, IssuedToken, NewAuthorizationCode,
     NewDeviceAuthorization, NewOAuthRefreshToken, OAuthClient, OAuthRefreshRedemption,
-    OAuthRefreshRotation, OutboxEvent, RepoError, TokenLiveness,
+    OAuthRefreshRotation, RepoError, TokenLiveness, Withdrawn,
 };
 use uuid::Uuid;
 
@@ -128,24 +128,20 @@ pub async fn consents_accumulate_and_withdrawal_kills_tokens_with_an_outbox_row(
 
     fixture.clock.advance(Duration::seconds(1));
     let at = fixture.clock.now();
-    let event = |id| OutboxEvent {
-        id,
-        app_id: CLIENT.into(),
-        event: "scope.revoked".into(),
-        payload: serde_json::json!({"user_id": alice.id.to_string(), "scopes": ["user:read"]}),
-        created_at: at,
-    };
     let withdrawn = db
-        .withdraw_consent(ConsentWithdrawal {
-            user: alice.id,
-            client_id: CLIENT.into(),
-            scopes: Some(vec!["user:read".into()]),
-            at,
-            event: event(Uuid::now_v7()),
-        })
+        .withdraw_consent(withdrawal(alice.id, Some(vec!["user:read".into()]), at))
         .await
         .expect("withdraw");
-    assert!(withdrawn);
+    assert_eq!(
+        withdrawn,
+        Withdrawn {
+            revoked_scopes: vec!["user:read".into()],
+            remaining_scopes: vec!["wallet:balance".into()],
+            tokens_revoked: 1,
+            refresh_tokens_revoked: 0,
+            event_queued: true,
+        }
+    );
     let consent = db
         .find_consent(alice.id, CLIENT)
         .await
@@ -175,20 +171,178 @@ pub async fn consents_accumulate_and_withdrawal_kills_tokens_with_an_outbox_row(
     assert_eq!(events[0].event, "scope.revoked");
     assert_eq!(events[0].payload["scopes"][0], "user:read");
 
-    // A client the user never consented to: nothing happens, no event.
+    // A client the user never used: nothing to revoke, no event; the mark is recorded.
     let bob = user(fixture, "consent_bob").await;
     let nothing = db
-        .withdraw_consent(ConsentWithdrawal {
-            user: bob.id,
-            client_id: CLIENT.into(),
-            scopes: None,
-            at,
-            event: event(Uuid::now_v7()),
-        })
+        .withdraw_consent(withdrawal(bob.id, None, at))
         .await
         .expect("withdraw nothing");
-    assert!(!nothing);
+    assert_eq!(nothing, Withdrawn::default());
     assert_eq!(db.pending_outbox_events(10).await.expect("outbox").len(), 1);
+    let mark = db.find_consent(bob.id, CLIENT).await.expect("find");
+    assert_eq!(
+        mark.map(|c| (c.scopes, c.revoked_at)),
+        Some((vec![], Some(at)))
+    );
+}
+
+fn withdrawal(user: UserId, scopes: Option<Vec<String>>, at: OffsetDateTime) -> ConsentWithdrawal {
+    ConsentWithdrawal {
+        user,
+        client_id: CLIENT.into(),
+        scopes,
+        at,
+        event_id: Uuid::now_v7(),
+        app_id: CLIENT.into(),
+    }
+}
+
+/// Scopes that need no consent (`storage:*`) are issued without a consent row; withdrawing
+/// must still end every usable token of the pair and tell the app.
+pub async fn withdrawal_without_consent_ends_pre_approved_tokens(fixture: &Fixture) {
+    client(fixture, CLIENT).await;
+    let alice = user(fixture, "preapproved_alice").await;
+    let db = &fixture.db;
+    let grant = Uuid::now_v7();
+    // Already dead before the withdrawal: an expired TEP and a rotated refresh token.
+    let expired = new_secret(SecretKind::AuthorizationCode).hash;
+    db.record_issued_token(IssuedToken {
+        id: Uuid::now_v7(),
+        client_id: CLIENT.into(),
+        user_id: Some(alice.id),
+        token_hash: expired,
+        scopes: vec!["storage:write".into()],
+        expires_at: fixture.clock.now() + Duration::seconds(1),
+        created_at: fixture.clock.now(),
+        grant_id: None,
+    })
+    .await
+    .expect("token recorded");
+    let (_, first) = refresh(fixture, alice.id, grant);
+    let first_hash = first.token_hash.clone();
+    db.store_oauth_refresh_token(first).await.expect("stored");
+    fixture.clock.advance(Duration::seconds(2));
+    let next = rotation(fixture, &first_hash);
+    let current_hash = next.new_hash.clone();
+    let rotated = db.rotate_oauth_refresh_token(next).await.expect("rotate");
+    assert!(matches!(rotated, OAuthRefreshRedemption::Rotated(_)));
+    let tep = access_token(fixture, alice.id, None).await;
+    assert!(live(fixture, alice.id, &tep).await);
+    assert_eq!(db.find_consent(alice.id, CLIENT).await.expect("find"), None);
+
+    fixture.clock.advance(Duration::seconds(1));
+    let at = fixture.clock.now();
+    let withdrawn = db
+        .withdraw_consent(withdrawal(alice.id, None, at))
+        .await
+        .expect("withdraw");
+    assert_eq!(
+        withdrawn,
+        Withdrawn {
+            revoked_scopes: vec!["storage:read".into(), "user:read".into()],
+            remaining_scopes: vec![],
+            tokens_revoked: 1,
+            refresh_tokens_revoked: 1,
+            event_queued: true,
+        }
+    );
+    assert!(!live(fixture, alice.id, &tep).await, "the TEP died");
+    assert_eq!(
+        db.rotate_oauth_refresh_token(rotation(fixture, &current_hash))
+            .await
+            .expect("rotate after"),
+        OAuthRefreshRedemption::Dead
+    );
+    let mark = db
+        .find_consent(alice.id, CLIENT)
+        .await
+        .expect("find")
+        .expect("the withdrawal left its mark");
+    assert_eq!((mark.scopes, mark.revoked_at), (vec![], Some(at)));
+
+    let events = db.pending_outbox_events(10).await.expect("outbox");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, "scope.revoked");
+    assert_eq!(events[0].app_id, CLIENT);
+    assert_eq!(events[0].created_at, at);
+    assert_eq!(events[0].payload["user_id"], alice.id.to_string());
+    assert_eq!(events[0].payload["client_id"], CLIENT);
+    assert_eq!(
+        events[0].payload["scopes"],
+        serde_json::json!(["storage:read", "user:read"])
+    );
+
+    // A TEP whose row the revocation missed (minted concurrently, stamped before the
+    // withdrawal) dies by the mark; one minted afterwards lives.
+    let straggler = new_secret(SecretKind::AuthorizationCode).hash;
+    db.record_issued_token(IssuedToken {
+        id: Uuid::now_v7(),
+        client_id: CLIENT.into(),
+        user_id: Some(alice.id),
+        token_hash: straggler.clone(),
+        scopes: vec!["storage:read".into()],
+        expires_at: at + Duration::hours(1),
+        created_at: at - Duration::milliseconds(5),
+        grant_id: None,
+    })
+    .await
+    .expect("token recorded");
+    assert!(!live(fixture, alice.id, &straggler).await);
+    fixture.clock.advance(Duration::seconds(1));
+    let later = access_token(fixture, alice.id, None).await;
+    assert!(live(fixture, alice.id, &later).await);
+
+    // Withdrawing again revokes the newer token only; a third time does nothing at all.
+    fixture.clock.advance(Duration::seconds(1));
+    let again = db
+        .withdraw_consent(withdrawal(alice.id, None, fixture.clock.now()))
+        .await
+        .expect("withdraw again");
+    assert_eq!(again.tokens_revoked, 1);
+    assert_eq!(again.revoked_scopes, vec!["storage:read"]);
+    let nothing = db
+        .withdraw_consent(withdrawal(alice.id, None, fixture.clock.now()))
+        .await
+        .expect("withdraw a third time");
+    assert_eq!(nothing, Withdrawn::default());
+    assert_eq!(db.pending_outbox_events(10).await.expect("outbox").len(), 2);
+}
+
+/// A refresh rotation racing a withdrawal either loses (the presented token is revoked) or
+/// wins before it (and its replacement is revoked with the rest): no refresh token survives.
+pub async fn racing_rotation_and_withdrawal_leave_no_live_refresh_token(fixture: &Fixture) {
+    client(fixture, CLIENT).await;
+    let alice = user(fixture, "withdraw_race").await;
+    let db = &fixture.db;
+    db.grant_consent(alice.id, CLIENT, &["user:read".into()], fixture.clock.now())
+        .await
+        .expect("grant");
+    for _ in 0..12 {
+        fixture.clock.advance(Duration::seconds(1));
+        let (_, first) = refresh(fixture, alice.id, Uuid::now_v7());
+        let first_hash = first.token_hash.clone();
+        db.store_oauth_refresh_token(first).await.expect("stored");
+        let next = rotation(fixture, &first_hash);
+        let next_hash = next.new_hash.clone();
+        let rotating = {
+            let db = db.clone();
+            tokio::spawn(async move { db.rotate_oauth_refresh_token(next).await })
+        };
+        let withdrawing = {
+            let db = db.clone();
+            let request = withdrawal(alice.id, None, fixture.clock.now());
+            tokio::spawn(async move { db.withdraw_consent(request).await })
+        };
+        rotating.await.expect("task").expect("rotate");
+        withdrawing.await.expect("task").expect("withdraw");
+        for hash in [&first_hash, &next_hash] {
+            let found = db.find_oauth_refresh_token(hash).await.expect("find");
+            assert!(
+                found.is_none_or(|t| t.revoked_at.is_some() || t.rotated_at.is_some()),
+                "a refresh token outlived the withdrawal"
+            );
+        }
+    }
 }
 
 pub async fn codes_are_single_use_and_a_replay_revokes_the_grant(fixture: &Fixture) {

@@ -18,6 +18,7 @@ mod system;
 mod tokens;
 mod tx;
 mod users;
+mod withdrawal;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, PgPool};

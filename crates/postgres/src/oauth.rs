@@ -2,16 +2,18 @@
 //! runs on the system pool; transitions lock their row (`FOR UPDATE`) so racing
 //! redemptions of one code, refresh token or device code are serialised and only one wins.
 
+use crate::withdrawal::PgWithdrawal;
 use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tmcp_domain::oauth::{decide_device_poll, DevicePollDecision, DevicePollState, DeviceStatus};
 use tmcp_domain::UserId;
+use tmcp_repository::withdrawal_tx;
 use tmcp_repository::{
     AuthorizationCode, CodeRedemption, Consent, ConsentWithdrawal, DeviceAuthorization, DevicePoll,
     NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
     OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent, RepoError,
-    RepoResult,
+    RepoResult, Withdrawn,
 };
 use uuid::Uuid;
 
@@ -168,51 +170,16 @@ impl OAuthGrantRepository for PgDatabase {
         Ok(())
     }
 
-    async fn withdraw_consent(&self, withdrawal: ConsentWithdrawal) -> RepoResult<bool> {
-        let mut tx = self.system_tx().await?;
-        let withdrawn: Option<Vec<String>> = withdrawal.scopes.clone();
-        let updated = sqlx::query(
-            "UPDATE oauth_consents SET \
-               scopes = CASE WHEN $3::TEXT[] IS NULL THEN ARRAY[]::TEXT[] \
-                        ELSE ARRAY(SELECT s FROM unnest(scopes) AS s WHERE s <> ALL($3::TEXT[]) ORDER BY 1) END, \
-               revoked_at = $4, updated_at = $4 \
-             WHERE user_id = $1 AND client_id = $2",
-        )
-        .bind(withdrawal.user.0)
-        .bind(&withdrawal.client_id)
-        .bind(withdrawn)
-        .bind(withdrawal.at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        if updated.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE oauth_tokens SET revoked_at = $3 \
-             WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(withdrawal.user.0)
-        .bind(&withdrawal.client_id)
-        .bind(withdrawal.at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        let event = &withdrawal.event;
-        sqlx::query(
-            "INSERT INTO webhook_outbox (id, app_id, event, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(event.id)
-        .bind(&event.app_id)
-        .bind(&event.event)
-        .bind(&event.payload)
-        .bind(event.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        tx.commit().await.map_err(map_sqlx_error)?;
-        Ok(true)
+    async fn withdraw_consent(&self, withdrawal: ConsentWithdrawal) -> RepoResult<Withdrawn> {
+        let tx = self.system_tx().await?;
+        let mut unit = PgWithdrawal {
+            tx,
+            user: withdrawal.user,
+            client_id: &withdrawal.client_id,
+        };
+        let withdrawn = withdrawal_tx::withdraw(&mut unit, &withdrawal).await?;
+        unit.tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(withdrawn)
     }
 
     async fn create_authorization_code(&self, code: NewAuthorizationCode) -> RepoResult<()> {
@@ -316,6 +283,19 @@ impl OAuthGrantRepository for PgDatabase {
         rotation: OAuthRefreshRotation,
     ) -> RepoResult<OAuthRefreshRedemption> {
         let mut tx = self.system_tx().await?;
+        // A withdrawal holds the pair's consent row while it revokes the pair's tokens. Taking
+        // it (shared) before the token row means this rotation either commits before the
+        // withdrawal reads the tokens, so the replacement is revoked with them, or starts
+        // after it and finds the presented token revoked — never a surviving replacement.
+        sqlx::query(
+            "SELECT 1 FROM oauth_consents c JOIN oauth_tokens t \
+               ON t.user_id = c.user_id AND t.client_id = c.client_id \
+             WHERE t.token_hash = $1 AND t.token_type = 'refresh' FOR SHARE OF c",
+        )
+        .bind(&rotation.presented_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
         let sql = format!(
             "SELECT {REFRESH_COLUMNS} FROM oauth_tokens \
              WHERE token_hash = $1 AND token_type = 'refresh' FOR UPDATE"

@@ -16,6 +16,7 @@ pub mod storage_tx;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod withdrawal_tx;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
 pub use apps::{AppRepository, AppSummary, NewApp};
@@ -43,6 +44,7 @@ pub use tokens::{
     StoredSigningKey, TokenLiveness,
 };
 pub use users::{NewUser, User, UserRepository, UserSummary};
+pub use withdrawal_tx::Withdrawn;
 
 /// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
 /// decides which engine is behind it.

@@ -3,6 +3,7 @@
 //! grant withdrawals produce. Every transition is one atomic statement or transaction, so
 //! two racing redemptions of one code or refresh token cannot both succeed.
 
+use crate::withdrawal_tx::Withdrawn;
 use crate::RepoResult;
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -29,18 +30,20 @@ pub struct OutboxEvent {
     pub created_at: OffsetDateTime,
 }
 
-/// A user withdraws (part of) a client's grant.
+/// A user withdraws (part of) a client's grant (see [`crate::withdrawal_tx`]).
 #[derive(Debug, Clone)]
 pub struct ConsentWithdrawal {
     pub user: UserId,
     pub client_id: String,
     /// `None` withdraws everything; otherwise only these scopes leave the consent. Either way
-    /// every token issued so far for (user, client) dies: tokens carry their scopes, so the
-    /// app obtains new ones for what remains.
+    /// every token issued so far for (user, client) dies, whatever its scopes: tokens carry
+    /// their scopes, so the app obtains new ones for what remains.
     pub scopes: Option<Vec<String>>,
     pub at: OffsetDateTime,
-    /// Written in the same transaction (e.g. `scope.revoked`).
-    pub event: OutboxEvent,
+    /// Id of the `scope.revoked` outbox row, if one is written.
+    pub event_id: Uuid,
+    /// Who receives the event: the client's mini-app (or the client id itself).
+    pub app_id: String,
 }
 
 #[derive(Debug, Clone)]
@@ -182,10 +185,12 @@ pub trait OAuthGrantRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> RepoResult<()>;
 
-    /// Withdraws a grant (all of it or some scopes), kills every token of (user, client)
-    /// including refresh tokens, and writes the outbox event, in one transaction. Returns
-    /// false (and writes nothing) when the user never consented to the client.
-    async fn withdraw_consent(&self, withdrawal: ConsentWithdrawal) -> RepoResult<bool>;
+    /// Withdraws a grant (all of it or some scopes): records the withdrawal instant on the
+    /// (user, client) consent row (creating it if the user never consented: pre-approved
+    /// scopes have no row), revokes every access and refresh token of the pair, and queues a
+    /// `scope.revoked` outbox row if anything was revoked — one transaction, run by
+    /// [`crate::withdrawal_tx::withdraw`].
+    async fn withdraw_consent(&self, withdrawal: ConsentWithdrawal) -> RepoResult<Withdrawn>;
 
     async fn create_authorization_code(&self, code: NewAuthorizationCode) -> RepoResult<()>;
 

@@ -3,6 +3,7 @@
 //! transaction, so racing redemptions are serialised and only one wins.
 
 use crate::time_text::{from_opt_text, from_text, to_text};
+use crate::withdrawal::SqliteWithdrawal;
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
@@ -10,19 +11,20 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 use tmcp_domain::oauth::{decide_device_poll, DevicePollDecision, DevicePollState, DeviceStatus};
 use tmcp_domain::UserId;
+use tmcp_repository::withdrawal_tx;
 use tmcp_repository::{
     AuthorizationCode, CodeRedemption, Consent, ConsentWithdrawal, DeviceAuthorization, DevicePoll,
     NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
     OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent, RepoError,
-    RepoResult,
+    RepoResult, Withdrawn,
 };
 use uuid::Uuid;
 
-fn json_list(items: &[String]) -> String {
+pub(crate) fn json_list(items: &[String]) -> String {
     serde_json::Value::from(items.to_vec()).to_string()
 }
 
-fn parse_list(text: &str) -> RepoResult<Vec<String>> {
+pub(crate) fn parse_list(text: &str) -> RepoResult<Vec<String>> {
     serde_json::from_str(text).map_err(|e| RepoError::Internal(format!("bad stored list: {e}")))
 }
 
@@ -213,63 +215,16 @@ impl OAuthGrantRepository for SqliteDatabase {
         tx.commit().await.map_err(map_sqlx_error)
     }
 
-    async fn withdraw_consent(&self, withdrawal: ConsentWithdrawal) -> RepoResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT scopes FROM oauth_consents WHERE user_id = $1 AND client_id = $2",
-        )
-        .bind(withdrawal.user.0)
-        .bind(&withdrawal.client_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        let Some(stored) = existing else {
-            return Ok(false);
+    async fn withdraw_consent(&self, withdrawal: ConsentWithdrawal) -> RepoResult<Withdrawn> {
+        let tx = self.writer.begin().await.map_err(map_sqlx_error)?;
+        let mut unit = SqliteWithdrawal {
+            tx,
+            user: withdrawal.user,
+            client_id: &withdrawal.client_id,
         };
-        let remaining: Vec<String> = match &withdrawal.scopes {
-            None => Vec::new(),
-            Some(withdrawn) => parse_list(&stored)?
-                .into_iter()
-                .filter(|s| !withdrawn.contains(s))
-                .collect(),
-        };
-        let at = to_text(withdrawal.at);
-        sqlx::query(
-            "UPDATE oauth_consents SET scopes = $3, revoked_at = $4, updated_at = $4 \
-             WHERE user_id = $1 AND client_id = $2",
-        )
-        .bind(withdrawal.user.0)
-        .bind(&withdrawal.client_id)
-        .bind(json_list(&remaining))
-        .bind(&at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        sqlx::query(
-            "UPDATE oauth_tokens SET revoked_at = $3 \
-             WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(withdrawal.user.0)
-        .bind(&withdrawal.client_id)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        let event = &withdrawal.event;
-        sqlx::query(
-            "INSERT INTO webhook_outbox (id, app_id, event, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(event.id)
-        .bind(&event.app_id)
-        .bind(&event.event)
-        .bind(event.payload.to_string())
-        .bind(to_text(event.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        tx.commit().await.map_err(map_sqlx_error)?;
-        Ok(true)
+        let withdrawn = withdrawal_tx::withdraw(&mut unit, &withdrawal).await?;
+        unit.tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(withdrawn)
     }
 
     async fn create_authorization_code(&self, code: NewAuthorizationCode) -> RepoResult<()> {

@@ -87,6 +87,19 @@ impl Reply {
     }
 }
 
+/// GET of the protected no-op route with a TEP, on the given instance.
+pub async fn protected_on(app: &Router, token: &str) -> StatusCode {
+    let request = Request::get("/bench/tep")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    app.clone()
+        .oneshot(request)
+        .await
+        .expect("response")
+        .status()
+}
+
 pub fn pkce() -> (String, String) {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -416,6 +429,29 @@ impl Env {
             .await;
         });
         (base, task)
+    }
+
+    /// Another server instance on the same database and signing keys: its own TEP caches,
+    /// with the given liveness cache time.
+    pub async fn other_instance(&self, liveness_cache: std::time::Duration) -> Router {
+        let ring = tmcp_http::auth::keys::load_key_ring(
+            self.state.db.as_ref(),
+            &self.state.cipher,
+            jsonwebtoken::Algorithm::RS256,
+            self.fixture.clock.now(),
+        )
+        .await
+        .expect("key ring");
+        let mut state = self.state.clone();
+        state.tep = Arc::new(tmcp_http::auth::TepService::new(
+            ring,
+            tmcp_http::auth::TepSettings {
+                issuer: self.state.tep.settings().issuer.clone(),
+                liveness_cache,
+                ..tmcp_http::auth::TepSettings::default()
+            },
+        ));
+        tmcp_http::router(state)
     }
 
     /// Moves the injected clock past the 1 s liveness cache and into the next second.
