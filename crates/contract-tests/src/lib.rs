@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod apps_and_views;
+pub mod cluster;
 pub mod engines;
 pub mod fixtures;
 pub mod oauth;
