@@ -105,9 +105,12 @@ impl PrivateCluster {
     /// Starts the (stopped) server again on the same port and data; returns once it accepts
     /// connections.
     pub async fn resume(&self) {
+        // fsync=off is safe because only the server dies, never the machine; commits must
+        // still be synchronous, or an immediate stop loses the last acknowledged ones (WAL
+        // still in shared buffers) and the data after a restart would differ.
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB",
+             -c full_page_writes=off -c shared_buffers=16MB",
             self.port,
             self.dir.path().display()
         );
