@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod apps_and_views;
 pub mod cancellation;
+pub mod cluster;
 pub mod engines;
 pub mod fixtures;
 pub mod oauth;

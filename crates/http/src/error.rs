@@ -10,6 +10,10 @@ use time::format_description::well_known::Rfc3339;
 use tmcp_repository::RepoError;
 use utoipa::ToSchema;
 
+/// `Retry-After` (seconds) of a 503 for an unreachable dependency: about the time a
+/// restarting database or a failover needs, so a client's next try has a fair chance.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// An error answer: status, stable code, human message and optional details.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -81,6 +85,19 @@ impl ApiError {
         )
     }
 
+    /// 503 for a dependency (`database`, `redis`) that cannot be reached right now, with
+    /// `Retry-After` so clients back off instead of hammering a recovering service.
+    pub fn dependency_unavailable(dependency: &str) -> Self {
+        let mut error = Self::service_unavailable(format!(
+            "the {dependency} is temporarily unavailable; try again later"
+        ))
+        .with_details(json!({ "dependency": dependency }));
+        error
+            .headers
+            .push(("retry-after", UNAVAILABLE_RETRY_AFTER_SECS.to_string()));
+        error
+    }
+
     /// A failure that is ours, not the client's. The cause is logged with the request id and
     /// never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -115,6 +132,11 @@ impl From<RepoError> for ApiError {
                 "the resource already exists",
             )
             .with_details(json!({ "constraint": constraint })),
+            RepoError::Unavailable(cause) => {
+                // Expected during an outage: a warning per request, not an internal error.
+                tracing::warn!(request_id = %current_request_id(), error = %cause, "database unavailable");
+                Self::dependency_unavailable("database")
+            }
             other => Self::internal(other),
         }
     }

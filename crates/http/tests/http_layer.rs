@@ -225,6 +225,10 @@ async fn readiness_follows_the_database() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let json = envelope(status, &headers, &body, "SERVICE_UNAVAILABLE");
     assert_eq!(json["error"]["details"]["dependency"], "database");
+    assert!(
+        headers.contains_key("retry-after"),
+        "clients are told when to retry"
+    );
 
     let (status, _, _) = send(tmcp_http::router(app.state), get_req("/health")).await;
     assert_eq!(

@@ -36,14 +36,21 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PgSettings {
     pub max_connections: u32,
+    /// How long a call waits for a connection before it fails as `RepoError::Unavailable`.
+    /// It also bounds opening a new connection: the pool retries a refused connect and gives
+    /// each attempt only the time left, so a dead or unreachable server fails within it.
     pub acquire_timeout: Duration,
 }
+
+/// Short, so that while the database is down requests fail fast (503) instead of hanging;
+/// long enough for a healthy but busy pool to hand out a connection.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Default for PgSettings {
     fn default() -> Self {
         Self {
             max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
         }
     }
 }

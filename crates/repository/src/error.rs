@@ -16,7 +16,12 @@ pub enum RepoError {
     /// The write would take a (user, app) past its storage quota; nothing was written.
     #[error("storage quota exceeded")]
     QuotaExceeded(QuotaUsage),
-    /// The database could not be reached or answered with an unexpected error.
+    /// The database cannot be reached right now: no connection within the pool's acquire
+    /// timeout, the connection broke, or the server is shutting down or starting up. Nothing
+    /// is wrong with the request; the same call may succeed once the database is back.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with an unexpected error, or stored data made no sense.
     #[error("database error: {0}")]
     Internal(String),
 }

@@ -28,6 +28,10 @@ pub struct Config {
     /// A tracing filter such as `info` or `tmcp=debug,info` (`RUST_LOG` overrides it).
     pub log_level: String,
     pub db_max_connections: u32,
+    /// How long a request waits for a PostgreSQL connection, connecting included, before it
+    /// fails with 503 (`TMCP_DB_ACQUIRE_TIMEOUT_MS`). Short, so a database outage answers
+    /// promptly instead of holding requests.
+    pub db_acquire_timeout_ms: u64,
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
@@ -238,6 +242,7 @@ impl Default for Config {
             log_format: "text".into(),
             log_level: "info".into(),
             db_max_connections: 16,
+            db_acquire_timeout_ms: 2000,
             request_timeout_secs: 30,
             body_limit_bytes: 10 * 1024 * 1024,
             shutdown_grace_secs: 30,
@@ -379,6 +384,9 @@ impl Config {
         if self.db_max_connections == 0 {
             bail!("TMCP_DB_MAX_CONNECTIONS must be at least 1");
         }
+        if !(50..=600_000).contains(&self.db_acquire_timeout_ms) {
+            bail!("TMCP_DB_ACQUIRE_TIMEOUT_MS must be between 50 and 600000");
+        }
         if self.body_limit_bytes < 1024 {
             bail!("TMCP_BODY_LIMIT_BYTES must be at least 1024");
         }
@@ -508,6 +516,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
             .field("maintenance", &self.maintenance)
             .field("storage", &self.storage)
             .field("auth", &self.auth)
@@ -553,6 +562,11 @@ mod tests {
         assert!(config.validate().is_err());
         let config = Config {
             encryption_key: Some("short".into()),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+        let config = Config {
+            db_acquire_timeout_ms: 0,
             ..Config::default()
         };
         assert!(config.validate().is_err());

@@ -3,6 +3,7 @@
 use crate::config::{Config, DatabaseTarget};
 use anyhow::Context;
 use std::sync::Arc;
+use std::time::Duration;
 use tmcp_postgres::{PgDatabase, PgSettings};
 use tmcp_repository::Database;
 use tmcp_sqlite::SqliteDatabase;
@@ -12,7 +13,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Database>> {
         DatabaseTarget::Postgres(url) => {
             let settings = PgSettings {
                 max_connections: config.db_max_connections,
-                ..PgSettings::default()
+                acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
             };
             let db = PgDatabase::connect(&url, &settings)
                 .await

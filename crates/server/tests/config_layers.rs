@@ -18,9 +18,12 @@ fn file_overrides_defaults_and_environment_overrides_file() {
     std::env::set_var("TMCP_LOG_FORMAT", "text");
     std::env::set_var("TMCP_TEST_SOMETHING", "harness variables are not settings");
     std::env::set_var("TMCP_MAINTENANCE__PURGE_BATCH_SIZE", "42");
+    std::env::set_var("TMCP_DB_ACQUIRE_TIMEOUT_MS", "750");
     let config = Config::load(Some(file.path())).expect("valid layered configuration");
     std::env::remove_var("TMCP_LOG_FORMAT");
     std::env::remove_var("TMCP_MAINTENANCE__PURGE_BATCH_SIZE");
+    std::env::remove_var("TMCP_DB_ACQUIRE_TIMEOUT_MS");
+    assert_eq!(config.db_acquire_timeout_ms, 750, "from the environment");
     assert_eq!(config.listen, "127.0.0.1:9100", "from the file");
     assert_eq!(config.log_format, "text", "environment wins over the file");
     assert_eq!(

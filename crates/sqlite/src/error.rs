@@ -6,6 +6,9 @@ const QUOTA_CONSTRAINT: &str = "chk_storage_quota_within_limits";
 /// `UNIQUE constraint failed: users.email` becomes the PostgreSQL-style name
 /// `users_email_key`, so callers see the same names on both engines.
 pub fn map_sqlx_error(error: sqlx::Error) -> RepoError {
+    if is_unavailable(&error) {
+        return RepoError::Unavailable(error.to_string());
+    }
     if let sqlx::Error::Database(db) = &error {
         let message = db.message();
         if let Some(columns) = message.strip_prefix("UNIQUE constraint failed: ") {
@@ -40,6 +43,20 @@ pub fn map_sqlx_error(error: sqlx::Error) -> RepoError {
     RepoError::Internal(error.to_string())
 }
 
+/// Whether the database is out of reach for now rather than refusing this statement: the
+/// pool gave up waiting, or another process held a lock past the busy timeout
+/// (`SQLITE_BUSY`/`SQLITE_LOCKED` and their extended codes, e.g. 517 `BUSY_SNAPSHOT`).
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
 fn unique_name(columns: &str) -> String {
     let mut table = "";
     let mut names = Vec::new();
@@ -53,7 +70,15 @@ fn unique_name(columns: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::unique_name;
+    use super::{map_sqlx_error, unique_name};
+    use tmcp_repository::RepoError;
+
+    #[test]
+    fn an_exhausted_pool_is_unavailable_not_internal() {
+        for error in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(matches!(map_sqlx_error(error), RepoError::Unavailable(_)));
+        }
+    }
 
     #[test]
     fn unique_names_match_postgres_defaults() {

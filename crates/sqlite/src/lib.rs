@@ -30,6 +30,22 @@ pub use error::map_sqlx_error;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Lock waiting.
+#[derive(Debug, Clone)]
+pub struct SqliteSettings {
+    /// How long a statement waits for a lock another process holds (a backup tool, a second
+    /// server on the same file) before it fails as `RepoError::Unavailable`.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteSettings {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SqliteDatabase {
     writer: SqlitePool,
@@ -40,6 +56,11 @@ impl SqliteDatabase {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or a plain path),
     /// in WAL mode with foreign keys on, and applies pending migrations.
     pub async fn connect(url: &str) -> RepoResult<Self> {
+        Self::connect_with(url, &SqliteSettings::default()).await
+    }
+
+    /// [`Self::connect`] with explicit settings.
+    pub async fn connect_with(url: &str, settings: &SqliteSettings) -> RepoResult<Self> {
         let url = if url.starts_with("sqlite:") {
             url.to_owned()
         } else {
@@ -51,7 +72,7 @@ impl SqliteDatabase {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(settings.busy_timeout);
         if let Some(dir) = Path::new(options.get_filename()).parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {

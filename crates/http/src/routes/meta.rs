@@ -47,16 +47,16 @@ pub struct Readiness {
 /// Readiness: the database and, when configured, Redis answer within the timeout.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
     (status = 200, description = "dependencies reachable", body = Readiness),
-    (status = 503, description = "a dependency is unreachable", body = ErrorEnvelope)))]
+    (status = 503, description = "a dependency is unreachable (`Retry-After`)", body = ErrorEnvelope)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let timeout = state.settings.readiness_timeout;
     match tokio::time::timeout(timeout, state.db.ping()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");
-            return Err(unready("database"));
+            return Err(ApiError::dependency_unavailable("database"));
         }
-        Err(_) => return Err(unready("database")),
+        Err(_) => return Err(ApiError::dependency_unavailable("database")),
     }
     let redis = match state.redis.clone() {
         None => "not_configured",
@@ -67,9 +67,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Api
                 Ok(Ok(_)) => "ok",
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "readiness: redis check failed");
-                    return Err(unready("redis"));
+                    return Err(ApiError::dependency_unavailable("redis"));
                 }
-                Err(_) => return Err(unready("redis")),
+                Err(_) => return Err(ApiError::dependency_unavailable("redis")),
             }
         }
     };
@@ -78,11 +78,6 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Api
         database: state.db.engine(),
         redis,
     }))
-}
-
-fn unready(dependency: &str) -> ApiError {
-    ApiError::service_unavailable(format!("{dependency} is not reachable"))
-        .with_details(serde_json::json!({ "dependency": dependency }))
 }
 
 /// Prometheus text exposition of request and pool metrics.

@@ -86,6 +86,9 @@ struct AuthRequest {
 enum Refusal {
     /// Client or redirect URI cannot be trusted: show a page.
     Page(&'static str, String),
+    /// Our side failed before the request could be checked (e.g. the database is down):
+    /// show the server failure page, never a 400.
+    Failed(ApiError),
     /// Send the error to the client.
     Redirect {
         redirect_uri: String,
@@ -111,10 +114,7 @@ async fn validate(state: &AppState, form: &Form) -> Result<AuthRequest, Refusal>
                 "This application is not registered or has been disabled.",
             ))
         }
-        Err(e) => {
-            tracing::error!(error = %e, "client lookup failed");
-            return Err(page("Something went wrong", "Please try again later."));
-        }
+        Err(e) => return Err(Refusal::Failed(e.into())),
     };
     let Some(redirect_uri) = form.get("redirect_uri").filter(|r| {
         client
@@ -274,6 +274,7 @@ fn redirect_source(redirect_uri: &str) -> Option<String> {
 fn refusal_response(state: &AppState, refusal: Refusal) -> Response {
     match refusal {
         Refusal::Page(title, message) => error_page(StatusCode::BAD_REQUEST, title, &message),
+        Refusal::Failed(error) => html::server_failure_page(&error),
         Refusal::Redirect {
             redirect_uri,
             state: request_state,
@@ -375,11 +376,7 @@ fn internal(error: ApiError) -> Response {
             "Please wait a moment and try again.",
         );
     }
-    error_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "Please try again later.",
-    )
+    html::server_failure_page(&error)
 }
 
 /// Scopes of the request that the user still has to approve.

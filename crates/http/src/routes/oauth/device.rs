@@ -305,11 +305,7 @@ fn failure(error: ApiError) -> Response {
             "Please wait a minute and try again.",
         );
     }
-    error_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "Please try again later.",
-    )
+    html::server_failure_page(&error)
 }
 
 /// The device verification page: sign in, enter the code, approve or deny.

@@ -15,7 +15,8 @@ pub struct OAuthErrorBody {
     /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
     /// `unsupported_grant_type`, `invalid_scope`, `authorization_pending`, `slow_down`,
     /// `access_denied`, `expired_token`, `consent_required`, `invalid_target`,
-    /// `rate_limit_exceeded`, `server_error`.
+    /// `rate_limit_exceeded`, `server_error`, `temporarily_unavailable` (503 with
+    /// `Retry-After`).
     pub error: String,
     pub error_description: String,
     /// `slow_down`: the polling interval to use from now on (seconds).
@@ -108,7 +109,8 @@ pub fn rate_headers(decision: &RateDecision) -> Vec<(&'static str, String)> {
 }
 
 /// Envelope errors from shared code (repositories, the rate limiter) in OAuth form. A 429
-/// keeps its `Retry-After` and `X-RateLimit-*` headers; everything else internal is a 500.
+/// keeps its `Retry-After` and `X-RateLimit-*` headers, a 503 (database unreachable) becomes
+/// `temporarily_unavailable` with its `Retry-After`; everything else internal is a 500.
 impl From<ApiError> for OAuthError {
     fn from(error: ApiError) -> Self {
         let mut converted = match error.status {
@@ -125,7 +127,14 @@ impl From<ApiError> for OAuthError {
                 }
                 e
             }
-            StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE => {
+            // RFC 6749 §4.1.2.1's code for "overloaded or under maintenance"; the envelope's
+            // `Retry-After` is kept below.
+            StatusCode::SERVICE_UNAVAILABLE => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the service is temporarily unavailable; try again later",
+            ),
+            StatusCode::INTERNAL_SERVER_ERROR => {
                 Self::new(error.status, "server_error", "internal server error")
             }
             status => Self::new(status, "invalid_request", error.message.clone()),

@@ -107,6 +107,29 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     )
 }
 
+/// The page for a failure that is not the person's doing: 503 with the error's `Retry-After`
+/// while a dependency (the database) is down, 500 for anything else.
+pub fn server_failure_page(error: &crate::error::ApiError) -> Response {
+    if error.status != StatusCode::SERVICE_UNAVAILABLE {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Please try again later.",
+        );
+    }
+    let mut response = error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The service is temporarily unavailable. Please try again in a moment.",
+    );
+    for (name, value) in &error.headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(*name, value);
+        }
+    }
+    response
+}
+
 /// A hidden form field.
 pub fn hidden(name: &str, value: &str) -> String {
     format!(
