@@ -8,6 +8,7 @@ pub mod apps_and_views;
 pub mod engines;
 pub mod fixtures;
 pub mod oauth;
+pub mod redis_server;
 pub mod storage;
 pub mod system;
 pub mod users;
