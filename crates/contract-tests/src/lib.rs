@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod engines;
 pub mod fixtures;
 pub mod oauth;
+pub mod redis_server;
 pub mod storage;
 pub mod system;
 pub mod users;

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
+pub mod redis_link;
 pub mod routes;
 pub mod services;
 mod state;

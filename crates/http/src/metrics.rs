@@ -8,6 +8,10 @@ pub const REQUESTS_TOTAL: &str = "tmcp_http_requests_total";
 pub const REQUEST_DURATION: &str = "tmcp_http_request_duration_seconds";
 pub const DB_POOL_CONNECTIONS: &str = "tmcp_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "tmcp_db_pool_idle_connections";
+/// 1 while the Redis breaker is open (rate limits in-process), 0 while Redis is in use.
+pub const REDIS_BREAKER_OPEN: &str = "tmcp_redis_breaker_open";
+/// How often the Redis breaker opened (one per outage).
+pub const REDIS_BREAKER_TRIPS: &str = "tmcp_redis_breaker_trips_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

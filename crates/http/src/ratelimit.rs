@@ -1,8 +1,11 @@
 //! Token-bucket rate limits (GCRA: one timestamp per bucket). Buckets live in Redis when it
-//! is configured, so every instance shares them; otherwise in this process. If Redis fails
-//! mid-flight the in-process buckets take over (degraded, never unlimited).
+//! is configured, so every instance shares them; otherwise in this process. While Redis is
+//! unavailable (its breaker is open, see `redis_link`) the in-process buckets take over
+//! (degraded, never unlimited), and when it is back the in-process state is carried into
+//! Redis bucket by bucket, so a client refused in-process stays refused.
 
 use crate::error::ApiError;
+use crate::redis_link::RedisLink;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -91,14 +94,18 @@ fn gcra(stored_tat: Option<i64>, now_us: i64, rule: &LimitRule, consume: bool) -
     }
 }
 
-// KEYS[1] bucket; ARGV: interval_us, tolerance_us, consume (1/0). Uses the server clock so
-// instances with skewed clocks still share one notion of time.
+// KEYS[1] bucket; ARGV: interval_us, tolerance_us, consume (1/0), carried_tat (the
+// in-process bucket's TAT from an outage, 0 if none). Uses the server clock so instances
+// with skewed clocks still share one notion of time; only a carried TAT comes from this
+// instance's clock, once per bucket after an outage.
 const GCRA_SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local carried = tonumber(ARGV[4])
+if carried > tat then tat = carried end
 if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - tolerance
@@ -113,7 +120,7 @@ return {1, now - allow_at, tat, now}
 ";
 
 pub struct RateLimiter {
-    redis: Option<redis::aio::ConnectionManager>,
+    redis: Option<RedisLink>,
     script: redis::Script,
     local: Mutex<HashMap<String, i64>>,
     /// A prefix separating deployments (and tests) sharing one Redis.
@@ -123,7 +130,7 @@ pub struct RateLimiter {
 const LOCAL_CAPACITY: usize = 200_000;
 
 impl RateLimiter {
-    pub fn new(redis: Option<redis::aio::ConnectionManager>, namespace: impl Into<String>) -> Self {
+    pub fn new(redis: Option<RedisLink>, namespace: impl Into<String>) -> Self {
         Self {
             redis,
             script: redis::Script::new(GCRA_SCRIPT),
@@ -132,8 +139,9 @@ impl RateLimiter {
         }
     }
 
+    /// True while buckets are shared through Redis (configured and its breaker closed).
     pub fn is_shared(&self) -> bool {
-        self.redis.is_some()
+        self.redis.as_ref().is_some_and(RedisLink::is_available)
     }
 
     /// Takes one request from `subject`'s bucket of `rule`; 429 `RATE_LIMIT_EXCEEDED` when empty.
@@ -151,17 +159,19 @@ impl RateLimiter {
     /// Empties a bucket (e.g. failure counter after a successful login).
     pub async fn reset(&self, rule: &LimitRule, subject: &str) {
         let key = self.key(rule, subject);
-        if let Some(mut conn) = self.redis.clone() {
-            let outcome: redis::RedisResult<()> =
-                redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
-            if let Err(e) = outcome {
-                tracing::warn!(error = %e, "rate limit reset in Redis failed");
-            }
+        if let Some(redis) = &self.redis {
+            // While Redis is unavailable the shared bucket keeps its count: a reset that
+            // cannot reach it errs on the strict side.
+            let del = redis::cmd("DEL").arg(&key).to_owned();
+            let _: Option<()> = redis
+                .run(|mut conn| async move { del.query_async(&mut conn).await })
+                .await;
         }
-        self.local
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
+        self.buckets().remove(&key);
+    }
+
+    fn buckets(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn key(&self, rule: &LimitRule, subject: &str) -> String {
@@ -170,27 +180,33 @@ impl RateLimiter {
 
     async fn step(&self, rule: &LimitRule, subject: &str, consume: bool) -> Step {
         let key = self.key(rule, subject);
-        if let Some(mut conn) = self.redis.clone() {
-            let result: redis::RedisResult<(i64, i64, i64, i64)> = self
-                .script
-                .key(&key)
+        if let Some(redis) = &self.redis {
+            let carried = self.buckets().get(&key).copied();
+            let mut invocation = self.script.key(&key);
+            invocation
                 .arg(rule.interval_us())
                 .arg(rule.tolerance_us())
                 .arg(if consume { "1" } else { "0" })
-                .invoke_async(&mut conn)
+                .arg(carried.unwrap_or(0));
+            let result: Option<(i64, i64, i64, i64)> = redis
+                .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
                 .await;
-            match result {
-                Ok((allowed, slack, tat, now)) => {
-                    return Step {
-                        allowed: allowed == 1,
-                        slack_or_wait_us: slack,
-                        tat_us: tat,
-                        now_us: now,
-                    };
+            if let Some((allowed, slack, tat, now)) = result {
+                let allowed = allowed == 1;
+                if let (true, true, Some(carried)) = (allowed, consume, carried) {
+                    // Redis now holds a TAT past the carried one; the local copy is done
+                    // (unless a newer outage wrote a fresher one meanwhile).
+                    let mut buckets = self.buckets();
+                    if buckets.get(&key) == Some(&carried) {
+                        buckets.remove(&key);
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "Redis rate limit failed; using in-process buckets")
-                }
+                return Step {
+                    allowed,
+                    slack_or_wait_us: slack,
+                    tat_us: tat,
+                    now_us: now,
+                };
             }
         }
         self.local_step(&key, rule, consume)
@@ -202,7 +218,7 @@ impl RateLimiter {
         #[allow(clippy::disallowed_methods)]
         let now_us =
             i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
-        let mut buckets = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = self.buckets();
         if buckets.len() >= LOCAL_CAPACITY {
             buckets.retain(|_, tat| *tat > now_us);
         }

@@ -48,7 +48,8 @@ impl Default for HttpSettings {
 pub struct AppState {
     pub db: Arc<dyn Database>,
     pub clock: Arc<dyn Clock>,
-    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Redis behind its circuit breaker, when configured.
+    pub redis: Option<crate::redis_link::RedisLink>,
     /// Encrypts sensitive columns (phone, MFA secrets) before they reach the database.
     pub cipher: FieldCipher,
     pub metrics: Metrics,

@@ -1,14 +1,17 @@
-//! Rate limits against real Redis (shared by every instance) and in-process.
+//! Rate limits against real Redis (shared by every instance), in-process, and across a
+//! Redis that hangs and comes back (a private `redis-server`).
 
 use axum::http::{HeaderMap, StatusCode};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tmcp_contract_tests::redis_server::PrivateRedis;
 use tmcp_http::ratelimit::{LimitRule, RateLimiter};
+use tmcp_http::redis_link::{RedisLink, RedisSettings};
 
-async fn redis() -> redis::aio::ConnectionManager {
+async fn redis() -> RedisLink {
     let url =
         std::env::var("TMCP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let client = redis::Client::open(url.as_str()).expect("redis url");
-    redis::aio::ConnectionManager::new(client)
+    RedisLink::connect(client, RedisSettings::default())
         .await
         .unwrap_or_else(|e| panic!("Redis is required ({url}): {e}"))
 }
@@ -68,4 +71,78 @@ async fn in_process_buckets_without_redis() {
     let limiter = RateLimiter::new(None, "local");
     assert!(!limiter.is_shared());
     exhaust(&limiter, &limiter, "carol").await;
+}
+
+/// A hung Redis (process frozen: connections stay open, nothing answers) is where only the
+/// breaker helps: without it every call would wait the command timeout. The first call
+/// pays one timeout, then calls skip Redis until a background probe finds it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_costs_one_timeout_then_nothing() {
+    let server = PrivateRedis::start().await;
+    let timeout = Duration::from_millis(800);
+    let settings = RedisSettings {
+        connect_timeout: timeout,
+        command_timeout: timeout,
+        breaker_open: Duration::from_millis(1500),
+    };
+    let client = redis::Client::open(server.url()).expect("redis url");
+    let link = RedisLink::connect(client.clone(), settings)
+        .await
+        .expect("private redis answers");
+    let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let limiter = RateLimiter::new(Some(link), namespace.clone());
+    // A large burst that does not refill while the test runs, so every count is exact.
+    let generous = LimitRule {
+        name: "generous",
+        rate: 100,
+        period: Duration::from_secs(3600),
+        burst: 100,
+    };
+    limiter
+        .check(&generous, "dave")
+        .await
+        .expect("through Redis");
+    assert!(limiter.is_shared());
+
+    server.pause();
+    let started = Instant::now();
+    let first = limiter.check(&generous, "dave").await.expect("allowed");
+    let detection = started.elapsed();
+    assert!(
+        detection >= timeout.mul_f32(0.9) && detection < timeout * 3,
+        "one command timeout: {detection:?}"
+    );
+    assert_eq!(first.remaining, 99, "a fresh in-process bucket");
+    assert!(!limiter.is_shared(), "breaker open");
+    let started = Instant::now();
+    for expected in (89..99).rev() {
+        let decision = limiter.check(&generous, "dave").await.expect("allowed");
+        assert_eq!(decision.remaining, expected, "exact in-process counts");
+    }
+    assert!(
+        started.elapsed() < timeout,
+        "ten calls together cost less than one timeout: {:?}",
+        started.elapsed()
+    );
+
+    server.resume();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !limiter.is_shared() {
+        assert!(
+            Instant::now() < deadline,
+            "the probe never closed the breaker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    limiter.check(&generous, "erin").await.expect("allowed");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("inspection connection");
+    let stored: bool = redis::cmd("EXISTS")
+        .arg(format!("{namespace}:rl:generous:erin"))
+        .query_async(&mut conn)
+        .await
+        .expect("EXISTS");
+    assert!(stored, "buckets are in Redis again");
 }

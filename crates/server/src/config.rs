@@ -18,6 +18,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `redis://…` enables Redis (`TMCP_REDIS_URL`).
     pub redis_url: Option<String>,
+    /// Redis timeouts and circuit breaker (`[redis]`, `TMCP_REDIS__*`).
+    pub redis: RedisConfig,
     /// Where the SQLite database and generated key files live.
     pub data_dir: PathBuf,
     /// Base64 of 32 bytes for column encryption; unset means a key file in `data_dir`
@@ -58,6 +60,57 @@ pub struct Config {
     pub auth: AuthConfig,
     pub oauth: OAuthConfig,
     pub storage: StorageConfig,
+}
+
+/// Redis timeouts and circuit breaker (`[redis]`, `TMCP_REDIS__*`). A failed Redis command
+/// opens the breaker: for `breaker_open_ms` no request touches Redis (rate limits are
+/// enforced in-process) while a background probe checks whether it is back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Each connection attempt gives up after this many milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Each command gives up after this many milliseconds.
+    pub command_timeout_ms: u64,
+    /// How long the breaker stays open before the next background probe.
+    pub breaker_open_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        let defaults = tmcp_http::redis_link::RedisSettings::default();
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            connect_timeout_ms: ms(defaults.connect_timeout),
+            command_timeout_ms: ms(defaults.command_timeout),
+            breaker_open_ms: ms(defaults.breaker_open),
+        }
+    }
+}
+
+impl RedisConfig {
+    pub fn settings(&self) -> tmcp_http::redis_link::RedisSettings {
+        use std::time::Duration;
+        tmcp_http::redis_link::RedisSettings {
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            command_timeout: Duration::from_millis(self.command_timeout_ms),
+            breaker_open: Duration::from_millis(self.breaker_open_ms),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=60_000).contains(&self.connect_timeout_ms)
+            || !(1..=60_000).contains(&self.command_timeout_ms)
+        {
+            bail!(
+                "redis.connect_timeout_ms and redis.command_timeout_ms must be between 1 and 60000"
+            );
+        }
+        if !(10..=3_600_000).contains(&self.breaker_open_ms) {
+            bail!("redis.breaker_open_ms must be between 10 and 3600000");
+        }
+        Ok(())
+    }
 }
 
 /// OAuth endpoints (`TMCP_OAUTH__*`).
@@ -237,6 +290,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             database_url: None,
             redis_url: None,
+            redis: RedisConfig::default(),
             data_dir: PathBuf::from("./data"),
             encryption_key: None,
             log_format: "text".into(),
@@ -406,6 +460,7 @@ impl Config {
             bail!("TMCP_API_RATE_PER_MINUTE and TMCP_API_RATE_BURST must be at least 1");
         }
         self.storage.validate()?;
+        self.redis.validate()?;
         Ok(())
     }
 
@@ -508,6 +563,7 @@ impl std::fmt::Debug for Config {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis", &self.redis)
             .field("data_dir", &self.data_dir)
             .field(
                 "encryption_key",
@@ -626,6 +682,42 @@ mod tests {
             loaded.to_toml().expect("toml"),
             Config::default().to_toml().expect("toml")
         );
+    }
+
+    #[test]
+    fn redis_timeouts_and_breaker_are_validated() {
+        let config = Config::default();
+        let settings = config.redis.settings();
+        assert_eq!(
+            settings,
+            tmcp_http::redis_link::RedisSettings::default(),
+            "the configuration's defaults are the library's"
+        );
+        assert_eq!(settings.command_timeout.as_millis(), 250);
+        for bad in [
+            RedisConfig {
+                connect_timeout_ms: 0,
+                ..RedisConfig::default()
+            },
+            RedisConfig {
+                command_timeout_ms: 60_001,
+                ..RedisConfig::default()
+            },
+            RedisConfig {
+                breaker_open_ms: 0,
+                ..RedisConfig::default()
+            },
+        ] {
+            let config = Config {
+                redis: bad,
+                ..Config::default()
+            };
+            let message = config.validate().err().map(|e| e.to_string());
+            assert!(
+                message.as_deref().is_some_and(|m| m.contains("redis.")),
+                "{message:?}"
+            );
+        }
     }
 
     #[test]

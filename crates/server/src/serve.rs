@@ -12,6 +12,7 @@ use tmcp_http::auth::keys;
 use tmcp_http::auth::{AuthSettings, TepService, TepSettings};
 use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
+use tmcp_http::redis_link::RedisLink;
 use tmcp_http::routes::oauth::OAuthSettings;
 use tmcp_http::{AppState, HttpSettings};
 use tokio::net::TcpListener;
@@ -23,12 +24,12 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     let redis = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("invalid TMCP_REDIS_URL")?;
-            let manager = redis::aio::ConnectionManager::new(client)
+            let link = RedisLink::connect(client, config.redis.settings())
                 .await
                 .with_context(|| {
                     format!("cannot reach Redis at {}", crate::config::redact_url(url))
                 })?;
-            Some(manager)
+            Some(link)
         }
         None => None,
     };

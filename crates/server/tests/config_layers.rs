@@ -18,12 +18,27 @@ fn file_overrides_defaults_and_environment_overrides_file() {
     std::env::set_var("TMCP_LOG_FORMAT", "text");
     std::env::set_var("TMCP_TEST_SOMETHING", "harness variables are not settings");
     std::env::set_var("TMCP_MAINTENANCE__PURGE_BATCH_SIZE", "42");
+    // `TMCP_REDIS_URL` (a top-level key) and the `[redis]` section live side by side.
+    std::env::set_var("TMCP_REDIS_URL", "redis://127.0.0.1:6399");
+    std::env::set_var("TMCP_REDIS__BREAKER_OPEN_MS", "1500");
     std::env::set_var("TMCP_DB_ACQUIRE_TIMEOUT_MS", "750");
     let config = Config::load(Some(file.path())).expect("valid layered configuration");
-    std::env::remove_var("TMCP_LOG_FORMAT");
-    std::env::remove_var("TMCP_MAINTENANCE__PURGE_BATCH_SIZE");
-    std::env::remove_var("TMCP_DB_ACQUIRE_TIMEOUT_MS");
+    for name in [
+        "TMCP_LOG_FORMAT",
+        "TMCP_MAINTENANCE__PURGE_BATCH_SIZE",
+        "TMCP_REDIS_URL",
+        "TMCP_REDIS__BREAKER_OPEN_MS",
+        "TMCP_DB_ACQUIRE_TIMEOUT_MS",
+    ] {
+        std::env::remove_var(name);
+    }
     assert_eq!(config.db_acquire_timeout_ms, 750, "from the environment");
+    assert_eq!(config.redis_url.as_deref(), Some("redis://127.0.0.1:6399"));
+    assert_eq!(
+        config.redis.breaker_open_ms, 1500,
+        "[redis] from the environment"
+    );
+    assert_eq!(config.redis.command_timeout_ms, 250, "[redis] default kept");
     assert_eq!(config.listen, "127.0.0.1:9100", "from the file");
     assert_eq!(config.log_format, "text", "environment wins over the file");
     assert_eq!(

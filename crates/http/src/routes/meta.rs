@@ -1,8 +1,9 @@
 //! Operational routes: liveness, readiness, metrics, the OpenAPI document and its docs page.
 
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::metrics::{DB_POOL_CONNECTIONS, DB_POOL_IDLE};
+use crate::metrics::{DB_POOL_CONNECTIONS, DB_POOL_IDLE, REDIS_BREAKER_OPEN};
 use crate::openapi::ApiDoc;
+use crate::redis_link::RedisHealth;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -40,14 +41,18 @@ pub struct Readiness {
     status: &'static str,
     /// Database engine in use: `postgres` or `sqlite`.
     database: &'static str,
-    /// `ok` or `not_configured`.
+    /// `ok`, `not_configured`, or `degraded`: Redis is configured but unreachable, and rate
+    /// limits are enforced per instance until it answers again.
     redis: &'static str,
 }
 
-/// Readiness: the database and, when configured, Redis answer within the timeout.
+/// Readiness: the database answers within the timeout. Redis is reported but does not make
+/// the instance unready: without it the instance still serves, with rate limits enforced
+/// in-process (`"redis": "degraded"`), and taking every instance out of rotation for a
+/// shared Redis outage would turn a degradation into a full outage.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
-    (status = 200, description = "dependencies reachable", body = Readiness),
-    (status = 503, description = "a dependency is unreachable (`Retry-After`)", body = ErrorEnvelope)))]
+    (status = 200, description = "serving (Redis may be degraded)", body = Readiness),
+    (status = 503, description = "the database is unreachable (`Retry-After`)", body = ErrorEnvelope)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let timeout = state.settings.readiness_timeout;
     match tokio::time::timeout(timeout, state.db.ping()).await {
@@ -58,20 +63,12 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Api
         }
         Err(_) => return Err(ApiError::dependency_unavailable("database")),
     }
-    let redis = match state.redis.clone() {
+    let redis = match &state.redis {
         None => "not_configured",
-        Some(mut conn) => {
-            let ping_cmd = redis::cmd("PING");
-            let ping = ping_cmd.query_async::<String>(&mut conn);
-            match tokio::time::timeout(timeout, ping).await {
-                Ok(Ok(_)) => "ok",
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "readiness: redis check failed");
-                    return Err(ApiError::dependency_unavailable("redis"));
-                }
-                Err(_) => return Err(ApiError::dependency_unavailable("redis")),
-            }
-        }
+        Some(link) => match link.health(timeout).await {
+            RedisHealth::Ok => "ok",
+            RedisHealth::Degraded => "degraded",
+        },
     };
     Ok(Json(Readiness {
         status: "ready",
@@ -88,6 +85,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let engine = state.db.engine();
     metrics::gauge!(DB_POOL_CONNECTIONS, "engine" => engine).set(f64::from(open));
     metrics::gauge!(DB_POOL_IDLE, "engine" => engine).set(f64::from(idle));
+    if let Some(link) = &state.redis {
+        metrics::gauge!(REDIS_BREAKER_OPEN).set(if link.is_available() { 0.0 } else { 1.0 });
+    }
     (
         [(
             header::CONTENT_TYPE,
