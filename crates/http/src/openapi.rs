@@ -100,7 +100,9 @@ use utoipa::{Modify, OpenApi};
         (name = "mfa", description = "Second factors: TOTP, transaction PIN, biometric"),
         (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys"),
         (name = "storage", description = "Per-user key-value storage of mini-apps: quotas, TTL, \
-                                          batches, offline sync and conflicts"),
+                                          batches, offline sync and conflicts. Keys whose first \
+                                          segment is `quota`, `batch`, `sync` or `conflicts` are \
+                                          reserved for these routes: writes refuse them with 422."),
     )
 )]
 pub struct ApiDoc;
