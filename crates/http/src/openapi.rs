@@ -8,7 +8,10 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "TMCP Server",
         description = "Tween Mini-App Communication Protocol server: accounts, OAuth 2.0 / TEP \
-                       tokens, mini-app store, wallet payments, storage and lifecycle analytics."
+                       tokens, mini-app store, wallet payments, storage and lifecycle analytics. \
+                       Request text (path, query, JSON and form bodies) must be UTF-8 without \
+                       NUL (U+0000, also not as the JSON escape `\\u0000`): otherwise 400 \
+                       `INVALID_REQUEST` (`details.location`), or `invalid_request` on /oauth2/*."
     ),
     paths(
         crate::routes::meta::health,
