@@ -50,7 +50,10 @@ pub fn router(state: AppState) -> Router {
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let settings = state.settings.clone();
     let limiter_state = state.clone();
+    // On matched routes only (unknown paths stay 404): every route's text passes the same
+    // check before its handler parses anything.
     let routes = routes
+        .route_layer(axum::middleware::from_fn(middleware::boundary::check))
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
         .with_state(state);

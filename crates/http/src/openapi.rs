@@ -8,7 +8,10 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "TMCP Server",
         description = "Tween Mini-App Communication Protocol server: accounts, OAuth 2.0 / TEP \
-                       tokens, mini-app store, wallet payments, storage and lifecycle analytics."
+                       tokens, mini-app store, wallet payments, storage and lifecycle analytics. \
+                       Request text (path, query, JSON and form bodies) must be UTF-8 without \
+                       NUL (U+0000, also not as the JSON escape `\\u0000`): otherwise 400 \
+                       `INVALID_REQUEST` (`details.location`), or `invalid_request` on /oauth2/*."
     ),
     paths(
         crate::routes::meta::health,
@@ -100,7 +103,9 @@ use utoipa::{Modify, OpenApi};
         (name = "mfa", description = "Second factors: TOTP, transaction PIN, biometric"),
         (name = "oauth", description = "OAuth 2.0 authorization server and TEP keys"),
         (name = "storage", description = "Per-user key-value storage of mini-apps: quotas, TTL, \
-                                          batches, offline sync and conflicts"),
+                                          batches, offline sync and conflicts. Keys whose first \
+                                          segment is `quota`, `batch`, `sync` or `conflicts` are \
+                                          reserved for these routes: writes refuse them with 422."),
     )
 )]
 pub struct ApiDoc;

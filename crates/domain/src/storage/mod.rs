@@ -33,6 +33,14 @@ pub const MAX_OP_ID_BYTES: usize = 128;
 /// How long deletions stay in the change feed (and sync op ids stay deduplicated) by default.
 pub const DEFAULT_TOMBSTONE_RETENTION_DAYS: i64 = 30;
 
+/// First key segments (the text before the first `/`, or the whole key) that name fixed
+/// routes under `/api/v1/storage/`: a key `quota` could never be read at
+/// `GET /api/v1/storage/quota`, and `PUT /api/v1/storage/conflicts` is not a key's route.
+/// Writes refuse them; reads and deletes still accept them, so keys stored before the rule
+/// can be read (`batch/get`) and removed. A new fixed route under `/api/v1/storage/` must add
+/// its first segment here (the HTTP tests check the OpenAPI paths against this list).
+pub const RESERVED_KEY_SEGMENTS: [&str; 4] = ["quota", "batch", "sync", "conflicts"];
+
 /// A validated storage key: 1–256 bytes of UTF-8 without control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StorageKey(String);
@@ -43,6 +51,11 @@ pub enum InvalidStorageKey {
     Length,
     #[error("key must not contain control characters")]
     ControlCharacter,
+    #[error(
+        "keys whose first segment is \"{0}\" are reserved for storage routes (reserved first segments: {list})",
+        list = RESERVED_KEY_SEGMENTS.join(", ")
+    )]
+    Reserved(&'static str),
 }
 
 impl StorageKey {
@@ -54,6 +67,25 @@ impl StorageKey {
             return Err(InvalidStorageKey::ControlCharacter);
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// A key a client may write: valid, and its first segment not one of
+    /// [`RESERVED_KEY_SEGMENTS`].
+    pub fn parse_writable(raw: &str) -> Result<Self, InvalidStorageKey> {
+        let key = Self::parse(raw)?;
+        match key.reserved_segment() {
+            Some(segment) => Err(InvalidStorageKey::Reserved(segment)),
+            None => Ok(key),
+        }
+    }
+
+    /// The reserved first segment this key starts with, if any.
+    pub fn reserved_segment(&self) -> Option<&'static str> {
+        let first = self.0.split('/').next().unwrap_or_default();
+        RESERVED_KEY_SEGMENTS
+            .iter()
+            .copied()
+            .find(|reserved| *reserved == first)
     }
 
     pub fn as_str(&self) -> &str {
@@ -153,6 +185,48 @@ mod tests {
             StorageKey::parse("a\u{85}"),
             Err(InvalidStorageKey::ControlCharacter),
             "C1 controls count too"
+        );
+    }
+
+    #[test]
+    fn reserved_first_segments_are_refused_for_writes_only() {
+        for raw in [
+            "quota",
+            "batch",
+            "sync",
+            "conflicts",
+            "sync/push",
+            "quota/",
+            "batch/x/y",
+        ] {
+            let segment = raw.split('/').next().unwrap_or_default();
+            assert!(StorageKey::parse(raw).is_ok(), "{raw} stays readable");
+            let refused = StorageKey::parse_writable(raw);
+            assert!(
+                matches!(refused, Err(InvalidStorageKey::Reserved(s)) if s == segment),
+                "{raw}: {refused:?}"
+            );
+        }
+        let message = InvalidStorageKey::Reserved("quota").to_string();
+        assert!(
+            message.contains("\"quota\"") && message.contains("quota, batch, sync, conflicts"),
+            "{message}"
+        );
+        // Only the whole first segment counts, and case matters as it does in routes.
+        for raw in [
+            "quotas",
+            "quota.json",
+            "my/quota",
+            "Quota",
+            "syncing/x",
+            "a/batch",
+        ] {
+            assert!(StorageKey::parse_writable(raw).is_ok(), "{raw}");
+        }
+        // Validity is checked before reservation.
+        assert_eq!(
+            StorageKey::parse_writable("quota\n"),
+            Err(InvalidStorageKey::ControlCharacter)
         );
     }
 

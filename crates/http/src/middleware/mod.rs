@@ -1,3 +1,4 @@
+pub mod boundary;
 pub mod envelope;
 pub mod limit;
 pub mod metrics;

@@ -20,7 +20,7 @@ use tmcp_domain::storage::value::{
     check_content_type, check_metadata, check_ttl, check_value_size, decode_base64, encode_base64,
     InvalidValue, StoredValue, ValueEncoding,
 };
-use tmcp_domain::storage::{QuotaPolicy, StorageKey};
+use tmcp_domain::storage::{InvalidStorageKey, QuotaPolicy, StorageKey};
 use tmcp_domain::{AppId, UserId};
 use tmcp_repository::{RepoError, WriteContext};
 
@@ -158,7 +158,21 @@ impl FieldErrors {
 
 /// A key from the URL or a body: 1–256 bytes of UTF-8 without control characters.
 pub fn parse_key(raw: &str, field: &str, errors: &mut FieldErrors) -> Option<StorageKey> {
-    match StorageKey::parse(raw) {
+    collect_key(StorageKey::parse(raw), field, errors)
+}
+
+/// A key a write stores (PUT, batch set, sync push set): also refuses the reserved first
+/// segments (`quota`, `batch`, `sync`, `conflicts`), naming them in the field error.
+pub fn parse_writable_key(raw: &str, field: &str, errors: &mut FieldErrors) -> Option<StorageKey> {
+    collect_key(StorageKey::parse_writable(raw), field, errors)
+}
+
+fn collect_key(
+    parsed: Result<StorageKey, InvalidStorageKey>,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Option<StorageKey> {
+    match parsed {
         Ok(key) => Some(key),
         Err(e) => {
             errors.add(field, e.to_string());

@@ -32,12 +32,17 @@ pub struct Credentials {
     pub basic: bool,
 }
 
+/// One half of `client_secret_basic` credentials (form-encoded before base64, RFC 6749
+/// §2.3.1). This header is decoded into text here, so the request-text rule of
+/// `middleware::boundary` (UTF-8, no NUL) is applied here too.
 fn decode_part(part: &str) -> Result<String, OAuthError> {
     let plus_as_space = part.replace('+', " ");
     percent_encoding::percent_decode_str(&plus_as_space)
         .decode_utf8()
+        .ok()
+        .filter(|text| crate::middleware::boundary::clean_text(text))
         .map(|s| s.into_owned())
-        .map_err(|_| OAuthError::invalid_client(true))
+        .ok_or_else(|| OAuthError::invalid_client(true))
 }
 
 /// Reads the client's credentials from `Authorization: Basic` or the form, refusing requests

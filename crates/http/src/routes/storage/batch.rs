@@ -7,7 +7,8 @@ use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
     admit, context, parse_body, parse_key, parse_metadata, parse_timestamp, parse_ttl, parse_value,
-    repo_error, respond, Caller, FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    parse_writable_key, repo_error, respond, Caller, FieldErrors, RouteClass, ValueInput,
+    SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -42,6 +43,8 @@ pub struct BatchGetResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSetItem {
+    /// A storage key; its first segment must not be `quota`, `batch`, `sync` or `conflicts`
+    /// (reserved for storage routes).
     pub key: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
@@ -182,7 +185,7 @@ async fn set_many(
     let mut ops = Vec::with_capacity(request.items.len());
     for (i, item) in request.items.into_iter().enumerate() {
         let prefix = format!("items[{i}].");
-        let key = parse_key(&item.key, &format!("{prefix}key"), &mut errors);
+        let key = parse_writable_key(&item.key, &format!("{prefix}key"), &mut errors);
         if let Some(key) = &key {
             if !seen.insert(key.clone()) {
                 errors.add("items", "keys must be distinct");

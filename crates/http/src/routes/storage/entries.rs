@@ -4,14 +4,14 @@ use super::{present, EntryResponse, Pagination, WriteResult};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
-    admit, context, key_not_found, parse_body, parse_key, parse_metadata, parse_timestamp,
-    parse_ttl, parse_value, path_key, repo_error, respond, rfc3339, version_conflict, Caller,
-    FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    admit, context, key_not_found, parse_body, parse_metadata, parse_timestamp, parse_ttl,
+    parse_value, parse_writable_key, path_key, repo_error, respond, rfc3339, version_conflict,
+    Caller, FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -147,7 +147,7 @@ async fn read(
 
 /// Stores a value (insert or replace; each write bumps the version).
 #[utoipa::path(put, path = "/api/v1/storage/{key}", tag = "storage",
-    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded"),
+    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded. Its first segment (the text before the first `/`, or the whole key) must not be one of the reserved `quota`, `batch`, `sync`, `conflicts` (422)"),
            ("If-Match" = Option<String>, Header, description = "\"<version>\" or *: compare-and-set"),
            ("If-None-Match" = Option<String>, Header, description = "*: create only")),
     request_body = PutRequest,
@@ -159,7 +159,7 @@ async fn read(
         (status = 403, description = "storage:write missing", body = ErrorEnvelope),
         (status = 409, description = "VERSION_CONFLICT: the precondition failed", body = ErrorEnvelope),
         (status = 413, description = "PAYLOAD_TOO_LARGE (value over 1048576 bytes) or STORAGE_QUOTA_EXCEEDED", body = ErrorEnvelope),
-        (status = 422, description = "VALIDATION_FAILED with details.fields", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_FAILED with details.fields, e.g. `fields.key` for an invalid key or one under a reserved first segment (`quota`, `batch`, `sync`, `conflicts`)", body = ErrorEnvelope),
         (status = 429, description = "rate limited", body = ErrorEnvelope)))]
 pub async fn put(
     State(state): State<AppState>,
@@ -171,14 +171,21 @@ pub async fn put(
     put_key(state, principal, &key, headers, body).await
 }
 
-/// `PUT /api/v1/storage/quota`: the key named "quota" (the GET of that path is the quota).
-pub async fn put_quota_key(
+/// `PUT` on a fixed storage route such as `/api/v1/storage/quota`: the key named after the
+/// route's last segment, so the write is refused like any key under a reserved segment
+/// (422 naming them) instead of a bare 405.
+pub async fn put_route_named_key(
     State(state): State<AppState>,
     principal: TepPrincipal,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    put_key(state, principal, "quota", headers, body).await
+    put_key(state, principal, last_segment(&uri), headers, body).await
+}
+
+fn last_segment(uri: &Uri) -> &str {
+    uri.path().rsplit('/').next().unwrap_or_default()
 }
 
 async fn put_key(
@@ -207,7 +214,7 @@ async fn write(
     let request: PutRequest = parse_body(headers, body)?;
     let expected = precondition(headers)?;
     let mut errors = FieldErrors::default();
-    let key = parse_key(raw_key, "key", &mut errors);
+    let key = parse_writable_key(raw_key, "key", &mut errors);
     let input = ValueInput {
         value: request.value.as_deref(),
         value_base64: request.value_base64.as_deref(),
@@ -286,13 +293,15 @@ pub async fn delete(
     delete_key(state, principal, &key, headers).await
 }
 
-/// `DELETE /api/v1/storage/quota`: the key named "quota".
-pub async fn delete_quota_key(
+/// `DELETE` on a fixed storage route such as `/api/v1/storage/quota`: removes a key of that
+/// name stored before the reserved segments were refused.
+pub async fn delete_route_named_key(
     State(state): State<AppState>,
     principal: TepPrincipal,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    delete_key(state, principal, "quota", headers).await
+    delete_key(state, principal, last_segment(&uri), headers).await
 }
 
 async fn delete_key(

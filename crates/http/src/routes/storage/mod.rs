@@ -20,13 +20,15 @@ use utoipa::ToSchema;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/storage", get(entries::list))
-        // A static segment wins over `{key}`: GET here is the quota, while PUT and DELETE of
-        // a key named "quota" still work (read it with batch/get).
+        // A static segment wins over `{key}`. Keys under the first segments of these routes
+        // are refused on writes (`tmcp_domain::storage::RESERVED_KEY_SEGMENTS`); PUT on the
+        // fixed paths answers that 422 rather than 405, and DELETE removes a key of that name
+        // stored before the rule.
         .route(
             "/api/v1/storage/quota",
             get(quota::quota)
-                .put(entries::put_quota_key)
-                .delete(entries::delete_quota_key),
+                .put(entries::put_route_named_key)
+                .delete(entries::delete_route_named_key),
         )
         .route("/api/v1/storage/batch/get", post(batch::get))
         .route("/api/v1/storage/batch/set", post(batch::set))
@@ -34,7 +36,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/storage/sync/push", post(sync::push))
         .route("/api/v1/storage/sync/pull", post(sync::pull))
         .route("/api/v1/storage/sync/status", get(sync::status))
-        .route("/api/v1/storage/conflicts", get(conflicts::list))
+        .route(
+            "/api/v1/storage/conflicts",
+            get(conflicts::list)
+                .put(entries::put_route_named_key)
+                .delete(entries::delete_route_named_key),
+        )
         .route(
             "/api/v1/storage/conflicts/{id}/resolve",
             post(conflicts::resolve),

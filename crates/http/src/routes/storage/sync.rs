@@ -7,8 +7,8 @@ use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
     admit, context, parse_body, parse_key, parse_metadata, parse_timestamp, parse_ttl, parse_value,
-    render_value, repo_error, respond, rfc3339, Caller, FieldErrors, RouteClass, ValueInput,
-    SCOPE_READ, SCOPE_WRITE,
+    parse_writable_key, render_value, repo_error, respond, rfc3339, Caller, FieldErrors,
+    RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -44,6 +44,8 @@ pub struct PushOperation {
     /// `set` or `delete`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// A storage key; a `set` is rejected when its first segment is `quota`, `batch`, `sync`
+    /// or `conflicts` (reserved for storage routes).
     pub key: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
@@ -191,7 +193,13 @@ fn valid_op_id(op_id: &str) -> bool {
 /// Validates one operation; `Err` is the per-operation rejection.
 fn sync_op(op: PushOperation, strategy: SyncStrategy) -> Result<SyncOp, ApiError> {
     let mut errors = FieldErrors::default();
-    let key = parse_key(&op.key, "key", &mut errors);
+    // A set must not create a key under a reserved segment; a delete may remove one stored
+    // before that rule existed.
+    let key = if op.kind == "set" {
+        parse_writable_key(&op.key, "key", &mut errors)
+    } else {
+        parse_key(&op.key, "key", &mut errors)
+    };
     let client_timestamp = match op.client_timestamp.as_ref() {
         None => {
             errors.add("client_timestamp", "client_timestamp is required");
