@@ -69,6 +69,11 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             limiter_state,
             middleware::limit::default_limit,
         ))
+        // Outside the rate limit: an oversize request costs no budget.
+        .layer(axum::middleware::from_fn_with_state(
+            settings.head_limits,
+            middleware::head_limits::check,
+        ))
         .layer(axum::middleware::from_fn(middleware::metrics::record))
         .layer(axum::middleware::from_fn(
             middleware::envelope::wrap_bare_errors,

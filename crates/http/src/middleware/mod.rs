@@ -1,4 +1,5 @@
 pub mod envelope;
+pub mod head_limits;
 pub mod limit;
 pub mod metrics;
 pub mod request_id;
