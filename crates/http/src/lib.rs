@@ -12,6 +12,7 @@ pub mod routes;
 pub mod services;
 mod state;
 pub mod testing;
+pub mod transport;
 
 pub use error::ApiError;
 pub use state::{AppState, HttpSettings};
