@@ -111,13 +111,19 @@ impl ApiError {
 
     /// The JSON body for this error, stamped with the current request id.
     pub fn body(&self, timestamp: time::OffsetDateTime) -> Value {
+        self.body_for(timestamp, &current_request_id())
+    }
+
+    /// The JSON body for this error with an explicit request id (for answers written outside
+    /// a request's task, such as the connection layer's).
+    pub fn body_for(&self, timestamp: time::OffsetDateTime, request_id: &str) -> Value {
         json!({
             "error": {
                 "code": self.code,
                 "message": self.message,
                 "details": self.details,
                 "timestamp": timestamp.format(&Rfc3339).unwrap_or_default(),
-                "request_id": current_request_id(),
+                "request_id": request_id,
             }
         })
     }

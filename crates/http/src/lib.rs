@@ -13,6 +13,7 @@ pub mod routes;
 pub mod services;
 mod state;
 pub mod testing;
+pub mod transport;
 
 pub use error::ApiError;
 pub use state::{AppState, HttpSettings};
@@ -72,6 +73,11 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             limiter_state,
             middleware::limit::default_limit,
+        ))
+        // Outside the rate limit: an oversize request costs no budget.
+        .layer(axum::middleware::from_fn_with_state(
+            settings.head_limits,
+            middleware::head_limits::check,
         ))
         .layer(axum::middleware::from_fn(middleware::metrics::record))
         .layer(axum::middleware::from_fn(

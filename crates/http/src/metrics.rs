@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 pub const REQUESTS_TOTAL: &str = "tmcp_http_requests_total";
 pub const REQUEST_DURATION: &str = "tmcp_http_request_duration_seconds";
+/// Client connections currently open (gauge).
+pub const OPEN_CONNECTIONS: &str = "tmcp_http_open_connections";
 pub const DB_POOL_CONNECTIONS: &str = "tmcp_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "tmcp_db_pool_idle_connections";
 /// 1 while the Redis breaker is open (rate limits in-process), 0 while Redis is in use.

@@ -1,5 +1,6 @@
 use crate::auth::{AuthSettings, TepService};
 use crate::metrics::Metrics;
+use crate::middleware::head_limits::HeadLimits;
 use crate::ratelimit::{LimitRule, RateLimiter};
 use crate::routes::oauth::OAuthSettings;
 use crate::services::storage::StorageSettings;
@@ -26,6 +27,8 @@ pub struct HttpSettings {
     pub storage: StorageSettings,
     /// The default limit of every API route (API.md §0: 300/min per token or address).
     pub api_rate: LimitRule,
+    /// Request line and header size limits (414 / 431 envelopes).
+    pub head_limits: HeadLimits,
 }
 
 impl Default for HttpSettings {
@@ -39,6 +42,7 @@ impl Default for HttpSettings {
             bench_routes: false,
             storage: StorageSettings::default(),
             api_rate: crate::middleware::limit::DEFAULT_RULE,
+            head_limits: HeadLimits::default(),
         }
     }
 }

@@ -60,6 +60,75 @@ pub struct Config {
     pub auth: AuthConfig,
     pub oauth: OAuthConfig,
     pub storage: StorageConfig,
+    pub http: HttpConfig,
+}
+
+/// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a complete request head (from its first byte, or from
+    /// connecting for the first request); slower connections are closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may stay idle between requests.
+    pub idle_timeout_secs: u64,
+    /// Open client connections at most; further ones wait in the listen backlog. Lowered
+    /// at start to fit the open files limit (`ulimit -n`).
+    pub max_connections: usize,
+    /// Longest request target (path and query) in bytes; longer answers 414.
+    pub max_uri_bytes: usize,
+    /// Largest total size of the request's header lines in bytes; larger answers 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let connections = tmcp_http::transport::ConnectionLimits::default();
+        let head = tmcp_http::middleware::head_limits::HeadLimits::default();
+        Self {
+            header_read_timeout_secs: connections.header_read_timeout.as_secs(),
+            idle_timeout_secs: connections.idle_timeout.as_secs(),
+            max_connections: connections.max_connections,
+            max_uri_bytes: head.max_uri_bytes,
+            max_header_bytes: head.max_header_bytes,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn connection_limits(&self) -> tmcp_http::transport::ConnectionLimits {
+        tmcp_http::transport::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
+
+    pub fn head_limits(&self) -> tmcp_http::middleware::head_limits::HeadLimits {
+        tmcp_http::middleware::head_limits::HeadLimits {
+            max_uri_bytes: self.max_uri_bytes,
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        use tmcp_http::middleware::head_limits::HYPER_MAX_URI_BYTES;
+        if !(1..=3600).contains(&self.header_read_timeout_secs)
+            || !(1..=3600).contains(&self.idle_timeout_secs)
+        {
+            bail!("http.header_read_timeout_secs and http.idle_timeout_secs must be between 1 and 3600");
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            bail!("http.max_connections must be between 1 and 1000000");
+        }
+        if !(256..=HYPER_MAX_URI_BYTES).contains(&self.max_uri_bytes) {
+            bail!("http.max_uri_bytes must be between 256 and {HYPER_MAX_URI_BYTES}");
+        }
+        if !(1024..=1024 * 1024).contains(&self.max_header_bytes) {
+            bail!("http.max_header_bytes must be between 1024 and 1048576");
+        }
+        Ok(())
+    }
 }
 
 /// Redis timeouts and circuit breaker (`[redis]`, `TMCP_REDIS__*`). A failed Redis command
@@ -313,6 +382,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
             oauth: OAuthConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -461,6 +531,7 @@ impl Config {
         }
         self.storage.validate()?;
         self.redis.validate()?;
+        self.http.validate()?;
         Ok(())
     }
 
@@ -577,6 +648,7 @@ impl std::fmt::Debug for Config {
             .field("storage", &self.storage)
             .field("auth", &self.auth)
             .field("oauth", &self.oauth)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -718,6 +790,26 @@ mod tests {
                 "{message:?}"
             );
         }
+    }
+
+    #[test]
+    fn http_limits_are_validated() {
+        let defaults = Config::default();
+        assert_eq!(defaults.http.header_read_timeout_secs, 10);
+        assert_eq!(defaults.http.idle_timeout_secs, 60);
+        assert_eq!(defaults.http.max_connections, 10_000);
+        let mut bad = Config::default();
+        bad.http.max_uri_bytes = 70_000;
+        assert!(bad.validate().is_err(), "above hyper's fixed URI cap");
+        let mut bad = Config::default();
+        bad.http.idle_timeout_secs = 0;
+        assert!(bad.validate().is_err());
+        let mut bad = Config::default();
+        bad.http.max_connections = 0;
+        assert!(bad.validate().is_err());
+        let mut bad = Config::default();
+        bad.http.max_header_bytes = 100;
+        assert!(bad.validate().is_err());
     }
 
     #[test]

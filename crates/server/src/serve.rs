@@ -14,6 +14,7 @@ use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
 use tmcp_http::redis_link::RedisLink;
 use tmcp_http::routes::oauth::OAuthSettings;
+use tmcp_http::transport::{self, ConnectionLimits};
 use tmcp_http::{AppState, HttpSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -74,6 +75,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 config.api_rate_per_minute,
                 config.api_rate_burst,
             ),
+            head_limits: config.http.head_limits(),
             ..HttpSettings::default()
         },
     })
@@ -107,7 +109,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let db = state.db.clone();
     let app = tmcp_http::router(state);
-    let server = spawn_http(listener, app)?;
+    let server = spawn_http(listener, app, config.http.connection_limits())?;
     // Detached: the upkeep task stops by itself when the shutdown signal fires.
     maintenance::spawn(
         db,
@@ -120,19 +122,19 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
 
 /// Serves `app` on `listener` in the background until [`RunningServer::stop`]; in-flight
 /// requests are allowed to finish (graceful shutdown).
-pub fn spawn_http(listener: TcpListener, app: axum::Router) -> anyhow::Result<RunningServer> {
+pub fn spawn_http(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: ConnectionLimits,
+) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (shutdown, mut stop_signal) = watch::channel(false);
     let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        transport::serve(listener, app, limits, async move {
             let _ = stop_signal.changed().await;
         })
-        .await
-        .context("server failed")
+        .await;
+        Ok(())
     });
     Ok(RunningServer {
         addr,

@@ -86,7 +86,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
             "finished"
         }),
     );
-    let server = serve::spawn_http(listener, app).expect("serving");
+    let server = serve::spawn_http(listener, app, Default::default()).expect("serving");
     let url = format!("http://{}/slow", server.addr);
     let in_flight = tokio::spawn(async move { reqwest::get(url).await?.text().await });
     tokio::time::sleep(Duration::from_millis(100)).await;

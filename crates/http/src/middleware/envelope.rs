@@ -34,6 +34,8 @@ fn envelope_for(status: StatusCode) -> ApiError {
         StatusCode::REQUEST_TIMEOUT => {
             ApiError::new(status, "REQUEST_TIMEOUT", "request took too long")
         }
+        StatusCode::URI_TOO_LONG => super::head_limits::uri_too_long(None),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => super::head_limits::headers_too_large(None),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ApiError::new(status, "INVALID_REQUEST", "unsupported content type")
         }

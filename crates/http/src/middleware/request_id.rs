@@ -20,6 +20,11 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "req_unknown".to_owned())
 }
 
+/// A fresh id for a request that brought no acceptable one.
+pub fn generate() -> String {
+    format!("req_{}", uuid::Uuid::new_v4().simple())
+}
+
 /// Accepts ids of 1–128 characters from `[A-Za-z0-9._:-]`; anything else could inject into
 /// logs or headers and is replaced.
 fn acceptable(id: &str) -> bool {
@@ -33,7 +38,7 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     let incoming = request.headers().get(HEADER).and_then(|v| v.to_str().ok());
     let id = match incoming {
         Some(id) if acceptable(id) => id.to_owned(),
-        _ => format!("req_{}", uuid::Uuid::new_v4().simple()),
+        _ => generate(),
     };
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(HEADER, value);

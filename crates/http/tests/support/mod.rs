@@ -421,13 +421,13 @@ impl Env {
             },
         ));
         let app = self.app();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await;
-        });
+        // The same connection handling as the binary.
+        let task = tokio::spawn(tmcp_http::transport::serve(
+            listener,
+            app,
+            tmcp_http::transport::ConnectionLimits::default(),
+            std::future::pending(),
+        ));
         (base, task)
     }
 
