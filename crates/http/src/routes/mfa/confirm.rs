@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The current 6-digit code from the authenticator app.
+    #[schema(max_length = 16, pattern = r"^[0-9]{6}$")]
     pub code: String,
 }
 
