@@ -257,3 +257,95 @@ pub fn http_url() -> Schema {
         .pattern(Some(r"^\s*https?://[^\s\x00-\x1F\x7F-\x9F]+\s*$"))
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::openapi::ApiDoc;
+    use serde_json::Value;
+    use tmcp_domain::auth::device_key::DeviceKeyAlg;
+    use tmcp_domain::storage::sync::SyncStrategy;
+    use tmcp_domain::storage::{
+        MAX_BATCH_ITEMS, MAX_LIST_LIMIT, MAX_OP_ID_BYTES, MAX_PULL_LIMIT, TTL_RANGE,
+    };
+    use tmcp_repository::MfaMethodType;
+    use utoipa::OpenApi;
+
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).expect("document serialises")
+    }
+
+    fn property<'a>(doc: &'a Value, schema: &str, field: &str) -> &'a Value {
+        &doc["components"]["schemas"][schema]["properties"][field]
+    }
+
+    fn strings(value: &Value) -> Vec<String> {
+        value
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    fn query_param<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| &p["schema"])
+            .expect("parameter documented")
+    }
+
+    #[test]
+    fn numeric_limits_are_the_enforced_ones() {
+        let doc = document();
+        for schema in [
+            "PutRequest",
+            "BatchSetItem",
+            "PushOperation",
+            "ResolveRequest",
+        ] {
+            let ttl = property(&doc, schema, "ttl");
+            assert_eq!(ttl["minimum"], *TTL_RANGE.start(), "{schema}.ttl");
+            assert_eq!(ttl["maximum"], *TTL_RANGE.end(), "{schema}.ttl");
+        }
+        let items = property(&doc, "BatchSetRequest", "items");
+        assert_eq!(items["maxItems"], MAX_BATCH_ITEMS);
+        assert_eq!(
+            property(&doc, "PushRequest", "operations")["maxItems"],
+            MAX_BATCH_ITEMS
+        );
+        assert_eq!(
+            property(&doc, "KeysRequest", "keys")["maxItems"],
+            MAX_BATCH_ITEMS
+        );
+        assert_eq!(
+            property(&doc, "PushOperation", "op_id")["maxLength"],
+            MAX_OP_ID_BYTES
+        );
+        assert_eq!(
+            property(&doc, "PullRequest", "limit")["maximum"],
+            MAX_PULL_LIMIT
+        );
+        let list_limit = query_param(&doc, "/api/v1/storage", "limit");
+        assert_eq!(list_limit["maximum"], MAX_LIST_LIMIT);
+    }
+
+    #[test]
+    fn enums_name_exactly_what_the_server_accepts() {
+        let doc = document();
+        let strategies = strings(&property(&doc, "PushRequest", "strategy")["enum"]);
+        assert!(strategies.iter().all(|s| SyncStrategy::parse(s).is_some()));
+        assert_eq!(strategies.len(), 4);
+        let kinds = strings(&property(&doc, "EnrolRequest", "type")["enum"]);
+        assert!(kinds.iter().all(|k| MfaMethodType::from_db(k).is_some()));
+        assert_eq!(kinds.len(), 3);
+        let algs = strings(&property(&doc, "PublicKeyBody", "alg")["enum"]);
+        assert!(algs.iter().all(|a| DeviceKeyAlg::parse(a).is_some()));
+        let scopes = &property(&doc, "WithdrawGrantRequest", "scopes")["items"]["enum"];
+        assert!(strings(scopes)
+            .iter()
+            .all(|s| tmcp_domain::scope::rules(s).is_some()));
+    }
+}
