@@ -6,7 +6,7 @@
 # directory, or with FUZZ_ENGINE=postgres in a throwaway database on the PostgreSQL server
 # of FUZZ_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432), dropped at the end.
 #
-# Arguments are passed on to every `st run` (e.g. `--report ndjson --report-dir DIR`).
+# Arguments are passed on to every `st run` (e.g. `--report ndjson --report-dir /abs/dir`).
 # Knobs: FUZZ_SERVER_BIN (see below); FUZZ_MAX_EXAMPLES (per operation and phase, default
 # 10); FUZZ_TIMEOUT (seconds for all schemathesis runs together, default 240); FUZZ_SEED
 # (default 1, so a CI run is repeatable; `random` for a new one each time).
@@ -117,10 +117,11 @@ fuzz() {
   shift
   local auth=()
   [ -n "$token" ] && auth=(--header "Authorization: Bearer $token")
-  "$venv/bin/st" run "$work/openapi.json" --url "$base" "${auth[@]}" "$@" \
+  # From the scratch directory: schemathesis keeps a cache in its working directory.
+  (cd "$work" && "$venv/bin/st" run "$work/openapi.json" --url "$base" "${auth[@]}" "$@" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "$max_examples" --seed "$seed" --workers 2 \
-    --generation-database none --no-color --warnings off --request-timeout 30 "${extra[@]}"
+    --generation-database none --no-color --warnings off --request-timeout 30 "${extra[@]}")
 }
 
 extra=("$@")

@@ -8,8 +8,11 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, T
 use utoipa::openapi::RefOr;
 
 /// A storage key: 1–256 bytes of UTF-8 without control characters. JSON Schema counts
-/// characters, so multi-byte keys can pass `maxLength` and still be refused (422).
-pub const STORAGE_KEY_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]+$";
+/// characters, so multi-byte keys can pass `maxLength` and still be refused (422). Keys
+/// whose first segment names a storage route (`quota`, `batch`, `sync`, `conflicts`) are
+/// left out: the path `/api/v1/storage/quota` is the quota, not the key `quota`.
+pub const STORAGE_KEY_PATTERN: &str =
+    r"^(?!(quota|batch|sync|conflicts)(/|$))[^\x00-\x1F\x7F-\x9F]+$";
 
 /// Standard base64 with padding, at least one byte.
 pub const BASE64_PATTERN: &str =
@@ -146,7 +149,7 @@ pub const TEXT_PATTERN: &str =
     r"^[^\x00-\x09\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x09\x0B-\x1F\x7F-\x9F]*$";
 
 /// `+` and 7–15 digits; spaces, dashes, dots and parentheses may separate them.
-pub const PHONE_PATTERN: &str = r"^\s*\+[ ().-]*(?:[0-9][ ().-]*){7,15}\s*$";
+pub const PHONE_PATTERN: &str = r"^ *\+[ ().-]*(?:[0-9][ ().-]*){7,15} *$";
 
 /// The `scopes` of a grant withdrawal: 1–20 known scopes.
 pub fn scope_names() -> Schema {
@@ -254,7 +257,7 @@ pub fn phone() -> Schema {
 pub fn http_url() -> Schema {
     text(true)
         .max_length(Some(500))
-        .pattern(Some(r"^\s*https?://[^\s\x00-\x1F\x7F-\x9F]+\s*$"))
+        .pattern(Some(r"^ *https?://[^\s\x00-\x1F\x7F-\x9F]+ *$"))
         .into()
 }
 
@@ -330,6 +333,22 @@ mod tests {
         );
         let list_limit = query_param(&doc, "/api/v1/storage", "limit");
         assert_eq!(list_limit["maximum"], MAX_LIST_LIMIT);
+    }
+
+    #[test]
+    fn path_keys_follow_the_key_rule() {
+        let doc = document();
+        for method in ["get", "put", "delete"] {
+            let key = doc["paths"]["/api/v1/storage/{key}"][method]["parameters"]
+                .as_array()
+                .expect("parameters")
+                .iter()
+                .find(|p| p["name"] == "key")
+                .map(|p| p["schema"].clone())
+                .expect("key parameter");
+            assert_eq!(key["pattern"], super::STORAGE_KEY_PATTERN, "{method}");
+            assert_eq!(key["maxLength"], 256, "{method}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct RegisterRequest {
     /// Compared case-insensitively (stored in lower case).
     #[schema(
         max_length = 255,
-        pattern = r"^\s*[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\s*$"
+        pattern = r"^ *[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,} *$"
     )]
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]

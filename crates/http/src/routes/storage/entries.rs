@@ -92,8 +92,10 @@ fn with_etag(mut response: Response, version: i64) -> Response {
 
 /// Reads one live entry.
 #[utoipa::path(get, path = "/api/v1/storage/{key}", tag = "storage",
-    params(("key" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$",
-               description = "1–256 bytes of UTF-8 without control characters, percent-encoded"),
+    params(("key" = String, Path, min_length = 1, max_length = 256,
+            pattern = r"^(?!(quota|batch|sync|conflicts)(/|$))[^\x00-\x1F\x7F-\x9F]+$",
+            description = "1–256 bytes of UTF-8 without control characters, percent-encoded; \
+                           not under the first segments `quota`, `batch`, `sync`, `conflicts`"),
            ("If-None-Match" = Option<String>, Header, description = "an ETag; 304 if it matches")),
     security(("tep" = ["storage:read"])),
     responses(
@@ -151,11 +153,13 @@ async fn read(
 
 /// Stores a value (insert or replace; each write bumps the version).
 #[utoipa::path(put, path = "/api/v1/storage/{key}", tag = "storage",
-    params(("key" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$",
-               description = "1–256 bytes of UTF-8 without control characters, percent-encoded"),
-           ("If-Match" = Option<String>, Header, pattern = r#"^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$"#,
+    params(("key" = String, Path, min_length = 1, max_length = 256,
+            pattern = r"^(?!(quota|batch|sync|conflicts)(/|$))[^\x00-\x1F\x7F-\x9F]+$",
+            description = "1–256 bytes of UTF-8 without control characters, percent-encoded; \
+                           not under the first segments `quota`, `batch`, `sync`, `conflicts`"),
+           ("If-Match" = Option<String>, Header, pattern = r#"^[ \t]*(\*|(W/)?"?[0-9]{1,18}"?)[ \t]*$"#,
             description = "\"<version>\" or *: compare-and-set (not with If-None-Match)"),
-           ("If-None-Match" = Option<String>, Header, pattern = r"^\s*\*\s*$",
+           ("If-None-Match" = Option<String>, Header, pattern = r"^[ \t]*\*[ \t]*$",
             description = "*: create only (not with If-Match)")),
     request_body = PutRequest,
     security(("tep" = ["storage:write"])),
@@ -275,9 +279,11 @@ async fn write(
 
 /// Deletes a key (200 whether or not it existed).
 #[utoipa::path(delete, path = "/api/v1/storage/{key}", tag = "storage",
-    params(("key" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$",
-               description = "1–256 bytes of UTF-8 without control characters, percent-encoded"),
-           ("If-Match" = Option<String>, Header, pattern = r#"^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$"#,
+    params(("key" = String, Path, min_length = 1, max_length = 256,
+            pattern = r"^(?!(quota|batch|sync|conflicts)(/|$))[^\x00-\x1F\x7F-\x9F]+$",
+            description = "1–256 bytes of UTF-8 without control characters, percent-encoded; \
+                           not under the first segments `quota`, `batch`, `sync`, `conflicts`"),
+           ("If-Match" = Option<String>, Header, pattern = r#"^[ \t]*(\*|(W/)?"?[0-9]{1,18}"?)[ \t]*$"#,
             description = "\"<version>\": delete only that version")),
     security(("tep" = ["storage:write"])),
     responses(
