@@ -8,15 +8,15 @@
 #
 # Arguments are passed on to every `st run` (e.g. `--report ndjson --report-dir /abs/dir`).
 # Knobs: FUZZ_SERVER_BIN (see below); FUZZ_MAX_EXAMPLES (per operation and phase, default
-# 10); FUZZ_TIMEOUT (seconds for all schemathesis runs together, default 240); FUZZ_SEED
+# 25); FUZZ_TIMEOUT (seconds for all schemathesis runs together, default 300); FUZZ_SEED
 # (default 1, so a CI run is repeatable; `random` for a new one each time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tmcp-target}"
 
 schemathesis_version=4.32.5
-max_examples="${FUZZ_MAX_EXAMPLES:-10}"
-budget="${FUZZ_TIMEOUT:-240}"
+max_examples="${FUZZ_MAX_EXAMPLES:-25}"
+budget="${FUZZ_TIMEOUT:-300}"
 seed="${FUZZ_SEED:-1}"
 [ "$seed" = random ] && seed=$RANDOM
 
@@ -79,10 +79,13 @@ export TMCP_STORAGE__BATCH_RATE_PER_MINUTE=1000000 TMCP_STORAGE__BATCH_RATE_BURS
 mkdir -p "$TMCP_DATA_DIR"
 
 password='fuzzing password 1234'
-echo "$password" | "$server_bin" admin create-user --username fuzzer \
-  --email fuzzer@example.com --password-stdin --role admin >/dev/null
-"$server_bin" admin create-client --client-id ma_fuzz --name "Fuzz" \
-  --redirect-uri http://127.0.0.1/cb --scopes "storage:read storage:write" >/dev/null
+admin() {
+  "$server_bin" admin "$@" >/dev/null 2>>"$work/admin.log" || { cat "$work/admin.log"; exit 1; }
+}
+echo "$password" | admin create-user --username fuzzer --email fuzzer@example.com \
+  --password-stdin --role admin
+admin create-client --client-id ma_fuzz --name "Fuzz" --redirect-uri http://127.0.0.1/cb \
+  --scopes "storage:read storage:write"
 
 "$server_bin" >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -111,44 +114,46 @@ tep=$(curl -fsS "$base/oauth2/token" \
 
 curl -fsS "$base/openapi.json" -o "$work/openapi.json"
 
-# One schemathesis run: $1 the bearer token (or ""), the rest are filters.
-fuzz() {
-  local token=$1
-  shift
-  local auth=()
-  [ -n "$token" ] && auth=(--header "Authorization: Bearer $token")
-  # From the scratch directory: schemathesis keeps a cache in its working directory.
-  (cd "$work" && "$venv/bin/st" run "$work/openapi.json" --url "$base" "${auth[@]}" "$@" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --max-examples "$max_examples" --seed "$seed" --workers 2 \
-    --generation-database none --no-color --warnings off --request-timeout 30 "${extra[@]}")
-}
-
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 extra=("$@")
 status=0
 started=$(date +%s)
-remaining() { echo $((budget - ($(date +%s) - started))); }
+
+# One schemathesis run: a name, the bearer token (or ""), then filters. Its output goes to a
+# log shown in full only when the run fails; what is left of the time budget bounds it.
 run() {
-  local left
-  left=$(remaining)
+  local name=$1 token=$2
+  shift 2
+  local log="$work/$name.log" left auth=()
+  left=$((budget - ($(date +%s) - started)))
   if [ "$left" -le 0 ]; then
-    echo "fuzz: time budget of ${budget}s used up" >&2
+    echo "fuzz $name: not run, the ${budget}s budget is used up"
     status=1
     return
   fi
-  timeout --signal=INT --kill-after=10 "$left" bash -c "$(declare -f fuzz); $(declare -p venv work base max_examples seed extra); fuzz \"\$@\"" _ "$@" || status=1
+  [ -n "$token" ] && auth=(--header "Authorization: Bearer $token")
+  # From the scratch directory: schemathesis keeps a cache in its working directory.
+  local code=0
+  (cd "$work" && timeout --signal=INT --kill-after=10 "$left" \
+    "$venv/bin/st" run openapi.json --url "$base" "${auth[@]}" "$@" --checks "$checks" \
+    --max-examples "$max_examples" --seed "$seed" --workers 2 --generation-database none \
+    --no-color --warnings off --request-timeout 30 "${extra[@]}") >"$log" 2>&1 || code=$?
+  case "$code" in
+    0) echo "fuzz $name: no failures ($(sed -n '/^Test cases:/{n;s/^ *//;p;}' "$log" | head -n 1))" ;;
+    124) status=1; cat "$log"; echo "fuzz $name: FAILED, stopped at the ${budget}s budget" ;;
+    *) status=1; cat "$log"; echo "fuzz $name: FAILED" ;;
+  esac
 }
 
-echo "schemathesis $schemathesis_version on ${FUZZ_ENGINE:-sqlite}, seed $seed, $max_examples examples per operation"
-# Storage with the TEP.
-run "$tep" --include-path-regex '^/api/v1/storage'
+echo "fuzz: schemathesis $schemathesis_version on ${FUZZ_ENGINE:-sqlite}, seed $seed, $max_examples examples per operation and phase"
+run storage "$tep" --include-path-regex '^/api/v1/storage'
 # Everything else with the session. The two operations that can end the caller's session
 # (deleting a session, whose id the fuzzer finds in the session list, and logout) come
 # last, each with a session of its own.
-run "$session" --exclude-path-regex '^/api/v1/storage' \
+run accounts-and-oauth "$session" --exclude-path-regex '^/api/v1/storage' \
   --exclude-path '/api/v1/auth/sessions/{id}' --exclude-path '/api/v1/auth/logout'
-run "$session_for_delete" --include-path '/api/v1/auth/sessions/{id}'
-run "$session_for_logout" --include-path '/api/v1/auth/logout'
+run end-session "$session_for_delete" --include-path '/api/v1/auth/sessions/{id}'
+run logout "$session_for_logout" --include-path '/api/v1/auth/logout'
 
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 50 lines)"
