@@ -9,7 +9,7 @@
 //! |---|---|
 //! | path under `/api/` | 400 (request text), 429 (default rate limit), 408, 500, 503 |
 //! | OAuth JSON endpoint (`/oauth2/…` but the pages) | 408, 500 and 503 as `server_error` |
-//! | OAuth HTML page (`/oauth2/authorize`, `/oauth2/device`) | 400 also as JSON, 408, 500 page |
+//! | OAuth HTML page (`/oauth2/authorize`, `/oauth2/device`) | 400 also as JSON, 408, 500 and 503 pages |
 //! | `session` or `tep` security | 401 `INVALID_TOKEN`, 403 |
 //! | JSON request body | 400 (malformed JSON, wrong `Content-Type`), 413, 422 |
 //! | any other request body | 413 (body limit) |
@@ -80,6 +80,13 @@ fn retry_after() -> utoipa::openapi::header::Header {
         .build()
 }
 
+fn with_retry_after(mut response: Response) -> Response {
+    response
+        .headers
+        .insert("Retry-After".into(), retry_after().into());
+    response
+}
+
 /// `(name, response)` of every shared response, for `components.responses`.
 fn definitions() -> Vec<(&'static str, Response)> {
     let oauth_or_envelope = || OneOfBuilder::new().item(oauth_body()).item(envelope());
@@ -104,29 +111,23 @@ fn definitions() -> Vec<(&'static str, Response)> {
             "`VALIDATION_FAILED`: well-formed JSON of the wrong shape, or invalid fields \
              (`details.fields`)",
         )),
-        ("RateLimited", {
-            let mut response = envelope_response(
-                "`RATE_LIMIT_EXCEEDED` (`details.retry_after`); `X-RateLimit-*` headers",
-            );
-            response
-                .headers
-                .insert("Retry-After".into(), retry_after().into());
-            response
-        }),
+        ("RateLimited", with_retry_after(envelope_response(
+            "`RATE_LIMIT_EXCEEDED` (`details.retry_after`); `X-RateLimit-*` headers",
+        ))),
         ("InternalError", envelope_response(
             "`INTERNAL_ERROR`: a failure on the server's side (details only in its log)",
         )),
-        ("ServiceUnavailable", envelope_response(
+        ("ServiceUnavailable", with_retry_after(envelope_response(
             "`SERVICE_UNAVAILABLE`: the database or Redis cannot be reached; retry later",
-        )),
+        ))),
         ("OAuthServerError", ResponseBuilder::new()
             .description("`server_error` (or the envelope for a failure outside the handler)")
             .content(JSON, ContentBuilder::new().schema(Some(oauth_or_envelope())).build())
             .build()),
-        ("OAuthUnavailable", ResponseBuilder::new()
-            .description("`server_error`: the database or Redis cannot be reached; retry later")
+        ("OAuthUnavailable", with_retry_after(ResponseBuilder::new()
+            .description("the database or Redis cannot be reached; retry later")
             .content(JSON, ContentBuilder::new().schema(Some(oauth_or_envelope())).build())
-            .build()),
+            .build())),
         ("OAuthPayloadTooLarge", ResponseBuilder::new()
             .description("the body is over the configured limit (`invalid_request`, or the envelope's `PAYLOAD_TOO_LARGE`)")
             .content(JSON, ContentBuilder::new().schema(Some(oauth_or_envelope())).build())
@@ -137,7 +138,7 @@ fn definitions() -> Vec<(&'static str, Response)> {
             .content(JSON, ContentBuilder::new().schema(Some(oauth_body())).build())
             .build()),
         ("PageError", ResponseBuilder::new()
-            .description("HTML error page (the envelope for a failure outside the handler)")
+            .description("HTML error page: a failure on the server's side, or (503) the database cannot be reached (the envelope for a failure outside the handler)")
             .content("text/html", ContentBuilder::new().build())
             .content(JSON, ContentBuilder::new().schema(Some(envelope())).build())
             .build()),
@@ -226,6 +227,7 @@ fn shared_for(family: Family, operation: &Operation) -> Vec<(&'static str, &'sta
             ("400", "PageBadRequest"),
             ("408", "RequestTimeout"),
             ("500", "PageError"),
+            ("503", "PageError"),
         ]),
         Family::Operational => {}
     }
