@@ -362,6 +362,8 @@ mod tests {
         assert_eq!(kinds.len(), 3);
         let algs = strings(&property(&doc, "PublicKeyBody", "alg")["enum"]);
         assert!(algs.iter().all(|a| DeviceKeyAlg::parse(a).is_some()));
+        let response_type = query_param(&doc, "/oauth2/authorize", "response_type");
+        assert_eq!(strings(&response_type["enum"]), ["code"]);
         let scopes = &property(&doc, "WithdrawGrantRequest", "scopes")["items"]["enum"];
         assert!(strings(scopes)
             .iter()

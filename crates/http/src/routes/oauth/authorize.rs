@@ -36,6 +36,7 @@ const MAX_STATE_LEN: usize = 1024;
 #[derive(Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
+    #[param(schema_with = crate::openapi::constraints::response_type)]
     #[schema(schema_with = crate::openapi::constraints::response_type)]
     response_type: String,
     client_id: String,
@@ -43,10 +44,15 @@ pub struct AuthorizeQuery {
     redirect_uri: String,
     /// Space-separated scopes, all registered by the client (default: all registered).
     scope: Option<String>,
-    /// Returned unchanged with the answer (recommended; ≤ 1024 bytes).
+    /// Returned unchanged with the answer (recommended).
+    #[param(max_length = 1024)]
+    #[schema(max_length = 1024)]
     state: Option<String>,
     /// BASE64URL(SHA256(code_verifier)); required for public clients.
+    #[param(pattern = r"^[A-Za-z0-9_-]{43}$")]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     code_challenge: Option<String>,
+    #[param(schema_with = crate::openapi::constraints::code_challenge_method)]
     #[schema(schema_with = crate::openapi::constraints::code_challenge_method)]
     code_challenge_method: Option<String>,
 }

@@ -37,7 +37,8 @@ pub struct TokenRequest {
     code: Option<String>,
     /// authorization_code: exactly the `redirect_uri` of the authorization request.
     redirect_uri: Option<String>,
-    /// authorization_code: PKCE verifier (43–128 characters).
+    /// authorization_code: PKCE verifier.
+    #[schema(min_length = 43, max_length = 128, pattern = r"^[A-Za-z0-9._~-]+$")]
     code_verifier: Option<String>,
     /// refresh_token: the current refresh token.
     refresh_token: Option<String>,
