@@ -85,6 +85,11 @@ const KNOWN: &[(&str, ScopeRules)] = &[
     ),
 ];
 
+/// Every known scope name (e.g. for the API document's enums).
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    KNOWN.iter().map(|(name, _)| *name)
+}
+
 /// Rules of a known scope, `None` for anything else.
 pub fn rules(scope: &str) -> Option<ScopeRules> {
     KNOWN

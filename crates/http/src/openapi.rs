@@ -3,6 +3,11 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+pub mod constraints;
+mod responses;
+
+pub use responses::SharedResponses;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -95,7 +100,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::oauth::error::OAuthErrorBody,
         crate::routes::oauth::issue::TokenResponse,
     )),
-    modifiers(&SessionSecurity, &TepBearer),
+    modifiers(&SessionSecurity, &TepBearer, &SharedResponses),
     tags(
         (name = "operations", description = "Health, readiness, metrics and documentation"),
         (name = "accounts", description = "Registration, login, sessions and the caller's account"),

@@ -29,13 +29,17 @@ use uuid::Uuid;
 #[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorProof {
-    /// `totp`, `transaction_pin` or `biometric`; inferred from the other fields when absent.
+    #[schema(schema_with = crate::openapi::constraints::mfa_method_type_optional)]
     pub method: Option<String>,
     /// A 6-digit TOTP code (or, without `method`, a PIN).
+    #[schema(max_length = 16)]
     pub code: Option<String>,
+    #[schema(max_length = 16)]
     pub pin: Option<String>,
+    #[schema(max_length = 255)]
     pub device_id: Option<String>,
     /// Base64 signature by the device key.
+    #[schema(max_length = 1024)]
     pub signature: Option<String>,
     /// Unix seconds that were signed.
     pub timestamp: Option<i64>,

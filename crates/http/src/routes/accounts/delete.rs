@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct DeleteAccountRequest {
     /// The account's current password.
+    #[schema(max_length = 128)]
     pub password: String,
 }
 

@@ -27,12 +27,17 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username or email.
+    #[schema(min_length = 1, max_length = 255)]
     pub login: String,
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
     /// The host app's device identifier, recorded on the session.
+    #[schema(schema_with = crate::openapi::constraints::identifier)]
     pub device_id: Option<String>,
+    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
     pub device_name: Option<String>,
     /// TOTP code or transaction PIN, required when the account has MFA enabled.
+    #[schema(max_length = 16)]
     pub mfa_code: Option<String>,
     /// Alternative second factor (e.g. a biometric signature with action `login`).
     pub mfa: Option<SecondFactorProof>,

@@ -47,39 +47,45 @@ where
 #[serde(deny_unknown_fields)]
 pub struct PatchMeRequest {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
     pub last_name: Option<Option<String>>,
     /// International format; stored encrypted.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::phone)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::http_url)]
     pub avatar_url: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
     pub display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::free_text::<2000>)]
     pub bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
     pub location: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::constraints::http_url)]
     pub website: Option<Option<String>>,
     /// `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub birth_date: Option<Option<String>>,
     /// BCP 47 tag such as `en` or `pt-BR`.
+    #[schema(max_length = 10, pattern = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
     pub language: Option<String>,
     /// IANA zone name such as `Europe/Paris`.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"
+    )]
     pub timezone: Option<String>,
     pub public_profile: Option<bool>,
     #[schema(value_type = Option<Object>)]

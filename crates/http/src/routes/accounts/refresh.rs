@@ -17,6 +17,8 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    /// `rt_` and 43 characters of base64url.
+    #[schema(pattern = r"^rt_[A-Za-z0-9_-]{43}$")]
     pub refresh_token: String,
 }
 

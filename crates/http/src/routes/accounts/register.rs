@@ -21,14 +21,21 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// 3–32 of `[a-z0-9_.]`.
+    #[schema(min_length = 3, max_length = 32, pattern = r"^[a-z0-9_.]+$")]
     pub username: String,
+    /// Compared case-insensitively (stored in lower case).
+    #[schema(
+        max_length = 255,
+        pattern = r"^ *[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,} *$"
+    )]
     pub email: String,
-    /// 8–128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
     pub first_name: Option<String>,
+    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
     pub last_name: Option<String>,
-    /// International format, e.g. `+15550001111`.
+    #[schema(schema_with = crate::openapi::constraints::phone)]
     pub phone: Option<String>,
 }
 

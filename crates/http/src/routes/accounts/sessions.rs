@@ -43,7 +43,7 @@ pub async fn list_sessions(
 /// Ends one of the caller's sessions (another user's session id answers 404).
 #[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "accounts",
     security(("session" = [])),
-    params(("id" = String, Path, description = "session id")),
+    params(("id" = String, Path, format = Uuid, description = "session id (a UUID; anything else is 404)")),
     responses(
         (status = 204, description = "session ended"),
         (status = 401, description = "`INVALID_TOKEN`", body = ErrorEnvelope),

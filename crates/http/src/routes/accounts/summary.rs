@@ -26,7 +26,7 @@ pub struct UserSummaryView {
 /// An account's activity summary (installed apps, completed payments). Admins only.
 #[utoipa::path(get, path = "/api/v1/users/{id}/summary", tag = "accounts",
     security(("session" = [])),
-    params(("id" = String, Path, description = "user id")),
+    params(("id" = String, Path, format = Uuid, description = "user id (a UUID; anything else is 404)")),
     responses(
         (status = 200, description = "summary", body = UserSummaryView),
         (status = 401, description = "`INVALID_TOKEN`", body = ErrorEnvelope),

@@ -21,12 +21,14 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDeviceRequest {
-    /// 1–255 of `[A-Za-z0-9._:-]`, unique per account.
+    /// Unique per account.
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[A-Za-z0-9._:-]+$")]
     pub device_id: String,
+    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
     pub device_name: Option<String>,
-    /// `mobile`, `desktop` or `tablet`.
+    #[schema(schema_with = crate::openapi::constraints::device_type)]
     pub device_type: Option<String>,
-    /// e.g. `ios`, `android`, `windows`, `macos`, `linux`, `web`.
+    #[schema(schema_with = crate::openapi::constraints::platform)]
     pub platform: Option<String>,
     pub public_key: PublicKeyBody,
     /// Platform attestation document, stored as given (not verified).

@@ -16,7 +16,8 @@ use tmcp_repository::MfaMethodType;
 /// signature names the action `delete_device:<device_id>`).
 #[utoipa::path(delete, path = "/api/v1/devices/{device_id}", tag = "devices",
     security(("session" = [])),
-    params(("device_id" = String, Path, description = "the device's id")),
+    params(("device_id" = String, Path, max_length = 255, pattern = r"^[A-Za-z0-9._:-]+$",
+        description = "the device's id")),
     request_body = SecondFactorProof,
     responses(
         (status = 204, description = "device removed"),

@@ -8,9 +8,12 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicKeyBody {
-    /// `ES256` (P-256) or `EdDSA` (Ed25519).
+    #[schema(schema_with = crate::openapi::constraints::key_algorithm)]
     pub alg: String,
     /// Base64 of the DER SubjectPublicKeyInfo.
+    #[schema(
+        pattern = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+    )]
     pub spki_b64: String,
 }
 

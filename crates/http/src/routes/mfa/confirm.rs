@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The current 6-digit code from the authenticator app.
+    #[schema(max_length = 16, pattern = r"^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -26,7 +27,7 @@ crate::auth::redacted_debug!(ConfirmRequest { ; code });
 /// Activates a TOTP enrolment with a code from the app (which proves the secret was saved).
 #[utoipa::path(post, path = "/api/v1/auth/mfa/methods/{id}/confirm", tag = "mfa",
     security(("session" = [])),
-    params(("id" = String, Path, description = "method id")),
+    params(("id" = String, Path, format = Uuid, description = "method id (a UUID; anything else is 404)")),
     request_body = ConfirmRequest,
     responses(
         (status = 200, description = "method active", body = MfaMethodView),

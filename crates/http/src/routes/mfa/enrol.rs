@@ -22,14 +22,17 @@ use uuid::Uuid;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
-    /// `transaction_pin`, `totp` or `biometric`.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::constraints::mfa_method_type)]
     pub method_type: String,
     /// The account password (re-authentication).
+    #[schema(max_length = 128)]
     pub password: String,
     /// For `transaction_pin`: 6 digits, not all the same, not a sequence.
+    #[schema(pattern = r"^[0-9]{6}$")]
     pub pin: Option<String>,
     /// For `biometric`: a registered device of the caller.
+    #[schema(schema_with = crate::openapi::constraints::identifier)]
     pub device_id: Option<String>,
 }
 

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 /// can be removed without one.
 #[utoipa::path(delete, path = "/api/v1/auth/mfa/methods/{id}", tag = "mfa",
     security(("session" = [])),
-    params(("id" = String, Path, description = "method id")),
+    params(("id" = String, Path, format = Uuid, description = "method id (a UUID; anything else is 404)")),
     request_body = SecondFactorProof,
     responses(
         (status = 204, description = "method removed"),

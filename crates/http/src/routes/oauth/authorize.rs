@@ -36,18 +36,24 @@ const MAX_STATE_LEN: usize = 1024;
 #[derive(Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
-    /// Must be `code`.
+    #[param(schema_with = crate::openapi::constraints::response_type)]
+    #[schema(schema_with = crate::openapi::constraints::response_type)]
     response_type: String,
     client_id: String,
     /// Exactly one of the client's registered redirect URIs.
     redirect_uri: String,
     /// Space-separated scopes, all registered by the client (default: all registered).
     scope: Option<String>,
-    /// Returned unchanged with the answer (recommended; ≤ 1024 bytes).
+    /// Returned unchanged with the answer (recommended).
+    #[param(max_length = 1024)]
+    #[schema(max_length = 1024)]
     state: Option<String>,
     /// BASE64URL(SHA256(code_verifier)); required for public clients.
+    #[param(pattern = r"^[A-Za-z0-9_-]{43}$")]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     code_challenge: Option<String>,
-    /// Must be `S256` (`plain` is refused).
+    #[param(schema_with = crate::openapi::constraints::code_challenge_method)]
+    #[schema(schema_with = crate::openapi::constraints::code_challenge_method)]
     code_challenge_method: Option<String>,
 }
 
@@ -55,7 +61,7 @@ pub struct AuthorizeQuery {
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 pub struct AuthorizeForm {
-    /// `login`, `approve` or `deny`.
+    #[schema(schema_with = crate::openapi::constraints::authorize_action)]
     action: String,
     /// Must equal the `tmcp_csrf` cookie.
     csrf_token: String,
@@ -65,12 +71,14 @@ pub struct AuthorizeForm {
     password: Option<String>,
     /// `action=login`, accounts with MFA: TOTP code or PIN.
     mfa_code: Option<String>,
+    #[schema(schema_with = crate::openapi::constraints::response_type)]
     response_type: String,
     client_id: String,
     redirect_uri: String,
     scope: Option<String>,
     state: Option<String>,
     code_challenge: Option<String>,
+    #[schema(schema_with = crate::openapi::constraints::code_challenge_method)]
     code_challenge_method: Option<String>,
 }
 

@@ -216,7 +216,7 @@ pub struct DevicePageQuery {
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 pub struct DevicePageForm {
-    /// `login`, `lookup`, `approve` or `deny`.
+    #[schema(schema_with = crate::openapi::constraints::device_page_action)]
     action: String,
     /// Must equal the `tmcp_csrf` cookie.
     csrf_token: String,
@@ -454,6 +454,7 @@ pub async fn device_submit(
 #[serde(deny_unknown_fields)]
 pub struct DeviceApproveRequest {
     /// The code shown on the device.
+    #[schema(max_length = 32)]
     pub user_code: String,
     /// `false` denies the request (default `true`).
     #[serde(default = "yes")]

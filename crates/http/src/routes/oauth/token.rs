@@ -27,6 +27,7 @@ pub struct TokenRequest {
     /// `authorization_code`, `refresh_token`, `client_credentials`,
     /// `urn:ietf:params:oauth:grant-type:token-exchange` or
     /// `urn:ietf:params:oauth:grant-type:device_code`.
+    #[schema(schema_with = crate::openapi::constraints::grant_type)]
     grant_type: String,
     /// Public clients, and `client_secret_post`.
     client_id: Option<String>,
@@ -36,7 +37,8 @@ pub struct TokenRequest {
     code: Option<String>,
     /// authorization_code: exactly the `redirect_uri` of the authorization request.
     redirect_uri: Option<String>,
-    /// authorization_code: PKCE verifier (43–128 characters).
+    /// authorization_code: PKCE verifier.
+    #[schema(min_length = 43, max_length = 128, pattern = r"^[A-Za-z0-9._~-]+$")]
     code_verifier: Option<String>,
     /// refresh_token: the current refresh token.
     refresh_token: Option<String>,
@@ -45,7 +47,7 @@ pub struct TokenRequest {
     scope: Option<String>,
     /// token-exchange: the user's session token.
     subject_token: Option<String>,
-    /// token-exchange: `urn:ietf:params:oauth:token-type:access_token`.
+    #[schema(schema_with = crate::openapi::constraints::subject_token_type)]
     subject_token_type: Option<String>,
     /// token-exchange: JSON object copied into the TEP's `miniapp_context` (≤ 2 KiB).
     miniapp_context: Option<String>,

@@ -28,7 +28,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeysRequest {
-    /// 1–100 distinct keys.
+    #[schema(schema_with = crate::openapi::constraints::storage_keys)]
     pub keys: Vec<String>,
 }
 
@@ -45,16 +45,20 @@ pub struct BatchGetResponse {
 pub struct BatchSetItem {
     /// A storage key; its first segment must not be `quota`, `batch`, `sync` or `conflicts`
     /// (reserved for storage routes).
+    #[schema(schema_with = crate::openapi::constraints::storage_key_schema)]
     pub key: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
     pub value: Option<Box<RawValue>>,
+    #[schema(schema_with = crate::openapi::constraints::value_base64)]
     pub value_base64: Option<String>,
+    #[schema(schema_with = crate::openapi::constraints::content_type)]
     pub content_type: Option<String>,
+    #[schema(minimum = 60, maximum = 2592000)]
     pub ttl: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 253402300799_i64)]
     pub client_timestamp: Option<serde_json::Number>,
 }
 
@@ -62,6 +66,7 @@ pub struct BatchSetItem {
 #[serde(deny_unknown_fields)]
 pub struct BatchSetRequest {
     /// 1–100 items with distinct keys.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<BatchSetItem>,
 }
 

@@ -27,9 +27,10 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConflictParams {
-    /// `pending` (default), `resolved`, `ignored` or `all`.
+    #[param(schema_with = crate::openapi::constraints::conflict_status)]
     pub status: Option<String>,
-    /// Conflicts per page, 1–100 (default 100).
+    /// Conflicts per page (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }
@@ -166,12 +167,16 @@ async fn list_page(
 pub struct ResolveRequest {
     /// `local` (apply the client's operation), `remote` (keep the server's state) or
     /// `value` (store the value given here).
+    #[schema(schema_with = crate::openapi::constraints::conflict_resolution)]
     pub resolution: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
     pub value: Option<Box<RawValue>>,
+    #[schema(schema_with = crate::openapi::constraints::value_base64)]
     pub value_base64: Option<String>,
+    #[schema(schema_with = crate::openapi::constraints::content_type)]
     pub content_type: Option<String>,
+    #[schema(minimum = 60, maximum = 2592000)]
     pub ttl: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
@@ -186,7 +191,7 @@ pub struct ResolveResponse {
 
 /// Resolves a pending conflict and completes the operation that opened it.
 #[utoipa::path(post, path = "/api/v1/storage/conflicts/{id}/resolve", tag = "storage",
-    params(("id" = String, Path, description = "conflict id")),
+    params(("id" = String, Path, format = Uuid, description = "conflict id")),
     request_body = ResolveRequest, security(("tep" = ["storage:write"])),
     responses(
         (status = 200, description = "resolved", body = ResolveResponse),

@@ -34,16 +34,19 @@ pub struct PutRequest {
     pub value: Option<Box<RawValue>>,
     /// Binary value, standard base64 with padding (`application/octet-stream` unless
     /// `content_type` says otherwise).
+    #[schema(schema_with = crate::openapi::constraints::value_base64)]
     pub value_base64: Option<String>,
     /// Media type recorded with the value (1–100 printable ASCII characters).
+    #[schema(schema_with = crate::openapi::constraints::content_type)]
     pub content_type: Option<String>,
-    /// Seconds until the key expires, 60–2592000.
+    /// Seconds until the key expires.
+    #[schema(minimum = 60, maximum = 2592000)]
     pub ttl: Option<i64>,
     /// A JSON object of at most 4096 bytes.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Unix seconds of the client's change, for last-write-wins.
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 253402300799_i64)]
     pub client_timestamp: Option<serde_json::Number>,
 }
 
@@ -89,7 +92,10 @@ fn with_etag(mut response: Response, version: i64) -> Response {
 
 /// Reads one live entry.
 #[utoipa::path(get, path = "/api/v1/storage/{key}", tag = "storage",
-    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded"),
+    params(("key" = String, Path, min_length = 1, max_length = 256,
+            pattern = r"^(?!(quota|batch|sync|conflicts)(/|$))[^\x00-\x1F\x7F-\x9F]+$",
+            description = "1–256 bytes of UTF-8 without control characters, percent-encoded; \
+                           not under the first segments `quota`, `batch`, `sync`, `conflicts`"),
            ("If-None-Match" = Option<String>, Header, description = "an ETag; 304 if it matches")),
     security(("tep" = ["storage:read"])),
     responses(
@@ -147,9 +153,14 @@ async fn read(
 
 /// Stores a value (insert or replace; each write bumps the version).
 #[utoipa::path(put, path = "/api/v1/storage/{key}", tag = "storage",
-    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded. Its first segment (the text before the first `/`, or the whole key) must not be one of the reserved `quota`, `batch`, `sync`, `conflicts` (422)"),
-           ("If-Match" = Option<String>, Header, description = "\"<version>\" or *: compare-and-set"),
-           ("If-None-Match" = Option<String>, Header, description = "*: create only")),
+    params(("key" = String, Path, min_length = 1, max_length = 256,
+            pattern = r"^(?!(quota|batch|sync|conflicts)(/|$))[^\x00-\x1F\x7F-\x9F]+$",
+            description = "1–256 bytes of UTF-8 without control characters, percent-encoded; \
+                           not under the first segments `quota`, `batch`, `sync`, `conflicts`"),
+           ("If-Match" = Option<String>, Header, pattern = r#"^[ \t]*(\*|(W/)?"?[0-9]{1,18}"?)[ \t]*$"#,
+            description = "\"<version>\" or *: compare-and-set (not with If-None-Match)"),
+           ("If-None-Match" = Option<String>, Header, pattern = r"^[ \t]*\*[ \t]*$",
+            description = "*: create only (not with If-Match)")),
     request_body = PutRequest,
     security(("tep" = ["storage:write"])),
     responses(
@@ -275,11 +286,16 @@ async fn write(
 
 /// Deletes a key (200 whether or not it existed).
 #[utoipa::path(delete, path = "/api/v1/storage/{key}", tag = "storage",
-    params(("key" = String, Path, description = "1–256 bytes of UTF-8, percent-encoded"),
-           ("If-Match" = Option<String>, Header, description = "\"<version>\": delete only that version")),
+    params(("key" = String, Path, min_length = 1, max_length = 256,
+            pattern = r"^(?!(quota|batch|sync|conflicts)(/|$))[^\x00-\x1F\x7F-\x9F]+$",
+            description = "1–256 bytes of UTF-8 without control characters, percent-encoded; \
+                           not under the first segments `quota`, `batch`, `sync`, `conflicts`"),
+           ("If-Match" = Option<String>, Header, pattern = r#"^[ \t]*(\*|(W/)?"?[0-9]{1,18}"?)[ \t]*$"#,
+            description = "\"<version>\": delete only that version")),
     security(("tep" = ["storage:write"])),
     responses(
         (status = 200, description = "`deleted` says whether a live entry was removed", body = DeleteResponse),
+        (status = 400, description = "malformed If-Match", body = ErrorEnvelope),
         (status = 403, description = "storage:write missing", body = ErrorEnvelope),
         (status = 409, description = "VERSION_CONFLICT", body = ErrorEnvelope),
         (status = 422, description = "invalid key", body = ErrorEnvelope),
@@ -351,8 +367,10 @@ async fn remove(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only keys starting with these bytes.
+    #[param(max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub prefix: Option<String>,
-    /// 1–1000, default 100.
+    /// Keys per page (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -29,9 +29,10 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
-    /// `last_write_wins` (default), `local_wins`, `remote_wins` or `manual`.
+    #[schema(schema_with = crate::openapi::constraints::sync_strategy)]
     pub strategy: Option<String>,
     /// 1–100 operations, applied in order.
+    #[schema(min_items = 1, max_items = 100)]
     pub operations: Vec<PushOperation>,
 }
 
@@ -40,25 +41,35 @@ pub struct PushRequest {
 pub struct PushOperation {
     /// The client's id of the operation (1–128 bytes): pushing it again returns the first
     /// result.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+    )]
     pub op_id: String,
-    /// `set` or `delete`.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::constraints::sync_operation_type)]
     pub kind: String,
     /// A storage key; a `set` is rejected when its first segment is `quota`, `batch`, `sync`
     /// or `conflicts` (reserved for storage routes).
+    #[schema(schema_with = crate::openapi::constraints::storage_key_schema)]
     pub key: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
     pub value: Option<Box<RawValue>>,
+    #[schema(schema_with = crate::openapi::constraints::value_base64)]
     pub value_base64: Option<String>,
+    #[schema(schema_with = crate::openapi::constraints::content_type)]
     pub content_type: Option<String>,
+    #[schema(minimum = 60, maximum = 2592000)]
     pub ttl: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Unix seconds when the client made the change.
-    #[schema(value_type = f64)]
+    #[schema(value_type = f64, minimum = 0, maximum = 253402300799_i64)]
     pub client_timestamp: Option<serde_json::Number>,
     /// The version the client last saw (0: the key did not exist).
+    #[schema(minimum = 0)]
     pub base_version: Option<i64>,
 }
 
@@ -319,7 +330,8 @@ async fn push_ops(
 pub struct PullRequest {
     /// `next_cursor` of the previous pull; absent for the first pull.
     pub cursor: Option<String>,
-    /// 1–1000 changes, default 100.
+    /// Changes per page (default 100).
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
