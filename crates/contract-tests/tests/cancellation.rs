@@ -19,7 +19,7 @@ async fn postgres_dropped_units_leave_no_transaction_behind() {
     let database = guard.name.clone();
     let fixture = Fixture {
         db: Arc::new(db),
-        clock: ManualClock::new(START),
+        clock: ManualClock::new(*START),
         _guard: Box::new(guard),
     };
     let (user, app, batches) = storm(&fixture, 6, 80).await;

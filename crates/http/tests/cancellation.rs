@@ -211,7 +211,7 @@ async fn postgres_hung_up_requests_leave_no_transaction_behind() {
     let db: Arc<dyn Database> = Arc::new(db);
     let fixture = Fixture {
         db,
-        clock: ManualClock::new(START),
+        clock: ManualClock::new(*START),
         _guard: Box::new(guard),
     };
     let served = Arc::new(serve(&fixture).await);

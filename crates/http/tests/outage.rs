@@ -65,7 +65,7 @@ async fn postgres() -> Option<(Env, Outage)> {
     let db = PgDatabase::connect(&cluster.url(), &settings)
         .await
         .expect("private cluster opens and migrates");
-    let clock = ManualClock::new(START);
+    let clock = ManualClock::new(*START);
     tmcp_repository::SystemRepository::ensure_partitions(&db, clock.now(), 3)
         .await
         .expect("partitions for the test clock");
@@ -88,7 +88,7 @@ async fn sqlite() -> Option<(Env, Outage)> {
         .expect("SQLite opens");
     let fixture = Fixture {
         db: Arc::new(db),
-        clock: ManualClock::new(START),
+        clock: ManualClock::new(*START),
         _guard: Box::new(dir),
     };
     Some((Env::new(fixture).await, Outage::Sqlite(path, None)))

@@ -64,7 +64,7 @@ pub struct Config {
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Seconds a client has to send a complete request head (from its first byte, or from
@@ -134,7 +134,7 @@ impl HttpConfig {
 /// Redis timeouts and circuit breaker (`[redis]`, `TMCP_REDIS__*`). A failed Redis command
 /// opens the breaker: for `breaker_open_ms` no request touches Redis (rate limits are
 /// enforced in-process) while a background probe checks whether it is back.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// Each connection attempt gives up after this many milliseconds.
