@@ -1,4 +1,4 @@
-//! OAuth scopes of the TMCP protocol (API.md §2).
+//! OAuth scopes of the TMCP protocol (the TMCP protocol §2).
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The error envelope of API.md §0. Every non-OAuth error answers
+//! The error envelope of the TMCP protocol §0. Every non-OAuth error answers
 //! `{"error":{"code","message","details","timestamp","request_id"}}`.
 
 use crate::middleware::request_id::current_request_id;

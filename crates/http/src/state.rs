@@ -25,7 +25,7 @@ pub struct HttpSettings {
     pub bench_routes: bool,
     /// Storage quotas and rate limits.
     pub storage: StorageSettings,
-    /// The default limit of every API route (API.md §0: 300/min per token or address).
+    /// The default limit of every API route (the TMCP protocol §0: 300/min per token or address).
     pub api_rate: LimitRule,
     /// Request line and header size limits (414 / 431 envelopes).
     pub head_limits: HeadLimits,

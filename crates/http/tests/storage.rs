@@ -1,4 +1,4 @@
-//! Mini-app storage over HTTP (API.md §3) on SQLite and PostgreSQL, with real TEP tokens:
+//! Mini-app storage over HTTP (the TMCP protocol §3) on SQLite and PostgreSQL, with real TEP tokens:
 //! round trips, every limit at and one past its boundary, preconditions, last-write-wins,
 //! batches, cross-tenant isolation and scopes, concurrency near the quota, offline sync with
 //! every strategy, conflicts, rate limits and the uninstall clean-up.

@@ -1,4 +1,4 @@
-//! Per-user key-value storage (API.md §3). Every call is scoped to one (user, app); on
+//! Per-user key-value storage (the TMCP protocol §3). Every call is scoped to one (user, app); on
 //! PostgreSQL the scope is also enforced by row-level security.
 //!
 //! Writes are units of work that begin by taking the (user, app)'s quota row (creating it

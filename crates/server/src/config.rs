@@ -52,7 +52,7 @@ pub struct Config {
     /// Mounts `/bench/*` baseline routes for load tests. Never enable in production.
     pub bench_routes: bool,
     /// Default rate limit of every API route per token (or address): requests per minute
-    /// and burst (API.md §0: 300).
+    /// and burst (the TMCP protocol §0: 300).
     pub api_rate_per_minute: u32,
     pub api_rate_burst: u32,
     pub maintenance: MaintenanceConfig,
@@ -187,7 +187,7 @@ impl RedisConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct OAuthConfig {
     /// Requests per minute to the token, revocation, introspection and device authorization
-    /// endpoints per (client, caller address) (API.md: 30).
+    /// endpoints per (client, caller address) (the TMCP protocol: 30).
     pub token_rate_per_minute: u32,
 }
 

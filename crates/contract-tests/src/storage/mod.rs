@@ -1,4 +1,4 @@
-//! Storage scenarios (API.md §3) at the repository level, on every engine: entries and
+//! Storage scenarios (the TMCP protocol §3) at the repository level, on every engine: entries and
 //! quotas ([`entries`]), batches ([`batch`]), the change feed ([`feed`]), offline sync and
 //! conflicts ([`sync`]), and the quota invariant under random operations ([`property`]).
 

@@ -1,4 +1,4 @@
-//! The error answers of the account area (API.md §0 codes).
+//! The error answers of the account area (the TMCP protocol §0 codes).
 
 use crate::error::ApiError;
 use axum::http::StatusCode;

@@ -1,4 +1,4 @@
-//! Login and MFA throttling (API.md §0): 10 login attempts per minute per client address,
+//! Login and MFA throttling (the TMCP protocol §0): 10 login attempts per minute per client address,
 //! and at most 5 failed attempts per account in 15 minutes, after which the account answers
 //! 429 (with `Retry-After`) until the bucket refills. Counters live in `state.limiter`, so
 //! they are shared through Redis when it is configured.

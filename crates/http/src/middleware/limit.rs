@@ -1,4 +1,4 @@
-//! The default rate limit of API.md §0: 300 requests per minute per subject on every API
+//! The default rate limit of the TMCP protocol §0: 300 requests per minute per subject on every API
 //! route. The subject is the bearer token (hashed) when there is one, the client address
 //! otherwise. Routes with their own, stricter limits (login, storage, token endpoint) apply
 //! them in the handler; their headers win over the default ones.

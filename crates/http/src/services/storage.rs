@@ -1,7 +1,7 @@
-//! The storage service: what sits between the wire (API.md §3) and `StorageRepository`.
+//! The storage service: what sits between the wire (the TMCP protocol §3) and `StorageRepository`.
 //! Who may call (TEP scopes, user and app only from the token), rate limits, parsing and
 //! validating keys and values, rendering stored values, and mapping repository outcomes to
-//! the error codes of API.md §0. Handlers in `routes::storage` stay thin.
+//! the error codes of the TMCP protocol §0. Handlers in `routes::storage` stay thin.
 
 use crate::auth::TepPrincipal;
 use crate::error::ApiError;

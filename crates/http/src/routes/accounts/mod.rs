@@ -1,4 +1,4 @@
-//! Accounts and sessions (API.md §1): registration, login, refresh, logout, sessions, the
+//! Accounts and sessions (the TMCP protocol §1): registration, login, refresh, logout, sessions, the
 //! caller's own account, account deletion and the admin summary. One module per operation.
 
 pub mod delete;

@@ -1,4 +1,4 @@
-//! Devices with public keys (API.md §1): register, list, remove.
+//! Devices with public keys (the TMCP protocol §1): register, list, remove.
 
 pub mod list;
 pub mod register;

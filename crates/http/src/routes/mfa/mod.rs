@@ -1,4 +1,4 @@
-//! Second-factor methods (API.md §1): list, enrol (PIN, TOTP, biometric), confirm a TOTP,
+//! Second-factor methods (the TMCP protocol §1): list, enrol (PIN, TOTP, biometric), confirm a TOTP,
 //! remove with a second factor.
 
 pub mod confirm;

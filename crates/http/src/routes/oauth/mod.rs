@@ -1,4 +1,4 @@
-//! The OAuth 2.0 authorization server (API.md §2): discovery, the authorization code flow
+//! The OAuth 2.0 authorization server (the TMCP protocol §2): discovery, the authorization code flow
 //! with its login and consent pages, the device flow, the token endpoint with its grants,
 //! revocation, introspection, and user-initiated withdrawal of an app's grant. One module
 //! per operation; `grants/` has one module per grant type.

@@ -1,5 +1,5 @@
 //! Which scopes a request may get: only known scopes the client registered, official-only
-//! scopes only for official clients (API.md §2).
+//! scopes only for official clients (the TMCP protocol §2).
 
 use super::error::OAuthError;
 use super::form::printable;

@@ -4,7 +4,7 @@
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
     /// Requests per minute to `/oauth2/token`, `/oauth2/revoke`, `/oauth2/introspect` and
-    /// `/oauth2/device/authorization` per (client, caller address). API.md §0: 30.
+    /// `/oauth2/device/authorization` per (client, caller address). the TMCP protocol §0: 30.
     pub token_rate_per_minute: u32,
 }
 

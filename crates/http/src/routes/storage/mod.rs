@@ -1,4 +1,4 @@
-//! Mini-app storage (API.md §3): one module per operation group. User and app come only
+//! Mini-app storage (the TMCP protocol §3): one module per operation group. User and app come only
 //! from the TEP; rules live in `services::storage`, SQL behind `StorageRepository`.
 
 pub mod batch;
