@@ -52,7 +52,7 @@ CREATE INDEX idx_oauth_device_codes_client_id ON oauth_device_codes (client_id);
 CREATE INDEX idx_oauth_device_codes_user_id ON oauth_device_codes (user_id);
 CREATE INDEX idx_oauth_device_codes_expires_at ON oauth_device_codes (expires_at);
 
--- Events for mini-app backends (the TMCP protocol §7), written in the transaction of the change.
+-- Events for mini-app backends (API.md §7), written in the transaction of the change.
 -- Delivery (signing, retries, marking delivered_at) is done by the webhook worker.
 CREATE TABLE webhook_outbox (
     id UUID PRIMARY KEY,
