@@ -22,7 +22,9 @@ seed="${FUZZ_SEED:-1}"
 
 # schemathesis lives in a venv next to the build cache, installed once per pinned version.
 venv="$(dirname "$CARGO_TARGET_DIR")/tmcp-fuzz/schemathesis-$schemathesis_version"
-if [ ! -x "$venv/bin/st" ]; then
+# A venv whose interpreter moved or vanished still has an executable `st` whose shebang no
+# longer resolves, so the check runs it rather than testing for the file.
+if ! "$venv/bin/st" --version >/dev/null 2>&1; then
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"

@@ -4,6 +4,16 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
+/// A time-ordered id (UUID v7) whose timestamp is `at`, taken from the injected clock:
+/// `Uuid::now_v7` would read the wall clock, so ids would disagree with every other time
+/// the server records (and with a test's `ManualClock`).
+pub fn uuid_v7_at(at: time::OffsetDateTime) -> Uuid {
+    let nanos = at.unix_timestamp_nanos();
+    let secs = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
+    let sub = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
+    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, sub))
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -14,11 +24,7 @@ macro_rules! uuid_id {
         impl $name {
             /// A fresh time-ordered id (UUID v7), so new rows cluster at the end of B-tree indexes.
             pub fn new_v7(at: time::OffsetDateTime) -> Self {
-                let nanos = at.unix_timestamp_nanos();
-                let secs = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
-                let sub = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
-                let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, sub);
-                Self(Uuid::new_v7(ts))
+                Self(uuid_v7_at(at))
             }
 
             pub fn as_uuid(&self) -> Uuid {
