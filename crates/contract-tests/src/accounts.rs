@@ -7,13 +7,13 @@ use serde_json::json;
 use time::macros::date;
 use time::{Duration, OffsetDateTime};
 use tmcp_domain::auth::tokens::{issue, TokenKind};
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::user::UserStatus;
 use tmcp_domain::{Clock, SessionId, UserId};
 use tmcp_repository::{
     AccountTombstone, AccountUpdate, NewDevice, NewMfaMethod, NewSession, RefreshOutcome,
     RefreshRotation, RepoError, RevokeReason, Session,
 };
-use uuid::Uuid;
 
 struct Issued {
     session: Session,
@@ -313,7 +313,7 @@ pub async fn sessions_are_listed_and_ended_per_user(fixture: &Fixture) {
 
 fn device(fixture: &Fixture, user: UserId, device_id: &str) -> NewDevice {
     NewDevice {
-        id: Uuid::now_v7(),
+        id: uuid_v7_at(*crate::START),
         user_id: user,
         device_id: device_id.into(),
         device_name: Some("Phone".into()),
@@ -335,7 +335,7 @@ fn method(
     active: bool,
 ) -> NewMfaMethod {
     NewMfaMethod {
-        id: Uuid::now_v7(),
+        id: uuid_v7_at(*crate::START),
         user_id: user,
         method_type: kind,
         method_data: json!({"v": 1}),
@@ -655,7 +655,11 @@ pub async fn profiles_update_partially(fixture: &Fixture) {
 
     let missing = fixture
         .db
-        .update_account(UserId(Uuid::now_v7()), AccountUpdate::default(), now)
+        .update_account(
+            UserId(uuid_v7_at(*crate::START)),
+            AccountUpdate::default(),
+            now,
+        )
         .await
         .expect("call");
     assert!(missing.is_none());
@@ -673,7 +677,7 @@ pub async fn suspension_changes_status(fixture: &Fixture) {
     assert_eq!(user.map(|u| u.status), Some(UserStatus::Suspended));
     assert!(!fixture
         .db
-        .set_user_status(UserId(Uuid::now_v7()), UserStatus::Active, now)
+        .set_user_status(UserId(uuid_v7_at(*crate::START)), UserStatus::Active, now)
         .await
         .expect("call"));
 }

@@ -5,6 +5,7 @@ use crate::fixtures::user;
 use crate::Fixture;
 use futures::future::join_all;
 use time::{Duration, OffsetDateTime};
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{new_secret, user_code, SecretKind};
 use tmcp_domain::{Clock, SessionId, UserId};
 use tmcp_repository::{
@@ -40,7 +41,7 @@ async fn access_token(fixture: &Fixture, user: UserId, grant: Option<Uuid>) -> S
     fixture
         .db
         .record_issued_token(IssuedToken {
-            id: Uuid::now_v7(),
+            id: uuid_v7_at(*crate::START),
             client_id: CLIENT.into(),
             user_id: Some(user),
             token_hash: hash.clone(),
@@ -73,7 +74,7 @@ fn refresh(fixture: &Fixture, user: UserId, grant: Uuid) -> (String, NewOAuthRef
     (
         secret.value,
         NewOAuthRefreshToken {
-            id: Uuid::now_v7(),
+            id: uuid_v7_at(*crate::START),
             token_hash: secret.hash,
             grant_id: grant,
             client_id: CLIENT.into(),
@@ -90,7 +91,7 @@ fn rotation(fixture: &Fixture, presented_hash: &str) -> OAuthRefreshRotation {
     OAuthRefreshRotation {
         presented_hash: presented_hash.to_owned(),
         client_id: CLIENT.into(),
-        new_id: Uuid::now_v7(),
+        new_id: uuid_v7_at(*crate::START),
         new_hash: next.hash,
         new_expires_at: fixture.clock.now() + Duration::days(30),
         now: fixture.clock.now(),
@@ -192,7 +193,7 @@ fn withdrawal(user: UserId, scopes: Option<Vec<String>>, at: OffsetDateTime) -> 
         client_id: CLIENT.into(),
         scopes,
         at,
-        event_id: Uuid::now_v7(),
+        event_id: uuid_v7_at(*crate::START),
         app_id: CLIENT.into(),
     }
 }
@@ -203,11 +204,11 @@ pub async fn withdrawal_without_consent_ends_pre_approved_tokens(fixture: &Fixtu
     client(fixture, CLIENT).await;
     let alice = user(fixture, "preapproved_alice").await;
     let db = &fixture.db;
-    let grant = Uuid::now_v7();
+    let grant = uuid_v7_at(*crate::START);
     // Already dead before the withdrawal: an expired TEP and a rotated refresh token.
     let expired = new_secret(SecretKind::AuthorizationCode).hash;
     db.record_issued_token(IssuedToken {
-        id: Uuid::now_v7(),
+        id: uuid_v7_at(*crate::START),
         client_id: CLIENT.into(),
         user_id: Some(alice.id),
         token_hash: expired,
@@ -276,7 +277,7 @@ pub async fn withdrawal_without_consent_ends_pre_approved_tokens(fixture: &Fixtu
     // withdrawal) dies by the mark; one minted afterwards lives.
     let straggler = new_secret(SecretKind::AuthorizationCode).hash;
     db.record_issued_token(IssuedToken {
-        id: Uuid::now_v7(),
+        id: uuid_v7_at(*crate::START),
         client_id: CLIENT.into(),
         user_id: Some(alice.id),
         token_hash: straggler.clone(),
@@ -319,7 +320,7 @@ pub async fn racing_rotation_and_withdrawal_leave_no_live_refresh_token(fixture:
         .expect("grant");
     for _ in 0..12 {
         fixture.clock.advance(Duration::seconds(1));
-        let (_, first) = refresh(fixture, alice.id, Uuid::now_v7());
+        let (_, first) = refresh(fixture, alice.id, uuid_v7_at(*crate::START));
         let first_hash = first.token_hash.clone();
         db.store_oauth_refresh_token(first).await.expect("stored");
         let next = rotation(fixture, &first_hash);
@@ -350,7 +351,7 @@ pub async fn codes_are_single_use_and_a_replay_revokes_the_grant(fixture: &Fixtu
     let alice = user(fixture, "code_alice").await;
     let db = &fixture.db;
     let secret = new_secret(SecretKind::AuthorizationCode);
-    let grant = Uuid::now_v7();
+    let grant = uuid_v7_at(*crate::START);
     let now = fixture.clock.now();
     db.create_authorization_code(NewAuthorizationCode {
         code_hash: secret.hash.clone(),
@@ -387,7 +388,7 @@ pub async fn codes_are_single_use_and_a_replay_revokes_the_grant(fixture: &Fixtu
     db.store_oauth_refresh_token(refresh_row)
         .await
         .expect("refresh stored");
-    let unrelated = access_token(fixture, alice.id, Some(Uuid::now_v7())).await;
+    let unrelated = access_token(fixture, alice.id, Some(uuid_v7_at(*crate::START))).await;
 
     let second = db
         .redeem_authorization_code(&secret.hash, now)
@@ -428,7 +429,7 @@ pub async fn racing_redemptions_of_one_code_have_one_winner(fixture: &Fixture) {
         .db
         .create_authorization_code(NewAuthorizationCode {
             code_hash: secret.hash.clone(),
-            grant_id: Uuid::now_v7(),
+            grant_id: uuid_v7_at(*crate::START),
             client_id: CLIENT.into(),
             user_id: alice.id,
             redirect_uri: "https://app.example/cb".into(),
@@ -458,7 +459,7 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(fixture: &Fixtur
     client(fixture, "ma_contract_other").await;
     let alice = user(fixture, "refresh_alice").await;
     let db = &fixture.db;
-    let grant = Uuid::now_v7();
+    let grant = uuid_v7_at(*crate::START);
     let (_, first) = refresh(fixture, alice.id, grant);
     let first_hash = first.token_hash.clone();
     db.store_oauth_refresh_token(first).await.expect("stored");
@@ -513,7 +514,7 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(fixture: &Fixtur
     );
 
     // Expired tokens are dead.
-    let (_, short) = refresh(fixture, alice.id, Uuid::now_v7());
+    let (_, short) = refresh(fixture, alice.id, uuid_v7_at(*crate::START));
     let short_hash = short.token_hash.clone();
     db.store_oauth_refresh_token(short).await.expect("stored");
     fixture.clock.advance(Duration::days(31));
@@ -528,7 +529,7 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(fixture: &Fixtur
 pub async fn racing_refresh_rotations_rotate_once(fixture: &Fixture) {
     client(fixture, CLIENT).await;
     let alice = user(fixture, "refresh_race").await;
-    let (_, first) = refresh(fixture, alice.id, Uuid::now_v7());
+    let (_, first) = refresh(fixture, alice.id, uuid_v7_at(*crate::START));
     let hash = first.token_hash.clone();
     fixture
         .db
@@ -558,7 +559,7 @@ fn device(fixture: &Fixture, code: &str) -> (String, NewDeviceAuthorization) {
     (
         secret.hash.clone(),
         NewDeviceAuthorization {
-            id: Uuid::now_v7(),
+            id: uuid_v7_at(*crate::START),
             device_code_hash: secret.hash,
             user_code: code.to_owned(),
             client_id: CLIENT.into(),

@@ -6,6 +6,7 @@ use time::macros::{date, datetime};
 use time::Duration;
 use tmcp_contract_tests::engines::fresh_database;
 use tmcp_contract_tests::START;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::payment_state::PaymentState;
 use tmcp_domain::storage::value::ValueEncoding;
 use tmcp_domain::storage::{QuotaLimits, StorageKey};
@@ -16,7 +17,6 @@ use tmcp_repository::{
     EntryWrite, NewPaymentRecord, NewUser, PaymentRepository, StorageRepository, SystemRepository,
     UserRepository, WriteContext,
 };
-use uuid::Uuid;
 
 /// Tables the design requires to be protected, plus the other user-owned ones.
 const PROTECTED: [&str; 14] = [
@@ -37,7 +37,7 @@ const PROTECTED: [&str; 14] = [
 ];
 
 async fn user(db: &PgDatabase, name: &str) -> UserId {
-    let id = UserId(Uuid::now_v7());
+    let id = UserId(uuid_v7_at(*START));
     db.create_user(NewUser {
         id,
         username: name.into(),
@@ -72,7 +72,7 @@ async fn seed(db: &PgDatabase, owner: UserId) {
             .expect("stored");
     }
     db.insert_payment(NewPaymentRecord {
-        payment_id: PaymentId(Uuid::now_v7()),
+        payment_id: PaymentId(uuid_v7_at(*START)),
         user_id: owner,
         app_id: None,
         amount: Money {
@@ -89,7 +89,7 @@ async fn seed(db: &PgDatabase, owner: UserId) {
     sqlx::query(
         "INSERT INTO user_sessions (id, user_id, session_token, expires_at) VALUES ($1, $2, $3, $4)",
     )
-    .bind(Uuid::now_v7())
+    .bind(uuid_v7_at(*START))
     .bind(owner.0)
     .bind(format!("hash-{}", owner))
     .bind(*START + Duration::hours(1))

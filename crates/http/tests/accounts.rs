@@ -1478,7 +1478,10 @@ async fn admin_summary(app: App) {
     let missing = app
         .call(
             Method::GET,
-            &format!("/api/v1/users/{}/summary", uuid::Uuid::now_v7()),
+            &format!(
+                "/api/v1/users/{}/summary",
+                tmcp_domain::ids::uuid_v7_at(*tmcp_contract_tests::START)
+            ),
             Some(&admin_token),
             None,
         )

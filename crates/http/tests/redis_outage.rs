@@ -166,7 +166,7 @@ impl Env {
     }
 
     async fn user(&self, name: &str) -> UserId {
-        let id = UserId(uuid::Uuid::now_v7());
+        let id = UserId(tmcp_domain::ids::uuid_v7_at(*tmcp_contract_tests::START));
         self.fixture
             .db
             .create_user(NewUser {

@@ -48,7 +48,7 @@ impl Reply {
 }
 
 async fn new_user(fixture: &Fixture, name: &str) -> UserId {
-    let id = UserId(uuid::Uuid::now_v7());
+    let id = UserId(tmcp_domain::ids::uuid_v7_at(*tmcp_contract_tests::START));
     fixture
         .db
         .create_user(NewUser {

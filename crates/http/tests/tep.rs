@@ -35,7 +35,7 @@ async fn setup(fixture: Fixture) -> Setup {
     let clock: Arc<dyn Clock> = Arc::new(fixture.clock.clone());
     let state = tmcp_http::testing::state(Arc::clone(&fixture.db), clock).await;
     let now = fixture.clock.now();
-    let user = UserId(uuid::Uuid::now_v7());
+    let user = UserId(tmcp_domain::ids::uuid_v7_at(*tmcp_contract_tests::START));
     fixture
         .db
         .create_user(NewUser {

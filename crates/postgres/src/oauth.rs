@@ -6,6 +6,7 @@ use crate::withdrawal::PgWithdrawal;
 use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{decide_device_poll, DevicePollDecision, DevicePollState, DeviceStatus};
 use tmcp_domain::UserId;
 use tmcp_repository::withdrawal_tx;
@@ -159,7 +160,7 @@ impl OAuthGrantRepository for PgDatabase {
                scopes = ARRAY(SELECT DISTINCT s FROM unnest(oauth_consents.scopes || EXCLUDED.scopes) AS s ORDER BY 1), \
                updated_at = EXCLUDED.updated_at",
         )
-        .bind(Uuid::now_v7())
+        .bind(uuid_v7_at(at))
         .bind(user.0)
         .bind(client_id)
         .bind(scopes)

@@ -4,11 +4,11 @@
 use crate::{map_sqlx_error, PgDatabase};
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_repository::{
     IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, RepoResult,
     SigningKeyRepository, StoredSigningKey, TokenLiveness,
 };
-use uuid::Uuid;
 
 type KeyRow = (
     String,
@@ -107,7 +107,7 @@ impl OAuthClientRepository for PgDatabase {
              redirect_uris, grant_types, scopes, is_official, is_active, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         )
-        .bind(Uuid::now_v7())
+        .bind(uuid_v7_at(client.created_at))
         .bind(&client.client_id)
         .bind(&client.client_secret_hash)
         .bind(&client.app_id)
@@ -234,7 +234,7 @@ impl IssuedTokenRepository for PgDatabase {
              ON CONFLICT (user_id, client_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at, \
                scopes = ARRAY[]::TEXT[], updated_at = EXCLUDED.updated_at",
         )
-        .bind(Uuid::now_v7())
+        .bind(uuid_v7_at(at))
         .bind(user.0)
         .bind(client_id)
         .bind(at)

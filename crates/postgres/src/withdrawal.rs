@@ -6,10 +6,10 @@
 use crate::map_sqlx_error;
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::UserId;
 use tmcp_repository::withdrawal_tx::{LockedConsent, RevokedToken, TokenKind, WithdrawalTx};
 use tmcp_repository::{OutboxEvent, RepoResult};
-use uuid::Uuid;
 
 pub(crate) struct PgWithdrawal<'a> {
     pub tx: crate::PgTx,
@@ -27,7 +27,7 @@ impl WithdrawalTx for PgWithdrawal<'_> {
              VALUES ($1, $2, $3, ARRAY[]::TEXT[], $4, $4) \
              ON CONFLICT (user_id, client_id) DO NOTHING",
         )
-        .bind(Uuid::now_v7())
+        .bind(uuid_v7_at(at))
         .bind(self.user.0)
         .bind(self.client_id)
         .bind(at)

@@ -100,7 +100,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
 
 fn someone(name: &str) -> NewUser {
     NewUser {
-        id: UserId(uuid::Uuid::now_v7()),
+        id: UserId(tmcp_domain::ids::uuid_v7_at(*tmcp_contract_tests::START)),
         username: name.into(),
         email: format!("{name}@example.com"),
         password_hash: "hash".into(),

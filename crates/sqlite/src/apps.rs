@@ -2,6 +2,7 @@ use crate::time_text::to_text;
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::{AppId, UserId};
 use tmcp_repository::{AppRepository, AppSummary, NewApp, RepoResult};
 use uuid::Uuid;
@@ -35,7 +36,7 @@ impl AppRepository for SqliteDatabase {
         version: &str,
         at: OffsetDateTime,
     ) -> RepoResult<Uuid> {
-        let id = Uuid::now_v7();
+        let id = uuid_v7_at(at);
         sqlx::query(
             "INSERT INTO app_installations (installation_id, app_id, user_id, version, source, \
              status, installed_at, updated_at) VALUES ($1, $2, $3, $4, 'store', 'installed', $5, $5)",
@@ -65,7 +66,7 @@ impl AppRepository for SqliteDatabase {
              DO UPDATE SET rating = excluded.rating, updated_at = excluded.updated_at \
              RETURNING review_id",
         )
-        .bind(Uuid::now_v7())
+        .bind(uuid_v7_at(at))
         .bind(app.as_str())
         .bind(user.0)
         .bind(rating)

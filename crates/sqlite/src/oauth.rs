@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
 use std::collections::BTreeSet;
 use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{decide_device_poll, DevicePollDecision, DevicePollState, DeviceStatus};
 use tmcp_domain::UserId;
 use tmcp_repository::withdrawal_tx;
@@ -177,6 +178,7 @@ impl OAuthGrantRepository for SqliteDatabase {
         .fetch_optional(&mut *tx)
         .await
         .map_err(map_sqlx_error)?;
+        let id = uuid_v7_at(at);
         let at = to_text(at);
         match existing {
             Some(stored) => {
@@ -202,7 +204,7 @@ impl OAuthGrantRepository for SqliteDatabase {
                     "INSERT INTO oauth_consents (id, user_id, client_id, scopes, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $5)",
                 )
-                .bind(Uuid::now_v7())
+                .bind(id)
                 .bind(user.0)
                 .bind(client_id)
                 .bind(json_list(&unique))

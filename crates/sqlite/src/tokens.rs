@@ -4,11 +4,11 @@ use crate::time_text::{from_opt_text, from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_repository::{
     IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, RepoError, RepoResult,
     SigningKeyRepository, StoredSigningKey, TokenLiveness,
 };
-use uuid::Uuid;
 
 fn json_list(items: &[String]) -> String {
     serde_json::Value::from(items.to_vec()).to_string()
@@ -107,7 +107,7 @@ impl OAuthClientRepository for SqliteDatabase {
              redirect_uris, grant_types, scopes, is_official, is_active, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         )
-        .bind(Uuid::now_v7())
+        .bind(uuid_v7_at(client.created_at))
         .bind(&client.client_id)
         .bind(&client.client_secret_hash)
         .bind(&client.app_id)
@@ -229,6 +229,7 @@ impl IssuedTokenRepository for SqliteDatabase {
         client_id: &str,
         at: OffsetDateTime,
     ) -> RepoResult<()> {
+        let id = uuid_v7_at(at);
         let at = to_text(at);
         sqlx::query(
             "INSERT INTO oauth_consents (id, user_id, client_id, scopes, created_at, updated_at, revoked_at) \
@@ -236,7 +237,7 @@ impl IssuedTokenRepository for SqliteDatabase {
              ON CONFLICT (user_id, client_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
                scopes = '[]', updated_at = excluded.updated_at",
         )
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(user.0)
         .bind(client_id)
         .bind(&at)

@@ -8,10 +8,10 @@ use crate::time_text::{from_opt_text, from_text, to_text};
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::UserId;
 use tmcp_repository::withdrawal_tx::{LockedConsent, RevokedToken, TokenKind, WithdrawalTx};
 use tmcp_repository::{OutboxEvent, RepoResult};
-use uuid::Uuid;
 
 pub(crate) struct SqliteWithdrawal<'a> {
     pub tx: Transaction<'static, Sqlite>,
@@ -37,12 +37,13 @@ impl WithdrawalTx for SqliteWithdrawal<'_> {
             }));
         }
         // Pre-approved scopes leave no consent row; the withdrawal needs one for its mark.
+        let id = uuid_v7_at(at);
         let at = to_text(at);
         sqlx::query(
             "INSERT INTO oauth_consents (id, user_id, client_id, scopes, created_at, updated_at) \
              VALUES ($1, $2, $3, '[]', $4, $4)",
         )
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(self.user.0)
         .bind(self.client_id)
         .bind(&at)

@@ -317,7 +317,7 @@ impl TepService {
                 .map_err(ApiError::internal)?
         };
         db.record_issued_token(IssuedToken {
-            id: uuid::Uuid::now_v7(),
+            id: tmcp_domain::ids::uuid_v7_at(now),
             client_id: request.client_id,
             user_id: request.user_id,
             token_hash: token_hash(&token_id),

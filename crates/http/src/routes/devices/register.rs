@@ -14,9 +14,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::Deserialize;
 use tmcp_domain::auth::device_key::{DeviceKeyAlg, DeviceKeyError, DevicePublicKey};
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_repository::{NewDevice, RepoError};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -122,7 +122,7 @@ pub async fn register_device(
     let created = state
         .db
         .register_device(NewDevice {
-            id: Uuid::now_v7(),
+            id: uuid_v7_at(now),
             user_id: principal.user_id,
             device_id: body.device_id,
             device_name,

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tmcp_domain::auth::pin::{validate_pin, PinError};
 use tmcp_domain::auth::totp::TotpKey;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_repository::{MfaMethodType, NewMfaMethod, RepoError};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,7 +116,7 @@ pub async fn enrol_method(
 
     let existing = state.db.list_mfa_methods(principal.user_id).await?;
     let now = state.clock.now();
-    let id = Uuid::now_v7();
+    let id = uuid_v7_at(now);
     let mut secret_base32 = None;
     let mut otpauth_uri = None;
     let new_method = match kind {

@@ -23,11 +23,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{new_secret, pkce, SecretKind, AUTHORIZATION_CODE_TTL};
 use tmcp_domain::scope::{rules, ScopeSet};
 use tmcp_repository::{NewAuthorizationCode, OAuthClient, User};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 const MAX_STATE_LEN: usize = 1024;
 
@@ -426,7 +426,7 @@ async fn approve(
         .db
         .create_authorization_code(NewAuthorizationCode {
             code_hash: code.hash,
-            grant_id: Uuid::now_v7(),
+            grant_id: uuid_v7_at(now),
             client_id: request.client.client_id.clone(),
             user_id: user.id,
             redirect_uri: request.redirect_uri.clone(),

@@ -24,13 +24,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{
     new_secret, user_code, SecretKind, DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL_SECS,
 };
 use tmcp_domain::UserId;
 use tmcp_repository::{DeviceAuthorization, NewDeviceAuthorization, OAuthClient, RepoError, User};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 /// User-code lookups per user (RFC 8628 §5.1: user codes are short, so guessing is limited).
 pub const CODE_ENTRY: LimitRule = LimitRule::per_minute("device_code_entry", 10, 10);
@@ -128,7 +128,7 @@ async fn start(
         let created = state
             .db
             .create_device_authorization(NewDeviceAuthorization {
-                id: Uuid::now_v7(),
+                id: uuid_v7_at(now),
                 device_code_hash: device_code.hash,
                 user_code: code.clone(),
                 client_id: client.client_id.clone(),

@@ -4,6 +4,7 @@
 use super::error::OAuthError;
 use crate::AppState;
 use serde::Serialize;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{new_secret, SecretKind, REFRESH_TOKEN_TTL};
 use tmcp_domain::scope::ScopeSet;
 use tmcp_domain::user::UserStatus;
@@ -94,7 +95,7 @@ pub async fn issue(state: &AppState, request: Issue<'_>) -> Result<TokenResponse
             state
                 .db
                 .store_oauth_refresh_token(NewOAuthRefreshToken {
-                    id: Uuid::now_v7(),
+                    id: uuid_v7_at(now),
                     token_hash: secret.hash,
                     grant_id,
                     client_id: request.client.client_id.clone(),

@@ -14,10 +14,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::scope::rules;
 use tmcp_repository::ConsentWithdrawal;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -107,7 +107,7 @@ pub async fn withdraw_grant(
             client_id: client.client_id.clone(),
             scopes,
             at: now,
-            event_id: Uuid::now_v7(),
+            event_id: uuid_v7_at(now),
             app_id,
         })
         .await?;

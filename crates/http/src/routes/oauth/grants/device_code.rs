@@ -8,9 +8,9 @@ use super::super::issue::{active_user, issue, Issue, Refresh, TokenResponse};
 use super::super::scopes;
 use crate::AppState;
 use axum::http::StatusCode;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{looks_like, secret_hash, SecretKind};
 use tmcp_repository::DevicePoll;
-use uuid::Uuid;
 
 pub async fn grant(
     state: &AppState,
@@ -61,7 +61,7 @@ pub async fn grant(
             user: Some(user.id),
             scopes: granted.clone(),
             session_id: None,
-            grant_id: Some(Uuid::now_v7()),
+            grant_id: Some(uuid_v7_at(now)),
             refresh: Refresh::New(granted),
             miniapp_context: None,
             issued_token_type: false,

@@ -8,9 +8,9 @@ use super::super::form::Form;
 use super::super::issue::{active_user, issue, Issue, Refresh, TokenResponse};
 use super::super::scopes;
 use crate::AppState;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{looks_like, new_secret, secret_hash, SecretKind, REFRESH_TOKEN_TTL};
 use tmcp_repository::{OAuthRefreshRedemption, OAuthRefreshRotation};
-use uuid::Uuid;
 
 pub async fn grant(
     state: &AppState,
@@ -50,7 +50,7 @@ pub async fn grant(
         .rotate_oauth_refresh_token(OAuthRefreshRotation {
             presented_hash,
             client_id: caller.id().to_owned(),
-            new_id: Uuid::now_v7(),
+            new_id: uuid_v7_at(now),
             new_hash: next.hash,
             new_expires_at: now + REFRESH_TOKEN_TTL,
             now,
