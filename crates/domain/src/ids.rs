@@ -7,11 +7,28 @@ use uuid::Uuid;
 /// A time-ordered id (UUID v7) whose timestamp is `at`, taken from the injected clock:
 /// `Uuid::now_v7` would read the wall clock, so ids would disagree with every other time
 /// the server records (and with a test's `ManualClock`).
+///
+/// Ids made in one process at the same millisecond still sort in the order they were made
+/// (a `ManualClock` that does not move makes many): the 30 bits after the timestamp hold a
+/// process-wide counter (RFC 9562 §6.2, method 1), the remaining 44 bits stay random.
 pub fn uuid_v7_at(at: time::OffsetDateTime) -> Uuid {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
     let nanos = at.unix_timestamp_nanos();
     let secs = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
     let sub = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
-    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, sub))
+    let random = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, sub));
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed) & 0x3FFF_FFFF;
+    let mut bytes = *random.as_bytes();
+    // Byte 6: version (high nibble) + counter bits 29..26; byte 7: bits 25..18; byte 8:
+    // variant (top two bits) + bits 17..12; bytes 9 and 10 (high nibble): bits 11..0.
+    let bits = |shift: u32, mask: u32| u8::try_from((sequence >> shift) & mask).unwrap_or(0);
+    bytes[6] = 0x70 | bits(26, 0x0F);
+    bytes[7] = bits(18, 0xFF);
+    bytes[8] = 0x80 | bits(12, 0x3F);
+    bytes[9] = bits(4, 0xFF);
+    bytes[10] = (bits(0, 0x0F) << 4) | (bytes[10] & 0x0F);
+    Uuid::from_bytes(bytes)
 }
 
 macro_rules! uuid_id {
@@ -123,6 +140,18 @@ mod tests {
         assert!(AppId::parse("ma_ABC").is_err());
         assert!(AppId::parse("xx_abc").is_err());
         assert!(AppId::parse("ma_a-b-c").is_err());
+    }
+
+    #[test]
+    fn v7_ids_of_one_instant_sort_in_creation_order() {
+        let at = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let ids: Vec<Uuid> = (0..1000).map(|_| uuid_v7_at(at)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(ids
+            .iter()
+            .all(|id| id.get_version_num() == 7 && id.get_variant() == uuid::Variant::RFC4122));
+        let millis = |id: &Uuid| id.get_timestamp().map(|t| t.to_unix());
+        assert_eq!(millis(&ids[0]), Some((1_767_225_600, 0)));
     }
 
     #[test]

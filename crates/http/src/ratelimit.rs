@@ -9,39 +9,9 @@ use crate::redis_link::RedisLink;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 use time::OffsetDateTime;
 
-/// `rate` requests per `period`, with up to `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitRule {
-    pub name: &'static str,
-    pub rate: u32,
-    pub period: Duration,
-    pub burst: u32,
-}
-
-impl LimitRule {
-    pub const fn per_minute(name: &'static str, rate: u32, burst: u32) -> Self {
-        Self {
-            name,
-            rate,
-            period: Duration::from_secs(60),
-            burst,
-        }
-    }
-
-    /// Microseconds between two requests at the sustained rate.
-    fn interval_us(&self) -> i64 {
-        let period = i64::try_from(self.period.as_micros()).unwrap_or(i64::MAX);
-        period / i64::from(self.rate.max(1))
-    }
-
-    fn tolerance_us(&self) -> i64 {
-        self.interval_us()
-            .saturating_mul(i64::from(self.burst.max(1)))
-    }
-}
+pub use tmcp_usecases::limits::LimitRule;
 
 /// The outcome of an allowed request, for the `X-RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

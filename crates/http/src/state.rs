@@ -1,14 +1,15 @@
-use crate::auth::{AuthSettings, TepService};
+use crate::auth::TepService;
 use crate::metrics::Metrics;
 use crate::middleware::head_limits::HeadLimits;
 use crate::ratelimit::{LimitRule, RateLimiter};
-use crate::routes::oauth::OAuthSettings;
-use crate::services::storage::StorageSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::Clock;
 use tmcp_repository::Database;
+use tmcp_usecases::accounts::{AccountPorts, AccountSettings};
+use tmcp_usecases::oauth::OAuthSettings;
+use tmcp_usecases::storage::StorageSettings;
 
 /// Limits and timeouts of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -18,7 +19,7 @@ pub struct HttpSettings {
     /// How long `/ready` waits for each dependency.
     pub readiness_timeout: Duration,
     /// Sessions, tokens and login behaviour.
-    pub auth: AuthSettings,
+    pub auth: AccountSettings,
     /// Limits of the OAuth endpoints.
     pub oauth: OAuthSettings,
     /// Mounts the `/bench/*` baseline routes (load testing only).
@@ -37,7 +38,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             readiness_timeout: Duration::from_secs(2),
-            auth: AuthSettings::default(),
+            auth: AccountSettings::default(),
             oauth: OAuthSettings::default(),
             bench_routes: false,
             storage: StorageSettings::default(),
@@ -62,4 +63,15 @@ pub struct AppState {
     /// Rate limits shared through Redis when configured.
     pub limiter: Arc<RateLimiter>,
     pub settings: HttpSettings,
+}
+
+impl AppState {
+    /// What the accounts service's use cases need.
+    pub fn account_ports(&self) -> AccountPorts<'_> {
+        AccountPorts {
+            db: self.db.as_ref(),
+            clock: self.clock.as_ref(),
+            cipher: &self.cipher,
+        }
+    }
 }

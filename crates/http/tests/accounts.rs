@@ -20,8 +20,8 @@ use tmcp_contract_tests::Fixture;
 use tmcp_domain::auth::totp::TotpKey;
 use tmcp_domain::user::{Role, UserStatus};
 use tmcp_domain::{Clock, UserId};
-use tmcp_http::routes::accounts::register::{create_account, NewAccount};
 use tmcp_http::AppState;
+use tmcp_usecases::accounts::{create_account, NewAccount};
 use tower::ServiceExt;
 
 struct App {
@@ -1434,9 +1434,7 @@ async fn transaction_pin(app: App) {
 
 async fn admin_summary(app: App) {
     let admin = create_account(
-        app.state.db.as_ref(),
-        app.state.clock.as_ref(),
-        &app.state.cipher,
+        app.state.account_ports(),
         NewAccount {
             username: "root".into(),
             email: "root@example.com".into(),

@@ -1501,6 +1501,87 @@ async fn brute_force_on_the_token_endpoint_reaches_429(env: Env) {
     assert_eq!(other.status, StatusCode::OK);
 }
 
+/// The login page uses the API's password login (issue 8): the same one-time code lengths
+/// (16 characters, not bytes), and a session whose refresh expiry is the refresh lifetime.
+async fn the_login_page_shares_the_api_password_login(env: Env) {
+    let enrol = env
+        .json(
+            "/api/v1/auth/mfa/methods",
+            serde_json::json!({"type": "totp", "password": PASSWORD}),
+            Some(&env.session),
+        )
+        .await;
+    let secret = enrol.json()["secret_base32"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let key = tmcp_domain::auth::totp::TotpKey::from_base32(&secret).expect("key");
+    let now = || u64::try_from(env.fixture.clock.now().unix_timestamp()).expect("positive");
+    let method = enrol.json()["method_id"].as_str().expect("id").to_owned();
+    let confirm_path = format!("/api/v1/auth/mfa/methods/{method}/confirm");
+    let code = serde_json::json!({"code": key.code_at(now())});
+    let confirmed = env.json(&confirm_path, code, Some(&env.session)).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
+    env.fixture.clock.advance(time::Duration::seconds(30));
+
+    let (_, challenge) = pkce();
+    let page = env
+        .get(
+            &env.authorize_path(PUBLIC, "user:read", "s", &challenge),
+            &[],
+        )
+        .await;
+    let csrf = page.csrf().expect("csrf");
+    // Sixteen characters but 26 bytes: the JSON login always took it, the page did not.
+    let padded = format!(
+        "\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}{}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}",
+        key.code_at(now())
+    );
+    let form = [
+        ("action", "login"),
+        ("csrf_token", csrf.as_str()),
+        ("login", "oauth_alice"),
+        ("password", PASSWORD),
+        ("mfa_code", padded.as_str()),
+        ("response_type", "code"),
+        ("client_id", PUBLIC),
+        ("redirect_uri", REDIRECT),
+        ("scope", "user:read"),
+        ("state", "s"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let signed_in = env
+        .form("/oauth2/authorize", &form, &page.cookies(), &[])
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text()
+    );
+
+    let db = env.fixture.db.as_ref();
+    let sessions = tmcp_repository::SessionRepository::list_live_sessions(
+        db,
+        env.user,
+        env.fixture.clock.now(),
+    )
+    .await
+    .expect("sessions");
+    let browser = sessions
+        .iter()
+        .find(|s| s.device_name.as_deref() == Some("Browser (OAuth sign-in)"))
+        .expect("browser session");
+    let refresh_ttl = env.state.settings.auth.refresh_ttl;
+    assert_ne!(refresh_ttl, env.state.settings.auth.session_ttl);
+    assert_eq!(
+        browser.refresh_expires_at.map(|at| at - browser.created_at),
+        Some(time::Duration::try_from(refresh_ttl).expect("ttl")),
+        "the refresh expiry comes from the refresh lifetime"
+    );
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -1527,6 +1608,7 @@ on_both_engines!(
     withdrawing_a_grant_kills_its_tokens_and_queues_a_webhook,
     withdrawing_an_app_with_only_pre_approved_scopes_ends_its_tokens,
     brute_force_on_the_token_endpoint_reaches_429,
+    the_login_page_shares_the_api_password_login,
 );
 
 #[test]

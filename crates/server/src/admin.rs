@@ -8,9 +8,9 @@ use std::io::Read;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::user::Role;
 use tmcp_domain::Clock;
-use tmcp_http::routes::accounts::register::{create_account, NewAccount};
 use tmcp_http::routes::accounts::views::UserView;
 use tmcp_repository::Database;
+use tmcp_usecases::accounts::{create_account, AccountPorts, AccountsError, NewAccount};
 
 /// The column cipher of the configured deployment (same key as the server uses).
 pub fn cipher(config: &Config) -> anyhow::Result<FieldCipher> {
@@ -56,9 +56,7 @@ pub async fn create_user(
     role: Role,
 ) -> anyhow::Result<serde_json::Value> {
     let user = create_account(
-        db,
-        clock,
-        cipher,
+        AccountPorts { db, clock, cipher },
         NewAccount {
             username: username.to_owned(),
             email: email.to_owned(),
@@ -70,9 +68,16 @@ pub async fn create_user(
         },
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{}: {} {}", e.code, e.message, e.details))?;
+    .map_err(describe)?;
     let view = UserView::build(cipher, &user).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     Ok(serde_json::to_value(view)?)
+}
+
+/// The accounts service's error as the CLI reports it: the API's code, message and details,
+/// so an operator reads the same words as a client would.
+fn describe(error: AccountsError) -> anyhow::Error {
+    let answer = tmcp_http::ApiError::from(error);
+    anyhow::anyhow!("{}: {} {}", answer.code, answer.message, answer.details)
 }
 
 /// `admin create-user`: opens the configured database and creates the account.

@@ -290,9 +290,9 @@ impl StorageConfig {
     }
 
     /// The HTTP layer's storage settings.
-    pub fn settings(&self) -> tmcp_http::services::storage::StorageSettings {
+    pub fn settings(&self) -> tmcp_usecases::storage::StorageSettings {
         use tmcp_http::ratelimit::LimitRule;
-        tmcp_http::services::storage::StorageSettings {
+        tmcp_usecases::storage::StorageSettings {
             quotas: self.quota_policy(),
             rate: LimitRule::per_minute("storage", self.rate_per_minute, self.rate_burst),
             batch_rate: LimitRule::per_minute(

@@ -6,32 +6,13 @@ use crate::database;
 use anyhow::{bail, Context};
 use serde_json::json;
 use time::Duration;
-use tmcp_domain::oauth::{client_secret_hash, new_secret, validate_redirect_uri, SecretKind};
-use tmcp_domain::scope::{rules, ScopeSet};
-use tmcp_domain::{AppId, Clock};
+use tmcp_domain::Clock;
 use tmcp_http::auth::keys;
-use tmcp_http::routes::oauth::grants;
-use tmcp_repository::{Database, OAuthClient, RepoError};
+use tmcp_repository::Database;
+use tmcp_usecases::oauth::{register_client, ClientRegistration, OAuthServiceError};
 
-/// What `admin create-client` registers.
-#[derive(Debug, Clone)]
-pub struct ClientSpec {
-    pub client_id: String,
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    /// Space-separated scopes.
-    pub scopes: String,
-    pub official: bool,
-    /// Confidential clients get a secret (printed once) and may use client credentials.
-    pub confidential: bool,
-}
-
-fn valid_client_id(id: &str) -> bool {
-    (3..=100).contains(&id.len())
-        && id.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
-        })
-}
+/// What `admin create-client` registers: the OAuth service's client registration.
+pub type ClientSpec = ClientRegistration;
 
 /// Registers a client; the JSON answer holds the client secret, which is stored only as a
 /// hash and cannot be shown again.
@@ -40,77 +21,26 @@ pub async fn create_client(
     clock: &dyn Clock,
     spec: ClientSpec,
 ) -> anyhow::Result<serde_json::Value> {
-    if !valid_client_id(&spec.client_id) {
-        bail!("--client-id must be 3-100 characters of a-z, 0-9, _ . - (mini-apps: ma_ + [a-z0-9_]{{3,60}})");
-    }
-    let name = spec.name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
-        bail!("--name must be 1-255 characters");
-    }
-    let scopes = ScopeSet::parse(&spec.scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
-    if scopes.is_empty() {
-        bail!("--scopes must name at least one scope");
-    }
-    if let Some(official_only) = scopes
-        .iter()
-        .find(|s| rules(s).is_some_and(|r| r.official_only))
-        .filter(|_| !spec.official)
-    {
-        bail!("scope {official_only} is only for official clients (--official)");
-    }
-    let mut redirect_uris: Vec<String> = Vec::new();
-    for uri in &spec.redirect_uris {
-        validate_redirect_uri(uri).with_context(|| format!("--redirect-uri {uri}"))?;
-        if !redirect_uris.contains(uri) {
-            redirect_uris.push(uri.clone());
-        }
-    }
-    let mut grant_types = Vec::new();
-    if !redirect_uris.is_empty() {
-        grant_types.push(grants::AUTHORIZATION_CODE);
-    }
-    grant_types.extend([
-        grants::REFRESH_TOKEN,
-        grants::TOKEN_EXCHANGE,
-        grants::DEVICE_CODE,
-    ]);
-    if spec.confidential {
-        grant_types.push(grants::CLIENT_CREDENTIALS);
-    }
-    let secret = spec
-        .confidential
-        .then(|| new_secret(SecretKind::ClientSecret));
-    let app_id = AppId::parse(&spec.client_id).ok().map(|a| a.to_string());
-    let client = OAuthClient {
-        client_id: spec.client_id.clone(),
-        client_secret_hash: secret.as_ref().map(|s| client_secret_hash(&s.value)),
-        app_id: app_id.clone(),
-        name: name.to_owned(),
-        redirect_uris,
-        grant_types: grant_types.iter().map(|g| (*g).to_owned()).collect(),
-        scopes: scopes.to_vec(),
-        is_official: spec.official,
-        is_active: true,
-        created_at: clock.now(),
+    let confidential = spec.confidential;
+    let registered = match register_client(db, clock, spec).await {
+        Ok(registered) => registered,
+        Err(OAuthServiceError::Repository(e)) => return Err(e).context("cannot store the client"),
+        Err(other) => bail!(other),
     };
-    match db.create_client(client.clone()).await {
-        Ok(()) => {}
-        Err(RepoError::Conflict { .. }) => bail!("client {} already exists", spec.client_id),
-        Err(e) => return Err(e).context("cannot store the client"),
-    }
+    let client = registered.client;
     let mut answer = json!({
         "client_id": client.client_id,
         "name": client.name,
-        "app_id": app_id,
+        "app_id": client.app_id,
         "redirect_uris": client.redirect_uris,
         "scopes": client.scopes,
         "grant_types": client.grant_types,
         "is_official": client.is_official,
-        "confidential": spec.confidential,
-        "token_endpoint_auth_method": if spec.confidential { "client_secret_basic" } else { "none" },
+        "confidential": confidential,
+        "token_endpoint_auth_method": if confidential { "client_secret_basic" } else { "none" },
     });
-    if let Some(secret) = secret {
-        answer["client_secret"] = json!(secret.value);
+    if let Some(secret) = registered.client_secret {
+        answer["client_secret"] = json!(secret);
         answer["note"] = json!("store the client_secret now: it is kept only as a hash");
     }
     Ok(answer)

@@ -13,9 +13,9 @@ use tmcp_http::auth::{AuthSettings, TepService, TepSettings};
 use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
 use tmcp_http::redis_link::RedisLink;
-use tmcp_http::routes::oauth::OAuthSettings;
 use tmcp_http::transport::{self, ConnectionLimits};
 use tmcp_http::{AppState, HttpSettings};
+use tmcp_usecases::oauth::OAuthSettings;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 

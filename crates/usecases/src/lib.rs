@@ -5,3 +5,13 @@
 //!
 //! Layers: `tmcp-domain` → `tmcp-repository` (traits) → `tmcp-postgres` / `tmcp-sqlite` →
 //! **`tmcp-usecases`** → `tmcp-http`, the CLI and `tmcp-jobs` → `tmcp-server` (the binary).
+//!
+//! One module per service: `accounts` (registration, password login, second factors),
+//! `oauth` (client registration, grant vocabulary, settings) and `storage` (key-value
+//! storage settings and limits).
+
+pub mod accounts;
+pub mod fields;
+pub mod limits;
+pub mod oauth;
+pub mod storage;

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use axum::http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 pub fn invalid_token() -> ApiError {
     ApiError::new(
@@ -68,37 +68,6 @@ pub fn device_not_registered() -> ApiError {
     )
 }
 
-/// Collects field errors and answers 422 `VALIDATION_FAILED` with `details.fields`.
-#[derive(Debug, Default)]
-pub struct FieldErrors {
-    fields: Map<String, Value>,
-}
-
-impl FieldErrors {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.fields
-            .entry(field.to_owned())
-            .or_insert_with(|| Value::String(message.into()));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
-    }
-
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.fields.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "VALIDATION_FAILED",
-                "some fields are invalid",
-            )
-            .with_details(json!({ "fields": self.fields })))
-        }
-    }
-}
+/// Collects field errors; `?` turns a non-empty set into 422 `VALIDATION_FAILED` with
+/// `details.fields` (see `crate::error::field_errors`).
+pub use tmcp_usecases::fields::FieldErrors;

@@ -22,13 +22,14 @@ pub(crate) use redacted_debug;
 pub mod client;
 pub mod errors;
 pub mod keys;
-pub mod password;
 pub mod second_factor;
 pub mod session;
-pub mod settings;
 pub mod tep;
 pub mod throttle;
 
 pub use session::SessionPrincipal;
-pub use settings::AuthSettings;
 pub use tep::{MintedTep, TepMint, TepPrincipal, TepService, TepSettings};
+/// Argon2id hashing lives with the accounts service.
+pub use tmcp_usecases::accounts::password;
+/// Account and session settings live with the accounts service.
+pub use tmcp_usecases::accounts::AccountSettings as AuthSettings;

@@ -4,12 +4,15 @@
 //! they are shared through Redis when it is configured.
 
 use super::errors::invalid_credentials;
-use super::password::verify_secret;
 use crate::error::ApiError;
 use crate::ratelimit::{LimitRule, RateDecision};
 use crate::state::AppState;
+use std::sync::Mutex;
 use std::time::Duration;
 use tmcp_repository::User;
+use tmcp_usecases::accounts::password::verify_secret;
+use tmcp_usecases::accounts::validate::PASSWORD_MAX_CHARS;
+use tmcp_usecases::accounts::LoginThrottle;
 
 /// Login attempts per client address.
 pub const LOGIN_PER_IP: LimitRule = LimitRule::per_minute("login_ip", 10, 10);
@@ -80,11 +83,58 @@ pub async fn reauthenticate(
 ) -> Result<(), ApiError> {
     let account_key = user.id.to_string();
     account_locked(state, &account_key).await?;
-    if password.chars().count() > crate::routes::accounts::validate::PASSWORD_MAX_CHARS
+    if password.chars().count() > PASSWORD_MAX_CHARS
         || !verify_secret(password, user.password_hash.clone()).await?
     {
         record_failure(state, &account_key).await;
         return Err(invalid_credentials());
     }
     Ok(())
+}
+
+/// The login budgets of the accounts service (`LoginThrottle`) for one client address,
+/// counted in `state.limiter`. Keeps the address bucket's decision for the `X-RateLimit-*`
+/// headers of the answer.
+pub struct LoginBudget<'a> {
+    state: &'a AppState,
+    ip_key: String,
+    decision: Mutex<Option<RateDecision>>,
+}
+
+impl<'a> LoginBudget<'a> {
+    pub fn new(state: &'a AppState, ip_key: String) -> Self {
+        Self {
+            state,
+            ip_key,
+            decision: Mutex::new(None),
+        }
+    }
+
+    /// The address bucket's decision, once the attempt was counted.
+    pub fn decision(&self) -> Option<RateDecision> {
+        *self.decision.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl LoginThrottle for LoginBudget<'_> {
+    type Refusal = ApiError;
+
+    async fn attempt(&self) -> Result<(), ApiError> {
+        let decision = login_attempt(self.state, &self.ip_key).await?;
+        *self.decision.lock().unwrap_or_else(|p| p.into_inner()) = Some(decision);
+        Ok(())
+    }
+
+    async fn account_locked(&self, account_key: &str) -> Result<(), ApiError> {
+        account_locked(self.state, account_key).await
+    }
+
+    async fn record_failure(&self, account_key: &str) {
+        record_failure(self.state, account_key).await;
+    }
+
+    async fn clear_failures(&self, account_key: &str) {
+        clear_failures(self.state, account_key).await;
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::auth::TepPrincipal;
 use crate::error::ApiError;
-use crate::ratelimit::{LimitRule, RateDecision};
+use crate::ratelimit::RateDecision;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -20,33 +20,11 @@ use tmcp_domain::storage::value::{
     check_content_type, check_metadata, check_ttl, check_value_size, decode_base64, encode_base64,
     InvalidValue, StoredValue, ValueEncoding,
 };
-use tmcp_domain::storage::{InvalidStorageKey, QuotaPolicy, StorageKey};
+use tmcp_domain::storage::{InvalidStorageKey, StorageKey};
 use tmcp_domain::{AppId, UserId};
 use tmcp_repository::{RepoError, WriteContext};
 
-pub const SCOPE_READ: &str = "storage:read";
-pub const SCOPE_WRITE: &str = "storage:write";
-
-/// Storage configuration: quotas and rate limits. (The tombstone retention is the
-/// maintenance job's setting.)
-#[derive(Debug, Clone)]
-pub struct StorageSettings {
-    pub quotas: QuotaPolicy,
-    /// Single-key routes, listing, quota, pull, status and conflicts, per (user, app).
-    pub rate: LimitRule,
-    /// Batch routes and sync push, per (user, app).
-    pub batch_rate: LimitRule,
-}
-
-impl Default for StorageSettings {
-    fn default() -> Self {
-        Self {
-            quotas: QuotaPolicy::default(),
-            rate: LimitRule::per_minute("storage", 100, 20),
-            batch_rate: LimitRule::per_minute("storage_batch", 10, 10),
-        }
-    }
-}
+pub use tmcp_usecases::storage::{StorageSettings, SCOPE_READ, SCOPE_WRITE};
 
 /// The (user, app) a storage call acts for: taken from the TEP only.
 #[derive(Debug, Clone)]

@@ -9,7 +9,8 @@ pub mod refresh;
 pub mod register;
 pub mod sessions;
 pub mod summary;
-pub mod validate;
+/// The field rules live with the accounts service.
+pub use tmcp_usecases::accounts::validate;
 pub mod views;
 
 use crate::AppState;

@@ -1,6 +1,5 @@
 //! `POST /api/v1/auth/refresh`: rotates the session token and the refresh token.
 
-use super::login::to_time;
 use super::views::TokenPair;
 use crate::auth::errors::invalid_token;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -12,6 +11,7 @@ use serde::Deserialize;
 use tmcp_domain::auth::tokens::{hash_token, issue, looks_like, TokenKind};
 use tmcp_domain::user::UserStatus;
 use tmcp_repository::{RefreshOutcome, RefreshRotation};
+use tmcp_usecases::accounts::settings::to_time;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]

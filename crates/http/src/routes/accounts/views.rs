@@ -29,9 +29,9 @@ pub struct UserView {
     pub last_login_at: Option<OffsetDateTime>,
 }
 
-/// The cipher context of a user's phone number.
+/// The cipher context of a user's phone number (the accounts service seals it).
 pub fn phone_context(user: &User) -> String {
-    format!("users.phone:{}", user.id)
+    tmcp_usecases::accounts::registration::phone_context(user.id)
 }
 
 impl UserView {

@@ -1,21 +1,15 @@
 //! The browser side of the OAuth pages: the session cookie, and password login through the
-//! account area's building blocks (the same throttling, constant-work failure path, second
-//! factor and session records as `POST /api/v1/auth/login`).
+//! accounts service's one password login (the same rules as `POST /api/v1/auth/login`).
 
 use super::html::{cookie, set_cookie, SESSION_COOKIE};
 use crate::auth::client::ClientInfo;
-use crate::auth::password::{verify_against_dummy, verify_secret};
-use crate::auth::second_factor::{verify_second_factor, SecondFactorProof};
 use crate::auth::session::resolve_session_token;
-use crate::auth::throttle;
+use crate::auth::throttle::LoginBudget;
 use crate::error::ApiError;
-use crate::routes::accounts::login::to_time;
 use crate::AppState;
 use axum::http::{HeaderMap, StatusCode};
-use tmcp_domain::auth::tokens::{issue, TokenKind};
-use tmcp_domain::user::UserStatus;
-use tmcp_domain::SessionId;
-use tmcp_repository::{NewSession, Session, User};
+use tmcp_repository::{Session, User};
+use tmcp_usecases::accounts::{password_login, LoginError, PasswordLogin};
 
 /// Whether cookies get `Secure`: the server is reached over https.
 pub fn secure_cookies(state: &AppState) -> bool {
@@ -71,7 +65,10 @@ fn throttled(error: &ApiError) -> LoginFailure {
     )
 }
 
-/// Password (+ second factor) login from a page form.
+/// Password (+ second factor) login from a page form: the accounts service's one password
+/// login, with the page's device name. The page asks for a one-time code (TOTP or the
+/// transaction PIN) only: a biometric proof is a signature by a key inside the host app,
+/// which a browser form cannot produce.
 pub async fn login(
     state: &AppState,
     client: &ClientInfo,
@@ -80,100 +77,69 @@ pub async fn login(
     mfa_code: Option<&str>,
 ) -> Result<Result<LoggedIn, LoginFailure>, ApiError> {
     const WRONG: &str = "Wrong username or password.";
-    if login.is_empty()
-        || login.len() > 255
-        || password.is_empty()
-        || password.chars().count() > 128
+    let budget = LoginBudget::new(state, client.ip_key());
+    let request = PasswordLogin {
+        login: login.to_owned(),
+        password: password.to_owned(),
+        device_id: None,
+        device_name: Some("Browser (OAuth sign-in)".into()),
+        mfa_code: mfa_code.map(str::to_owned),
+        mfa: None,
+        user_agent: client.user_agent.clone(),
+        ip_address: client.ip.map(|ip| ip.to_string()),
+    };
+    let failure = match password_login(
+        state.account_ports(),
+        &state.settings.auth,
+        &budget,
+        request,
+    )
+    .await
     {
-        return Ok(Err(LoginFailure::new(StatusCode::BAD_REQUEST, WRONG)));
-    }
-    if let Err(e) = throttle::login_attempt(state, &client.ip_key()).await {
-        return Ok(Err(throttled(&e)));
-    }
-    let login = login.trim().to_ascii_lowercase();
-    let user = state.db.find_user_by_login(&login).await?;
-    let account_key = match &user {
-        Some(user) => user.id.to_string(),
-        None => format!("login:{login}"),
-    };
-    if let Err(e) = throttle::account_locked(state, &account_key).await {
-        return Ok(Err(throttled(&e)));
-    }
-    let Some(user) = user else {
-        verify_against_dummy(password.to_owned()).await?;
-        throttle::record_failure(state, &account_key).await;
-        return Ok(Err(LoginFailure::new(StatusCode::UNAUTHORIZED, WRONG)));
-    };
-    if !verify_secret(password.to_owned(), user.password_hash.clone()).await? {
-        throttle::record_failure(state, &account_key).await;
-        return Ok(Err(LoginFailure::new(StatusCode::UNAUTHORIZED, WRONG)));
-    }
-    if user.status != UserStatus::Active {
-        return Ok(Err(LoginFailure::new(
-            StatusCode::FORBIDDEN,
-            "This account is suspended.",
-        )));
-    }
-    if user.mfa_enabled {
-        let methods = state.db.list_mfa_methods(user.id).await?;
-        let accepted = match mfa_code {
-            Some(code) if code.len() <= 16 => {
-                let proof = SecondFactorProof {
-                    code: Some(code.to_owned()),
-                    ..SecondFactorProof::default()
-                };
-                verify_second_factor(state, user.id, &methods, &proof, "login")
-                    .await?
-                    .is_some()
-            }
-            _ => false,
-        };
-        if !accepted {
-            if mfa_code.is_some() {
-                throttle::record_failure(state, &account_key).await;
-            }
-            return Ok(Err(LoginFailure {
-                message: if mfa_code.is_some() {
-                    "That one-time code is not valid.".into()
-                } else {
-                    "Enter the one-time code from your authenticator app (or your PIN).".into()
-                },
-                mfa: true,
-                status: StatusCode::UNAUTHORIZED,
+        Ok(logged_in) => {
+            let max_age = logged_in.expires_in;
+            // The browser never refreshes; the refresh token is discarded unused.
+            return Ok(Ok(LoggedIn {
+                user: logged_in.user,
+                set_cookie: set_cookie(
+                    SESSION_COOKIE,
+                    &logged_in.session_token,
+                    max_age,
+                    secure_cookies(state),
+                    "Lax",
+                ),
             }));
         }
-    }
-    throttle::clear_failures(state, &account_key).await;
-    let now = state.clock.now();
-    let auth = &state.settings.auth;
-    let session_token = issue(TokenKind::Session);
-    let refresh_token = issue(TokenKind::Refresh);
-    let session = state
-        .db
-        .create_session(NewSession {
-            id: SessionId::new_v7(now),
-            user_id: user.id,
-            session_token_hash: session_token.hash,
-            // The browser never refreshes; the refresh token is discarded unused.
-            refresh_token_hash: refresh_token.hash,
-            device_id: None,
-            device_name: Some("Browser (OAuth sign-in)".into()),
-            user_agent: client.user_agent.clone(),
-            ip_address: client.ip.map(|ip| ip.to_string()),
-            expires_at: now + to_time(auth.session_ttl),
-            refresh_expires_at: now + to_time(auth.session_ttl),
-            created_at: now,
-        })
-        .await?;
-    let max_age = (session.expires_at - now).whole_seconds();
-    Ok(Ok(LoggedIn {
-        user,
-        set_cookie: set_cookie(
-            SESSION_COOKIE,
-            &session_token.token,
-            max_age,
-            secure_cookies(state),
-            "Lax",
-        ),
+        Err(failure) => failure,
+    };
+    Ok(Err(match failure {
+        LoginError::InvalidFields(errors) => {
+            if errors.iter().all(|(field, _)| field == "mfa_code") {
+                LoginFailure {
+                    message: CODE_NOT_VALID.into(),
+                    mfa: true,
+                    status: StatusCode::BAD_REQUEST,
+                }
+            } else {
+                LoginFailure::new(StatusCode::BAD_REQUEST, WRONG)
+            }
+        }
+        LoginError::Throttled(refusal) => throttled(&refusal),
+        LoginError::InvalidCredentials => LoginFailure::new(StatusCode::UNAUTHORIZED, WRONG),
+        LoginError::Suspended => {
+            LoginFailure::new(StatusCode::FORBIDDEN, "This account is suspended.")
+        }
+        LoginError::SecondFactorRequired { rejected, .. } => LoginFailure {
+            message: if rejected {
+                CODE_NOT_VALID.into()
+            } else {
+                "Enter the one-time code from your authenticator app (or your PIN).".into()
+            },
+            mfa: true,
+            status: StatusCode::UNAUTHORIZED,
+        },
+        LoginError::Failed(error) => return Err(error.into()),
     }))
 }
+
+const CODE_NOT_VALID: &str = "That one-time code is not valid.";

@@ -16,11 +16,11 @@ pub mod issue;
 pub mod metadata;
 pub mod revoke;
 pub mod scopes;
-pub mod settings;
 pub mod token;
 pub mod withdraw;
 
-pub use settings::OAuthSettings;
+/// The OAuth service's settings live with its use cases.
+pub use tmcp_usecases::oauth::OAuthSettings;
 
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;

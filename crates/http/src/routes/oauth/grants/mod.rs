@@ -6,23 +6,8 @@ pub mod device_code;
 pub mod refresh_token;
 pub mod token_exchange;
 
-pub const AUTHORIZATION_CODE: &str = "authorization_code";
-pub const REFRESH_TOKEN: &str = "refresh_token";
-pub const CLIENT_CREDENTIALS: &str = "client_credentials";
-pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-pub const ALL: &[&str] = &[
-    AUTHORIZATION_CODE,
-    REFRESH_TOKEN,
+/// The grant vocabulary and who may use which grant are the OAuth service's rules.
+pub use tmcp_usecases::oauth::grant_types::{
+    client_may_use, ALL, AUTHORIZATION_CODE, CLIENT_CREDENTIALS, DEVICE_CODE, REFRESH_TOKEN,
     TOKEN_EXCHANGE,
-    DEVICE_CODE,
-    CLIENT_CREDENTIALS,
-];
-
-/// Whether the client registered `grant`. Refreshing is allowed to every client that can
-/// obtain refresh tokens (authorization code or device grants).
-pub fn client_may_use(client: &tmcp_repository::OAuthClient, grant: &str) -> bool {
-    let has = |g: &str| client.grant_types.iter().any(|t| t == g);
-    has(grant) || (grant == REFRESH_TOKEN && (has(AUTHORIZATION_CODE) || has(DEVICE_CODE)))
-}
+};

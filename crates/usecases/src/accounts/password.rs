@@ -1,7 +1,7 @@
 //! Password and PIN hashing: Argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane),
 //! always on the blocking pool so the async executor keeps serving other requests.
 
-use crate::error::ApiError;
+use super::AccountsError;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::OnceCell;
@@ -13,7 +13,7 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Hashes a secret into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
-pub async fn hash_secret(secret: String) -> Result<String, ApiError> {
+pub async fn hash_secret(secret: String) -> Result<String, AccountsError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         hasher()
@@ -21,13 +21,13 @@ pub async fn hash_secret(secret: String) -> Result<String, ApiError> {
             .map(|hash| hash.to_string())
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+    .map_err(AccountsError::internal)?
+    .map_err(AccountsError::internal)
 }
 
 /// Verifies a secret against a stored PHC string. A malformed stored value (such as the
 /// tombstone of a deleted account) never verifies.
-pub async fn verify_secret(secret: String, stored: String) -> Result<bool, ApiError> {
+pub async fn verify_secret(secret: String, stored: String) -> Result<bool, AccountsError> {
     tokio::task::spawn_blocking(move || match PasswordHash::new(&stored) {
         Ok(parsed) => hasher().verify_password(secret.as_bytes(), &parsed).is_ok(),
         Err(_) => {
@@ -40,14 +40,14 @@ pub async fn verify_secret(secret: String, stored: String) -> Result<bool, ApiEr
         }
     })
     .await
-    .map_err(ApiError::internal)
+    .map_err(AccountsError::internal)
 }
 
 static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
 
 /// Verifies against a fixed hash of a random secret: used when the login names no account,
 /// so the answer takes as long as a wrong password for a real one.
-pub async fn verify_against_dummy(secret: String) -> Result<(), ApiError> {
+pub async fn verify_against_dummy(secret: String) -> Result<(), AccountsError> {
     let dummy = DUMMY_HASH
         .get_or_try_init(|| async {
             use rand::RngCore;

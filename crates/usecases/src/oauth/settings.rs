@@ -1,4 +1,4 @@
-//! Settings of the OAuth endpoints (part of `HttpSettings`).
+//! Settings of the OAuth service (`HttpSettings::oauth` in the HTTP layer).
 
 /// Limits of the OAuth 2.0 endpoints.
 #[derive(Debug, Clone)]

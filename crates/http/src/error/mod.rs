@@ -167,3 +167,6 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+mod accounts;
+pub use accounts::{field_errors, login_error};

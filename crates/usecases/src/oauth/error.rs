@@ -1,0 +1,14 @@
+//! What can go wrong in the OAuth service's use cases.
+
+use tmcp_repository::RepoError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthServiceError {
+    /// An input breaks a registration rule; the message names the input.
+    #[error("{0}")]
+    InvalidRegistration(String),
+    #[error("client {0} already exists")]
+    ClientExists(String),
+    #[error(transparent)]
+    Repository(#[from] RepoError),
+}

@@ -1,0 +1,12 @@
+//! The OAuth service: client registration (used by `admin create-client`, later by the
+//! store's developer registration), the grant-type vocabulary and which client may use
+//! which grant, and the service's settings.
+
+pub mod clients;
+pub mod error;
+pub mod grant_types;
+pub mod settings;
+
+pub use clients::{register_client, ClientRegistration, RegisteredClient};
+pub use error::OAuthServiceError;
+pub use settings::OAuthSettings;
