@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod redis_link;
 pub mod routes;
+pub mod schema_constraints;
 pub mod services;
 mod state;
 pub mod testing;
@@ -29,6 +30,7 @@ use tower_http::timeout::TimeoutLayer;
 pub fn router(state: AppState) -> Router {
     let bench = state.settings.bench_routes;
     let mut routes = routes::meta::routes()
+        .merge(openapi::routes())
         .merge(routes::wellknown::routes())
         .merge(routes::accounts::routes())
         .merge(routes::devices::routes())

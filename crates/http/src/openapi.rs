@@ -3,7 +3,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-pub mod constraints;
+/// The schema rules fields refer to live in a leaf module, so routes need not import this one.
+pub use crate::schema_constraints as constraints;
 mod responses;
 
 pub use responses::SharedResponses;
@@ -152,4 +153,11 @@ impl Modify for TepBearer {
             ),
         );
     }
+}
+
+/// `/docs` (Swagger UI) and `/openapi.json`. Mounted by the router next to the routes, so
+/// the document (which lists every route) is not itself inside `routes`.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::new()
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
 }

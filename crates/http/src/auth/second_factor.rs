@@ -23,7 +23,7 @@ pub use rules::{
 #[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorProof {
-    #[schema(schema_with = crate::openapi::constraints::mfa_method_type_optional)]
+    #[schema(schema_with = crate::schema_constraints::mfa_method_type_optional)]
     pub method: Option<String>,
     /// A 6-digit TOTP code (or, without `method`, a PIN).
     #[schema(max_length = 16)]

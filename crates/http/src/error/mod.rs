@@ -169,4 +169,5 @@ impl IntoResponse for ApiError {
 }
 
 mod accounts;
+pub mod oauth;
 pub use accounts::{field_errors, login_error};

@@ -18,8 +18,8 @@
 //! A refusal is 400: `INVALID_REQUEST` in the envelope with `details.location` (`path`,
 //! `query` or `body`), or RFC 6749 `invalid_request` on `/oauth2/*`.
 
+use crate::error::oauth::OAuthError;
 use crate::error::ApiError;
-use crate::routes::oauth::error::OAuthError;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode, Uri};

@@ -2,7 +2,6 @@
 
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::metrics::{DB_POOL_CONNECTIONS, DB_POOL_IDLE, REDIS_BREAKER_OPEN};
-use crate::openapi::ApiDoc;
 use crate::redis_link::RedisHealth;
 use crate::AppState;
 use axum::extract::State;
@@ -11,15 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -24,9 +24,9 @@ pub struct LoginRequest {
     #[schema(min_length = 1, max_length = 128)]
     pub password: String,
     /// The host app's device identifier, recorded on the session.
-    #[schema(schema_with = crate::openapi::constraints::identifier)]
+    #[schema(schema_with = crate::schema_constraints::identifier)]
     pub device_id: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<255>)]
     pub device_name: Option<String>,
     /// TOTP code or transaction PIN, required when the account has MFA enabled.
     #[schema(max_length = 16)]

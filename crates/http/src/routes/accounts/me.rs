@@ -47,31 +47,31 @@ where
 #[serde(deny_unknown_fields)]
 pub struct PatchMeRequest {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<100>)]
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<100>)]
     pub last_name: Option<Option<String>>,
     /// International format; stored encrypted.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::phone)]
+    #[schema(schema_with = crate::schema_constraints::phone)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::http_url)]
+    #[schema(schema_with = crate::schema_constraints::http_url)]
     pub avatar_url: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub preferences: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<255>)]
     pub display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::free_text::<2000>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<2000>)]
     pub bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<255>)]
     pub location: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::openapi::constraints::http_url)]
+    #[schema(schema_with = crate::schema_constraints::http_url)]
     pub website: Option<Option<String>>,
     /// `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "nullable")]

@@ -26,11 +26,11 @@ pub struct RegisterRequest {
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<100>)]
     pub first_name: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::free_text::<100>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<100>)]
     pub last_name: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::phone)]
+    #[schema(schema_with = crate::schema_constraints::phone)]
     pub phone: Option<String>,
 }
 

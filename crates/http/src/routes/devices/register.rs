@@ -24,11 +24,11 @@ pub struct RegisterDeviceRequest {
     /// Unique per account.
     #[schema(min_length = 1, max_length = 255, pattern = r"^[A-Za-z0-9._:-]+$")]
     pub device_id: String,
-    #[schema(schema_with = crate::openapi::constraints::free_text::<255>)]
+    #[schema(schema_with = crate::schema_constraints::free_text::<255>)]
     pub device_name: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::device_type)]
+    #[schema(schema_with = crate::schema_constraints::device_type)]
     pub device_type: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::platform)]
+    #[schema(schema_with = crate::schema_constraints::platform)]
     pub platform: Option<String>,
     pub public_key: PublicKeyBody,
     /// Platform attestation document, stored as given (not verified).

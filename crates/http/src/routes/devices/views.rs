@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicKeyBody {
-    #[schema(schema_with = crate::openapi::constraints::key_algorithm)]
+    #[schema(schema_with = crate::schema_constraints::key_algorithm)]
     pub alg: String,
     /// Base64 of the DER SubjectPublicKeyInfo.
     #[schema(

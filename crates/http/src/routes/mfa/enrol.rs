@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     #[serde(rename = "type")]
-    #[schema(schema_with = crate::openapi::constraints::mfa_method_type)]
+    #[schema(schema_with = crate::schema_constraints::mfa_method_type)]
     pub method_type: String,
     /// The account password (re-authentication).
     #[schema(max_length = 128)]
@@ -32,7 +32,7 @@ pub struct EnrolRequest {
     #[schema(pattern = r"^[0-9]{6}$")]
     pub pin: Option<String>,
     /// For `biometric`: a registered device of the caller.
-    #[schema(schema_with = crate::openapi::constraints::identifier)]
+    #[schema(schema_with = crate::schema_constraints::identifier)]
     pub device_id: Option<String>,
 }
 

@@ -36,8 +36,8 @@ const MAX_STATE_LEN: usize = 1024;
 #[derive(Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
-    #[param(schema_with = crate::openapi::constraints::response_type)]
-    #[schema(schema_with = crate::openapi::constraints::response_type)]
+    #[param(schema_with = crate::schema_constraints::response_type)]
+    #[schema(schema_with = crate::schema_constraints::response_type)]
     response_type: String,
     client_id: String,
     /// Exactly one of the client's registered redirect URIs.
@@ -52,8 +52,8 @@ pub struct AuthorizeQuery {
     #[param(pattern = r"^[A-Za-z0-9_-]{43}$")]
     #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     code_challenge: Option<String>,
-    #[param(schema_with = crate::openapi::constraints::code_challenge_method)]
-    #[schema(schema_with = crate::openapi::constraints::code_challenge_method)]
+    #[param(schema_with = crate::schema_constraints::code_challenge_method)]
+    #[schema(schema_with = crate::schema_constraints::code_challenge_method)]
     code_challenge_method: Option<String>,
 }
 
@@ -61,7 +61,7 @@ pub struct AuthorizeQuery {
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 pub struct AuthorizeForm {
-    #[schema(schema_with = crate::openapi::constraints::authorize_action)]
+    #[schema(schema_with = crate::schema_constraints::authorize_action)]
     action: String,
     /// Must equal the `tmcp_csrf` cookie.
     csrf_token: String,
@@ -71,14 +71,14 @@ pub struct AuthorizeForm {
     password: Option<String>,
     /// `action=login`, accounts with MFA: TOTP code or PIN.
     mfa_code: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::response_type)]
+    #[schema(schema_with = crate::schema_constraints::response_type)]
     response_type: String,
     client_id: String,
     redirect_uri: String,
     scope: Option<String>,
     state: Option<String>,
     code_challenge: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::code_challenge_method)]
+    #[schema(schema_with = crate::schema_constraints::code_challenge_method)]
     code_challenge_method: Option<String>,
 }
 

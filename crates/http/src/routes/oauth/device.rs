@@ -216,7 +216,7 @@ pub struct DevicePageQuery {
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 pub struct DevicePageForm {
-    #[schema(schema_with = crate::openapi::constraints::device_page_action)]
+    #[schema(schema_with = crate::schema_constraints::device_page_action)]
     action: String,
     /// Must equal the `tmcp_csrf` cookie.
     csrf_token: String,

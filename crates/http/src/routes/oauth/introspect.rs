@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 pub struct IntrospectRequest {
     /// A TEP (`tep.…`) or an OAuth refresh token.
     token: String,
-    #[schema(schema_with = crate::openapi::constraints::token_type_hint)]
+    #[schema(schema_with = crate::schema_constraints::token_type_hint)]
     token_type_hint: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,

@@ -7,7 +7,8 @@ pub mod authorize;
 pub mod browser;
 pub mod client_auth;
 pub mod device;
-pub mod error;
+/// RFC 6749 error answers are decided in the error module, with the other envelopes.
+pub use crate::error::oauth as error;
 pub mod form;
 pub mod grants;
 pub mod html;

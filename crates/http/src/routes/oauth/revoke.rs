@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 pub struct RevokeRequest {
     /// A TEP (`tep.…`) or a refresh token issued to the calling client.
     token: String,
-    #[schema(schema_with = crate::openapi::constraints::token_type_hint)]
+    #[schema(schema_with = crate::schema_constraints::token_type_hint)]
     token_type_hint: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,

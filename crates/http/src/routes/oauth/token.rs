@@ -27,7 +27,7 @@ pub struct TokenRequest {
     /// `authorization_code`, `refresh_token`, `client_credentials`,
     /// `urn:ietf:params:oauth:grant-type:token-exchange` or
     /// `urn:ietf:params:oauth:grant-type:device_code`.
-    #[schema(schema_with = crate::openapi::constraints::grant_type)]
+    #[schema(schema_with = crate::schema_constraints::grant_type)]
     grant_type: String,
     /// Public clients, and `client_secret_post`.
     client_id: Option<String>,
@@ -47,7 +47,7 @@ pub struct TokenRequest {
     scope: Option<String>,
     /// token-exchange: the user's session token.
     subject_token: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::subject_token_type)]
+    #[schema(schema_with = crate::schema_constraints::subject_token_type)]
     subject_token_type: Option<String>,
     /// token-exchange: JSON object copied into the TEP's `miniapp_context` (≤ 2 KiB).
     miniapp_context: Option<String>,

@@ -25,7 +25,7 @@ pub struct WithdrawGrantRequest {
     #[schema(min_length = 1, max_length = 255)]
     pub client_id: String,
     /// Only these scopes (default: the whole grant). Either way every token of the app dies.
-    #[schema(schema_with = crate::openapi::constraints::scope_names)]
+    #[schema(schema_with = crate::schema_constraints::scope_names)]
     pub scopes: Option<Vec<String>>,
 }
 

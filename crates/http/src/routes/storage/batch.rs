@@ -28,7 +28,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeysRequest {
-    #[schema(schema_with = crate::openapi::constraints::storage_keys)]
+    #[schema(schema_with = crate::schema_constraints::storage_keys)]
     pub keys: Vec<String>,
 }
 
@@ -45,14 +45,14 @@ pub struct BatchGetResponse {
 pub struct BatchSetItem {
     /// A storage key; its first segment must not be `quota`, `batch`, `sync` or `conflicts`
     /// (reserved for storage routes).
-    #[schema(schema_with = crate::openapi::constraints::storage_key_schema)]
+    #[schema(schema_with = crate::schema_constraints::storage_key_schema)]
     pub key: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
     pub value: Option<Box<RawValue>>,
-    #[schema(schema_with = crate::openapi::constraints::value_base64)]
+    #[schema(schema_with = crate::schema_constraints::value_base64)]
     pub value_base64: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::content_type)]
+    #[schema(schema_with = crate::schema_constraints::content_type)]
     pub content_type: Option<String>,
     #[schema(minimum = 60, maximum = 2592000)]
     pub ttl: Option<i64>,

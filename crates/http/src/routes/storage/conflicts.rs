@@ -27,7 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConflictParams {
-    #[param(schema_with = crate::openapi::constraints::conflict_status)]
+    #[param(schema_with = crate::schema_constraints::conflict_status)]
     pub status: Option<String>,
     /// Conflicts per page (default 100).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
@@ -167,14 +167,14 @@ async fn list_page(
 pub struct ResolveRequest {
     /// `local` (apply the client's operation), `remote` (keep the server's state) or
     /// `value` (store the value given here).
-    #[schema(schema_with = crate::openapi::constraints::conflict_resolution)]
+    #[schema(schema_with = crate::schema_constraints::conflict_resolution)]
     pub resolution: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
     pub value: Option<Box<RawValue>>,
-    #[schema(schema_with = crate::openapi::constraints::value_base64)]
+    #[schema(schema_with = crate::schema_constraints::value_base64)]
     pub value_base64: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::content_type)]
+    #[schema(schema_with = crate::schema_constraints::content_type)]
     pub content_type: Option<String>,
     #[schema(minimum = 60, maximum = 2592000)]
     pub ttl: Option<i64>,

@@ -34,10 +34,10 @@ pub struct PutRequest {
     pub value: Option<Box<RawValue>>,
     /// Binary value, standard base64 with padding (`application/octet-stream` unless
     /// `content_type` says otherwise).
-    #[schema(schema_with = crate::openapi::constraints::value_base64)]
+    #[schema(schema_with = crate::schema_constraints::value_base64)]
     pub value_base64: Option<String>,
     /// Media type recorded with the value (1–100 printable ASCII characters).
-    #[schema(schema_with = crate::openapi::constraints::content_type)]
+    #[schema(schema_with = crate::schema_constraints::content_type)]
     pub content_type: Option<String>,
     /// Seconds until the key expires.
     #[schema(minimum = 60, maximum = 2592000)]

@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
-    #[schema(schema_with = crate::openapi::constraints::sync_strategy)]
+    #[schema(schema_with = crate::schema_constraints::sync_strategy)]
     pub strategy: Option<String>,
     /// 1–100 operations, applied in order.
     #[schema(min_items = 1, max_items = 100)]
@@ -48,18 +48,18 @@ pub struct PushOperation {
     )]
     pub op_id: String,
     #[serde(rename = "type")]
-    #[schema(schema_with = crate::openapi::constraints::sync_operation_type)]
+    #[schema(schema_with = crate::schema_constraints::sync_operation_type)]
     pub kind: String,
     /// A storage key; a `set` is rejected when its first segment is `quota`, `batch`, `sync`
     /// or `conflicts` (reserved for storage routes).
-    #[schema(schema_with = crate::openapi::constraints::storage_key_schema)]
+    #[schema(schema_with = crate::schema_constraints::storage_key_schema)]
     pub key: String,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Value>)]
     pub value: Option<Box<RawValue>>,
-    #[schema(schema_with = crate::openapi::constraints::value_base64)]
+    #[schema(schema_with = crate::schema_constraints::value_base64)]
     pub value_base64: Option<String>,
-    #[schema(schema_with = crate::openapi::constraints::content_type)]
+    #[schema(schema_with = crate::schema_constraints::content_type)]
     pub content_type: Option<String>,
     #[schema(minimum = 60, maximum = 2592000)]
     pub ttl: Option<i64>,

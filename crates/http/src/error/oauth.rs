@@ -1,7 +1,7 @@
 //! RFC 6749 §5.2 error answers: `{"error","error_description"}` plus extension members,
 //! never cached. The OAuth endpoints answer these instead of the API envelope.
 
-use crate::error::ApiError;
+use super::ApiError;
 use crate::ratelimit::RateDecision;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
