@@ -9,12 +9,14 @@ use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
 use tmcp_http::auth::keys;
-use tmcp_http::auth::{AuthSettings, TepService, TepSettings};
+use tmcp_http::auth::{TepService, TepSettings};
 use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
 use tmcp_http::redis_link::RedisLink;
 use tmcp_http::transport::{self, ConnectionLimits};
 use tmcp_http::{AppState, HttpSettings};
+use tmcp_usecases::accounts::AccountSettings;
+use tmcp_usecases::limits::LimitRule;
 use tmcp_usecases::oauth::OAuthSettings;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -59,7 +61,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         settings: HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
-            auth: AuthSettings {
+            auth: AccountSettings {
                 session_ttl: Duration::from_secs(config.auth.session_ttl_secs),
                 refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_secs),
                 trust_forwarded_for: config.auth.trust_forwarded_for,
@@ -70,7 +72,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             },
             bench_routes: config.bench_routes,
             storage: config.storage.settings(),
-            api_rate: tmcp_http::ratelimit::LimitRule::per_minute(
+            api_rate: LimitRule::per_minute(
                 "api_default",
                 config.api_rate_per_minute,
                 config.api_rate_burst,

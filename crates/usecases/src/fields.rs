@@ -12,9 +12,10 @@ impl FieldErrors {
         Self::default()
     }
 
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        if !self.fields.iter().any(|(name, _)| name == field) {
-            self.fields.push((field.to_owned(), message.into()));
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let field = field.into();
+        if !self.fields.iter().any(|(name, _)| *name == field) {
+            self.fields.push((field, message.into()));
         }
     }
 

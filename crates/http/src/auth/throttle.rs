@@ -3,16 +3,12 @@
 //! 429 (with `Retry-After`) until the bucket refills. Counters live in `state.limiter`, so
 //! they are shared through Redis when it is configured.
 
-use super::errors::invalid_credentials;
 use crate::error::ApiError;
 use crate::ratelimit::{LimitRule, RateDecision};
 use crate::state::AppState;
 use std::sync::Mutex;
 use std::time::Duration;
-use tmcp_repository::User;
-use tmcp_usecases::accounts::password::verify_secret;
-use tmcp_usecases::accounts::validate::PASSWORD_MAX_CHARS;
-use tmcp_usecases::accounts::LoginThrottle;
+use tmcp_usecases::accounts::{AccountLockout, LoginThrottle};
 
 /// Login attempts per client address.
 pub const LOGIN_PER_IP: LimitRule = LimitRule::per_minute("login_ip", 10, 10);
@@ -71,32 +67,40 @@ pub async fn mfa_attempt(state: &AppState, user_key: &str) -> Result<(), ApiErro
     state.limiter.check(&MFA_VERIFY, user_key).await.map(|_| ())
 }
 
-/// Re-authentication of a signed-in user (account deletion, MFA enrolment). Wrong passwords
-/// count against the same per-account budget as failed logins, so a stolen session token
-/// cannot guess the password faster than the login route allows, and a locked account is
-/// locked here too. A success does not clear the failures: only a complete login does
-/// (otherwise the password alone would reset the budget of second-factor guesses).
-pub async fn reauthenticate(
-    state: &AppState,
-    user: &User,
-    password: String,
-) -> Result<(), ApiError> {
-    let account_key = user.id.to_string();
-    account_locked(state, &account_key).await?;
-    if password.chars().count() > PASSWORD_MAX_CHARS
-        || !verify_secret(password, user.password_hash.clone()).await?
-    {
-        record_failure(state, &account_key).await;
-        return Err(invalid_credentials());
+/// The per-account failure budget of the accounts service (`AccountLockout`), counted in
+/// `state.limiter`.
+pub struct AccountBudget<'a> {
+    state: &'a AppState,
+}
+
+impl<'a> AccountBudget<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        Self { state }
     }
-    Ok(())
+}
+
+#[async_trait::async_trait]
+impl AccountLockout for AccountBudget<'_> {
+    type Refusal = ApiError;
+
+    async fn account_locked(&self, account_key: &str) -> Result<(), ApiError> {
+        account_locked(self.state, account_key).await
+    }
+
+    async fn record_failure(&self, account_key: &str) {
+        record_failure(self.state, account_key).await;
+    }
+
+    async fn clear_failures(&self, account_key: &str) {
+        clear_failures(self.state, account_key).await;
+    }
 }
 
 /// The login budgets of the accounts service (`LoginThrottle`) for one client address,
 /// counted in `state.limiter`. Keeps the address bucket's decision for the `X-RateLimit-*`
 /// headers of the answer.
 pub struct LoginBudget<'a> {
-    state: &'a AppState,
+    account: AccountBudget<'a>,
     ip_key: String,
     decision: Mutex<Option<RateDecision>>,
 }
@@ -104,7 +108,7 @@ pub struct LoginBudget<'a> {
 impl<'a> LoginBudget<'a> {
     pub fn new(state: &'a AppState, ip_key: String) -> Self {
         Self {
-            state,
+            account: AccountBudget::new(state),
             ip_key,
             decision: Mutex::new(None),
         }
@@ -117,24 +121,27 @@ impl<'a> LoginBudget<'a> {
 }
 
 #[async_trait::async_trait]
-impl LoginThrottle for LoginBudget<'_> {
+impl AccountLockout for LoginBudget<'_> {
     type Refusal = ApiError;
 
-    async fn attempt(&self) -> Result<(), ApiError> {
-        let decision = login_attempt(self.state, &self.ip_key).await?;
-        *self.decision.lock().unwrap_or_else(|p| p.into_inner()) = Some(decision);
-        Ok(())
-    }
-
     async fn account_locked(&self, account_key: &str) -> Result<(), ApiError> {
-        account_locked(self.state, account_key).await
+        self.account.account_locked(account_key).await
     }
 
     async fn record_failure(&self, account_key: &str) {
-        record_failure(self.state, account_key).await;
+        self.account.record_failure(account_key).await;
     }
 
     async fn clear_failures(&self, account_key: &str) {
-        clear_failures(self.state, account_key).await;
+        self.account.clear_failures(account_key).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl LoginThrottle for LoginBudget<'_> {
+    async fn attempt(&self) -> Result<(), ApiError> {
+        let decision = login_attempt(self.account.state, &self.ip_key).await?;
+        *self.decision.lock().unwrap_or_else(|p| p.into_inner()) = Some(decision);
+        Ok(())
     }
 }

@@ -2,7 +2,10 @@
 //! codes, error codes and messages.
 
 use super::ApiError;
-use crate::auth::errors::{account_suspended, conflict_on, invalid_credentials, mfa_required};
+use crate::auth::errors::{
+    account_suspended, conflict_on, device_not_registered, invalid_credentials, invalid_token,
+    mfa_required,
+};
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 use tmcp_usecases::accounts::{AccountsError, LoginError};
@@ -33,6 +36,10 @@ impl From<AccountsError> for ApiError {
         match error {
             AccountsError::InvalidFields(errors) => field_errors(&errors),
             AccountsError::Taken { field, message } => conflict_on(field, message),
+            AccountsError::InvalidToken | AccountsError::RefreshTokenReused => invalid_token(),
+            AccountsError::Suspended => account_suspended(),
+            AccountsError::NotFound(message) => ApiError::not_found(message),
+            AccountsError::DeviceNotRegistered => device_not_registered(),
             AccountsError::Repository(error) => error.into(),
             AccountsError::Internal(cause) => ApiError::internal(cause),
         }

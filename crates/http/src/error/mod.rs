@@ -170,4 +170,5 @@ impl IntoResponse for ApiError {
 
 mod accounts;
 pub mod oauth;
+mod storage;
 pub use accounts::{field_errors, login_error};

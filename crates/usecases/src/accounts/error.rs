@@ -15,6 +15,20 @@ pub enum AccountsError {
         field: &'static str,
         message: &'static str,
     },
+    /// A missing, unknown, expired or revoked session or refresh token.
+    #[error("missing, unknown, expired or revoked token")]
+    InvalidToken,
+    /// A rotated refresh token came back: its session has been revoked.
+    #[error("a rotated refresh token was presented again")]
+    RefreshTokenReused,
+    #[error("the account is suspended or deleted")]
+    Suspended,
+    /// The named thing does not exist for this user (the message says what).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// A biometric method needs a device registered with a public key.
+    #[error("the device is not registered for this account")]
+    DeviceNotRegistered,
     #[error(transparent)]
     Repository(#[from] RepoError),
     /// Our own failure (a sealed secret that does not open, a worker that died); the cause

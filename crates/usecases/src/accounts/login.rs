@@ -10,21 +10,27 @@ use async_trait::async_trait;
 use tmcp_domain::auth::tokens::{issue, TokenKind};
 use tmcp_domain::user::UserStatus;
 use tmcp_domain::SessionId;
-use tmcp_repository::{NewSession, RepoError, Session, User};
+use tmcp_repository::User;
+use tmcp_repository::{NewSession, RepoError, Session};
 
-/// The login budgets (the TMCP protocol §0): attempts per client address, failures per
-/// account. The caller owns the counters (shared through Redis in the server) and decides
-/// what a refusal carries back (`Refusal`, e.g. its 429 answer with `Retry-After`).
+/// The per-account failure budget (the TMCP protocol §0: 5 failures in 15 minutes). The
+/// caller owns the counters (shared through Redis in the server) and decides what a refusal
+/// carries back (`Refusal`, e.g. its 429 answer with `Retry-After`).
 #[async_trait]
-pub trait LoginThrottle: Send + Sync {
+pub trait AccountLockout: Send + Sync {
     type Refusal: Send;
-    /// Counts an attempt from the caller's address.
-    async fn attempt(&self) -> Result<(), Self::Refusal>;
     /// Refuses while `account_key` has used up its failures (takes nothing).
     async fn account_locked(&self, account_key: &str) -> Result<(), Self::Refusal>;
     async fn record_failure(&self, account_key: &str);
     /// A complete login clears the account's failures.
     async fn clear_failures(&self, account_key: &str);
+}
+
+/// The login budgets: the account's failures, and attempts per client address.
+#[async_trait]
+pub trait LoginThrottle: AccountLockout {
+    /// Counts an attempt from the caller's address.
+    async fn attempt(&self) -> Result<(), Self::Refusal>;
 }
 
 /// A login request as typed by the person or the host app.
@@ -232,4 +238,28 @@ pub async fn password_login<T: LoginThrottle>(
         session_token: session_token.token,
         refresh_token: refresh_token.token,
     })
+}
+
+/// Re-authentication of a signed-in user (account deletion, MFA enrolment). Wrong passwords
+/// count against the same per-account budget as failed logins, so a stolen session token
+/// cannot guess the password faster than the login route allows, and a locked account is
+/// locked here too. A success does not clear the failures: only a complete login does
+/// (otherwise the password alone would reset the budget of second-factor guesses).
+pub async fn reauthenticate<L: AccountLockout>(
+    lockout: &L,
+    user: &User,
+    password: String,
+) -> Result<(), LoginError<L::Refusal>> {
+    let account_key = user.id.to_string();
+    lockout
+        .account_locked(&account_key)
+        .await
+        .map_err(LoginError::Throttled)?;
+    if password.chars().count() > validate::PASSWORD_MAX_CHARS
+        || !verify_secret(password, user.password_hash.clone()).await?
+    {
+        lockout.record_failure(&account_key).await;
+        return Err(LoginError::InvalidCredentials);
+    }
+    Ok(())
 }

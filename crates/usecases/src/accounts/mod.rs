@@ -1,16 +1,23 @@
 //! The accounts service: registration, password login with its second factors, and the
 //! session settings. Callers: the account routes, the OAuth browser pages and the admin CLI.
 
+pub mod deletion;
+pub mod devices;
 pub mod error;
 pub mod login;
+pub mod mfa;
 pub mod password;
 pub mod registration;
 pub mod second_factor;
+pub mod sessions;
 pub mod settings;
 pub mod validate;
 
 pub use error::AccountsError;
-pub use login::{password_login, LoggedIn, LoginError, LoginThrottle, PasswordLogin};
+pub use login::{
+    password_login, reauthenticate, AccountLockout, LoggedIn, LoginError, LoginThrottle,
+    PasswordLogin,
+};
 pub use registration::{create_account, NewAccount};
 pub use second_factor::SecondFactor;
 pub use settings::AccountSettings;

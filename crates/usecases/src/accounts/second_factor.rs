@@ -75,7 +75,7 @@ impl SecondFactor {
         ] {
             if too_long(value, max) {
                 errors.add(
-                    &format!("{prefix}{field}"),
+                    format!("{prefix}{field}"),
                     format!("at most {max} characters"),
                 );
             }

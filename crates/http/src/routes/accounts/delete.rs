@@ -1,14 +1,14 @@
 //! `DELETE /api/v1/users/me`.
 
-use crate::auth::errors::invalid_token;
+use crate::auth::throttle::AccountBudget;
 use crate::auth::SessionPrincipal;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::{login_error, ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use tmcp_repository::AccountTombstone;
+use tmcp_usecases::accounts::deletion::delete_account;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -35,24 +35,15 @@ pub async fn delete_me(
     principal: SessionPrincipal,
     ApiJson(body): ApiJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let user = state
-        .db
-        .find_user(principal.user_id)
-        .await?
-        .ok_or_else(invalid_token)?;
-    crate::auth::throttle::reauthenticate(&state, &user, body.password).await?;
-    let deleted = state
-        .db
-        .delete_account(
-            principal.user_id,
-            AccountTombstone::for_user(principal.user_id),
-            state.clock.now(),
-        )
-        .await?;
-    if !deleted {
-        return Err(invalid_token());
-    }
+    delete_account(
+        state.account_ports(),
+        &AccountBudget::new(&state),
+        principal.user_id,
+        body.password,
+    )
+    .await
+    .map_err(login_error)?;
+    // Every session ended: TEPs minted from them stop at once in this process.
     state.tep.forget_all();
-    tracing::info!(user_id = %principal.user_id, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

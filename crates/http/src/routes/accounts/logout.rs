@@ -5,7 +5,7 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use tmcp_repository::RevokeReason;
+use tmcp_usecases::accounts::sessions::log_out;
 
 /// Ends the calling session; its tokens (and TEPs minted from it) stop working.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
@@ -17,15 +17,12 @@ pub async fn logout(
     State(state): State<AppState>,
     principal: SessionPrincipal,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .db
-        .revoke_session(
-            principal.user_id,
-            principal.session_id,
-            state.clock.now(),
-            RevokeReason::Logout,
-        )
-        .await?;
+    log_out(
+        state.account_ports(),
+        principal.user_id,
+        principal.session_id,
+    )
+    .await?;
     // TEPs minted from this session stop at once in this process (others: within the
     // liveness cache's few seconds).
     state.tep.forget_all();

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 use tmcp_domain::SessionId;
-use tmcp_repository::RevokeReason;
+use tmcp_usecases::accounts::sessions::{end_session as end_session_of, live_sessions};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,10 +28,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     principal: SessionPrincipal,
 ) -> Result<Json<SessionList>, ApiError> {
-    let sessions = state
-        .db
-        .list_live_sessions(principal.user_id, state.clock.now())
-        .await?;
+    let sessions = live_sessions(state.account_ports(), principal.user_id).await?;
     Ok(Json(SessionList {
         sessions: sessions
             .iter()
@@ -54,19 +51,13 @@ pub async fn end_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = SessionId(path_uuid(&id, "session")?);
-    let reason = if id == principal.session_id {
-        RevokeReason::Logout
-    } else {
-        RevokeReason::User
-    };
-    let ended = state
-        .db
-        .revoke_session(principal.user_id, id, state.clock.now(), reason)
-        .await?;
-    if ended {
-        state.tep.forget_all();
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("no such session"))
-    }
+    end_session_of(
+        state.account_ports(),
+        principal.user_id,
+        principal.session_id,
+        id,
+    )
+    .await?;
+    state.tep.forget_all();
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
+use tmcp_usecases::accounts::devices::devices;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,7 +25,7 @@ pub async fn list_devices(
     State(state): State<AppState>,
     principal: SessionPrincipal,
 ) -> Result<Json<DeviceList>, ApiError> {
-    let devices = state.db.list_devices(principal.user_id).await?;
+    let devices = devices(state.account_ports(), principal.user_id).await?;
     Ok(Json(DeviceList {
         devices: devices.iter().map(DeviceView::from).collect(),
     }))

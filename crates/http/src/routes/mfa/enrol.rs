@@ -1,22 +1,16 @@
 //! `POST /api/v1/auth/mfa/methods`.
 
 use super::list::MfaMethodView;
-use crate::auth::errors::{conflict_on, device_not_registered, invalid_token, FieldErrors};
-use crate::auth::password::hash_secret;
-use crate::auth::second_factor::seal;
+use crate::auth::throttle::AccountBudget;
 use crate::auth::SessionPrincipal;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::{login_error, ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use tmcp_domain::auth::pin::{validate_pin, PinError};
-use tmcp_domain::auth::totp::TotpKey;
-use tmcp_domain::ids::uuid_v7_at;
-use tmcp_repository::{MfaMethodType, NewMfaMethod, RepoError};
+use tmcp_usecases::accounts::mfa::{enrol_method as enrol_method_for, MfaEnrolment};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -52,18 +46,6 @@ pub struct EnrolResponse {
 
 crate::auth::redacted_debug!(EnrolResponse { method; secret_base32, otpauth_uri });
 
-fn conflict(kind: MfaMethodType) -> ApiError {
-    match kind {
-        MfaMethodType::Biometric => {
-            conflict_on("device_id", "this device already has a biometric method")
-        }
-        _ => conflict_on(
-            "type",
-            "a method of this type is already enabled; remove it first",
-        ),
-    }
-}
-
 /// Enrols a second factor. A PIN or a biometric method is active at once; a TOTP method is
 /// active after `POST …/{id}/confirm` with a code from the app.
 #[utoipa::path(post, path = "/api/v1/auth/mfa/methods", tag = "mfa",
@@ -81,121 +63,26 @@ pub async fn enrol_method(
     principal: SessionPrincipal,
     ApiJson(body): ApiJson<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>), ApiError> {
-    let mut errors = FieldErrors::new();
-    let kind = MfaMethodType::from_db(&body.method_type);
-    match kind {
-        None => errors.add("type", "one of transaction_pin, totp, biometric"),
-        Some(MfaMethodType::TransactionPin) => match body.pin.as_deref().map(validate_pin) {
-            None => errors.add("pin", "required for transaction_pin"),
-            Some(Err(PinError::Format)) => errors.add("pin", "exactly 6 digits"),
-            Some(Err(PinError::AllSame)) => errors.add("pin", "too weak: all digits are the same"),
-            Some(Err(PinError::Sequential)) => errors.add("pin", "too weak: a sequence"),
-            Some(Ok(())) => {}
+    let enrolled = enrol_method_for(
+        state.account_ports(),
+        &state.settings.auth,
+        &AccountBudget::new(&state),
+        principal.user_id,
+        MfaEnrolment {
+            method_type: body.method_type,
+            password: body.password,
+            pin: body.pin,
+            device_id: body.device_id,
         },
-        Some(MfaMethodType::Biometric) => match body.device_id.as_deref() {
-            None => errors.add("device_id", "required for biometric"),
-            Some(id) => {
-                if let Err(m) = crate::routes::accounts::validate::identifier(id) {
-                    errors.add("device_id", m);
-                }
-            }
-        },
-        Some(_) => {}
-    }
-    errors.into_result()?;
-    let Some(kind) = kind else {
-        return Err(ApiError::internal("validated type missing"));
-    };
-
-    let user = state
-        .db
-        .find_user(principal.user_id)
-        .await?
-        .ok_or_else(invalid_token)?;
-    crate::auth::throttle::reauthenticate(&state, &user, body.password).await?;
-
-    let existing = state.db.list_mfa_methods(principal.user_id).await?;
-    let now = state.clock.now();
-    let id = uuid_v7_at(now);
-    let mut secret_base32 = None;
-    let mut otpauth_uri = None;
-    let new_method = match kind {
-        MfaMethodType::TransactionPin => {
-            if existing
-                .iter()
-                .any(|m| m.is_active && m.method_type == kind)
-            {
-                return Err(conflict(kind));
-            }
-            let pin = body.pin.unwrap_or_default();
-            let hash = hash_secret(pin).await?;
-            NewMfaMethod {
-                id,
-                user_id: principal.user_id,
-                method_type: kind,
-                method_data: seal(&state, id, hash.as_bytes()),
-                device_id: None,
-                is_active: true,
-                created_at: now,
-            }
-        }
-        MfaMethodType::Totp => {
-            if existing
-                .iter()
-                .any(|m| m.is_active && m.method_type == kind)
-            {
-                return Err(conflict(kind));
-            }
-            // An abandoned enrolment is replaced by this one.
-            state
-                .db
-                .delete_inactive_mfa_methods(principal.user_id, kind)
-                .await?;
-            let secret = TotpKey::generate_secret();
-            let key = TotpKey::new(&secret)
-                .ok_or_else(|| ApiError::internal("generated TOTP secret refused"))?;
-            secret_base32 = Some(key.secret_base32());
-            otpauth_uri = key.otpauth_uri(&state.settings.auth.totp_issuer, &user.username);
-            NewMfaMethod {
-                id,
-                user_id: principal.user_id,
-                method_type: kind,
-                method_data: seal(&state, id, &secret),
-                device_id: None,
-                is_active: false,
-                created_at: now,
-            }
-        }
-        MfaMethodType::Biometric => {
-            let device_id = body.device_id.unwrap_or_default();
-            let device = state
-                .db
-                .find_device(principal.user_id, &device_id)
-                .await?
-                .filter(|d| d.public_key_spki.is_some())
-                .ok_or_else(device_not_registered)?;
-            NewMfaMethod {
-                id,
-                user_id: principal.user_id,
-                method_type: kind,
-                method_data: json!({ "v": 1, "public_key_hash": device.public_key_hash }),
-                device_id: Some(device.device_id),
-                is_active: true,
-                created_at: now,
-            }
-        }
-    };
-    let created = match state.db.create_mfa_method(new_method).await {
-        Ok(method) => method,
-        Err(RepoError::Conflict { .. }) => return Err(conflict(kind)),
-        Err(other) => return Err(other.into()),
-    };
+    )
+    .await
+    .map_err(login_error)?;
     Ok((
         StatusCode::CREATED,
         Json(EnrolResponse {
-            method: MfaMethodView::from(&created),
-            secret_base32,
-            otpauth_uri,
+            method: MfaMethodView::from(&enrolled.method),
+            secret_base32: enrolled.secret_base32,
+            otpauth_uri: enrolled.otpauth_uri,
         }),
     ))
 }

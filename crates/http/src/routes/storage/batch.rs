@@ -7,8 +7,8 @@ use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
     admit, context, parse_body, parse_key, parse_metadata, parse_timestamp, parse_ttl, parse_value,
-    parse_writable_key, repo_error, respond, Caller, FieldErrors, RouteClass, ValueInput,
-    SCOPE_READ, SCOPE_WRITE,
+    parse_writable_key, repo_error, respond, Caller, CheckFields, FieldErrors, RouteClass,
+    ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;

@@ -6,8 +6,8 @@ use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
     admit, context, parse_body, parse_metadata, parse_ttl, parse_value, repo_error, respond,
-    rfc3339, stored_value_json, Caller, FieldErrors, RouteClass, ValueInput, SCOPE_READ,
-    SCOPE_WRITE,
+    rfc3339, stored_value_json, Caller, CheckFields, FieldErrors, RouteClass, ValueInput,
+    SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
     admit, context, key_not_found, parse_body, parse_metadata, parse_timestamp, parse_ttl,
     parse_value, parse_writable_key, path_key, repo_error, respond, rfc3339, version_conflict,
-    Caller, FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    Caller, CheckFields, FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -278,7 +278,7 @@ async fn write(
             current.version,
         )),
         WriteOutcome::VersionMismatch { current_version } => {
-            Err(version_conflict(key.as_str(), current_version))
+            Err(version_conflict(key.as_str(), current_version).into())
         }
         WriteOutcome::Deleted { .. } => Err(ApiError::internal("a put reported a deletion")),
     }
@@ -357,7 +357,7 @@ async fn remove(
         })
         .into_response()),
         Some(WriteOutcome::VersionMismatch { current_version }) => {
-            Err(version_conflict(key.as_str(), current_version))
+            Err(version_conflict(key.as_str(), current_version).into())
         }
         _ => Err(ApiError::internal("a delete produced no deletion outcome")),
     }
