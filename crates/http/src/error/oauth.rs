@@ -178,3 +178,31 @@ impl IntoResponse for OAuthError {
         response
     }
 }
+
+/// The OAuth service's errors on the envelope routes (`/api/v1/auth/revoke`): the one place
+/// that decides their answers.
+impl From<tmcp_usecases::oauth::OAuthServiceError> for ApiError {
+    fn from(error: tmcp_usecases::oauth::OAuthServiceError) -> Self {
+        use tmcp_usecases::oauth::OAuthServiceError as E;
+        match error {
+            E::InvalidField { field, message } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                "request body has invalid fields",
+            )
+            .with_details(serde_json::json!({ "fields": { field: message } })),
+            E::UnknownClient => ApiError::not_found("no client with this id"),
+            E::InvalidRegistration(message) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                message,
+            ),
+            E::ClientExists(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "the resource already exists",
+            ),
+            E::Repository(error) => error.into(),
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod error;
 pub mod login;
 pub mod mfa;
 pub mod password;
+pub mod profile;
 pub mod registration;
 pub mod second_factor;
 pub mod sessions;

@@ -7,6 +7,14 @@ pub enum OAuthServiceError {
     /// An input breaks a registration rule; the message names the input.
     #[error("{0}")]
     InvalidRegistration(String),
+    /// A request field breaks a rule.
+    #[error("{field}: {message}")]
+    InvalidField {
+        field: &'static str,
+        message: &'static str,
+    },
+    #[error("no client with this id")]
+    UnknownClient,
     #[error("client {0} already exists")]
     ClientExists(String),
     #[error(transparent)]

@@ -6,7 +6,9 @@ pub mod clients;
 pub mod error;
 pub mod grant_types;
 pub mod settings;
+pub mod withdrawal;
 
 pub use clients::{register_client, ClientRegistration, RegisteredClient};
 pub use error::OAuthServiceError;
 pub use settings::OAuthSettings;
+pub use withdrawal::{withdraw_grant, Withdrawn};

@@ -9,14 +9,10 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::format_description::well_known::Rfc3339;
-use tmcp_domain::ids::uuid_v7_at;
-use tmcp_domain::scope::rules;
-use tmcp_repository::ConsentWithdrawal;
+use tmcp_usecases::oauth::withdraw_grant as withdraw;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -45,15 +41,6 @@ pub struct WithdrawGrantResponse {
     pub revoked_at: String,
 }
 
-fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_FAILED",
-        "request body has invalid fields",
-    )
-    .with_details(json!({ "fields": { field: message } }))
-}
-
 /// Withdraws an app's grant and ends its tokens.
 ///
 /// Idempotent: an app the user never used, or one already withdrawn, answers 200 with nothing
@@ -76,50 +63,27 @@ pub async fn withdraw_grant(
     principal: SessionPrincipal,
     ApiJson(body): ApiJson<WithdrawGrantRequest>,
 ) -> Result<Json<WithdrawGrantResponse>, ApiError> {
-    if body.client_id.is_empty() || body.client_id.len() > 255 {
-        return Err(invalid("client_id", "1 to 255 characters"));
-    }
-    let scopes = match body.scopes {
-        Some(scopes)
-            if scopes.is_empty()
-                || scopes.len() > 20
-                || scopes.iter().any(|s| rules(s).is_none()) =>
-        {
-            return Err(invalid("scopes", "1 to 20 known scopes"));
-        }
-        other => other,
-    };
-    let client = state
-        .db
-        .find_client(&body.client_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no client with this id"))?;
-    let now = state.clock.now();
-    let revoked_at = now.format(&Rfc3339).map_err(ApiError::internal)?;
-    let app_id = client
-        .app_id
-        .clone()
-        .unwrap_or_else(|| client.client_id.clone());
-    let withdrawn = state
-        .db
-        .withdraw_consent(ConsentWithdrawal {
-            user: principal.user_id,
-            client_id: client.client_id.clone(),
-            scopes,
-            at: now,
-            event_id: uuid_v7_at(now),
-            app_id,
-        })
-        .await?;
+    let done = withdraw(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        principal.user_id,
+        &body.client_id,
+        body.scopes,
+    )
+    .await?;
+    let revoked_at = done
+        .revoked_at
+        .format(&Rfc3339)
+        .map_err(ApiError::internal)?;
     // Cached liveness answers of this process go now; other instances follow within the
     // liveness cache time.
     state.tep.forget_all();
     Ok(Json(WithdrawGrantResponse {
-        client_id: client.client_id,
-        revoked_scopes: withdrawn.revoked_scopes,
-        remaining_scopes: withdrawn.remaining_scopes,
-        tokens_revoked: withdrawn.tokens_revoked,
-        refresh_tokens_revoked: withdrawn.refresh_tokens_revoked,
+        client_id: done.client_id,
+        revoked_scopes: done.withdrawn.revoked_scopes,
+        remaining_scopes: done.withdrawn.remaining_scopes,
+        tokens_revoked: done.withdrawn.tokens_revoked,
+        refresh_tokens_revoked: done.withdrawn.refresh_tokens_revoked,
         revoked_at,
     }))
 }
