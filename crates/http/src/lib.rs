@@ -17,7 +17,7 @@ pub mod testing;
 pub mod transport;
 
 pub use error::ApiError;
-pub use state::{AppState, HttpSettings};
+pub use state::{AccountsState, AppState, HttpSettings};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};

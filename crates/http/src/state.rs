@@ -2,6 +2,7 @@ use crate::auth::TepService;
 use crate::metrics::Metrics;
 use crate::middleware::head_limits::HeadLimits;
 use crate::ratelimit::{LimitRule, RateLimiter};
+use axum::extract::FromRef;
 use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
@@ -72,6 +73,37 @@ impl AppState {
             db: self.db.as_ref(),
             clock: self.clock.as_ref(),
             cipher: &self.cipher,
+        }
+    }
+}
+
+/// The part of the state the account handlers that need nothing else take
+/// (`State<AccountsState>`): the accounts service's ports and settings.
+#[derive(Clone)]
+pub struct AccountsState {
+    pub db: Arc<dyn Database>,
+    pub clock: Arc<dyn Clock>,
+    pub cipher: FieldCipher,
+    pub settings: AccountSettings,
+}
+
+impl AccountsState {
+    pub fn ports(&self) -> AccountPorts<'_> {
+        AccountPorts {
+            db: self.db.as_ref(),
+            clock: self.clock.as_ref(),
+            cipher: &self.cipher,
+        }
+    }
+}
+
+impl FromRef<AppState> for AccountsState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            db: Arc::clone(&state.db),
+            clock: Arc::clone(&state.clock),
+            cipher: state.cipher.clone(),
+            settings: state.settings.auth.clone(),
         }
     }
 }

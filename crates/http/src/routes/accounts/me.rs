@@ -4,7 +4,7 @@ use super::views::MeView;
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
-use crate::AppState;
+use crate::AccountsState;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Deserializer};
@@ -18,11 +18,11 @@ use utoipa::ToSchema;
         (status = 200, description = "account and profile", body = MeView),
         (status = 401, description = "`INVALID_TOKEN`", body = ErrorEnvelope)))]
 pub async fn get_me(
-    State(state): State<AppState>,
+    State(accounts): State<AccountsState>,
     principal: SessionPrincipal,
 ) -> Result<Json<MeView>, ApiError> {
-    let details = account_details(state.account_ports(), principal.user_id).await?;
-    Ok(Json(MeView::build(&state, &details)?))
+    let details = account_details(accounts.ports(), principal.user_id).await?;
+    Ok(Json(MeView::build(&accounts.cipher, &details)?))
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -93,7 +93,7 @@ pub struct PatchMeRequest {
         (status = 401, description = "`INVALID_TOKEN`", body = ErrorEnvelope),
         (status = 422, description = "invalid fields (`details.fields`)", body = ErrorEnvelope)))]
 pub async fn patch_me(
-    State(state): State<AppState>,
+    State(accounts): State<AccountsState>,
     principal: SessionPrincipal,
     ApiJson(body): ApiJson<PatchMeRequest>,
 ) -> Result<Json<MeView>, ApiError> {
@@ -113,8 +113,8 @@ pub async fn patch_me(
         public_profile: body.public_profile,
         metadata: body.metadata,
     };
-    let details = update_profile(state.account_ports(), principal.user_id, changes).await?;
-    Ok(Json(MeView::build(&state, &details)?))
+    let details = update_profile(accounts.ports(), principal.user_id, changes).await?;
+    Ok(Json(MeView::build(&accounts.cipher, &details)?))
 }
 
 #[cfg(test)]

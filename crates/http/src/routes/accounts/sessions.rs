@@ -4,7 +4,7 @@ use super::path_uuid;
 use super::views::SessionView;
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::AppState;
+use crate::{AccountsState, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -25,10 +25,10 @@ pub struct SessionList {
         (status = 200, description = "live sessions", body = SessionList),
         (status = 401, description = "`INVALID_TOKEN`", body = ErrorEnvelope)))]
 pub async fn list_sessions(
-    State(state): State<AppState>,
+    State(accounts): State<AccountsState>,
     principal: SessionPrincipal,
 ) -> Result<Json<SessionList>, ApiError> {
-    let sessions = live_sessions(state.account_ports(), principal.user_id).await?;
+    let sessions = live_sessions(accounts.ports(), principal.user_id).await?;
     Ok(Json(SessionList {
         sessions: sessions
             .iter()

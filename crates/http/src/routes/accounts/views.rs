@@ -4,6 +4,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
+use tmcp_domain::crypto::FieldCipher;
 use tmcp_repository::{AccountDetails, Session, User};
 use utoipa::ToSchema;
 
@@ -39,7 +40,7 @@ impl UserView {
         Self::build(&state.cipher, user)
     }
 
-    pub fn build(cipher: &tmcp_domain::crypto::FieldCipher, user: &User) -> Result<Self, ApiError> {
+    pub fn build(cipher: &FieldCipher, user: &User) -> Result<Self, ApiError> {
         let phone = match &user.phone_ciphertext {
             None => None,
             Some(sealed) => Some(
@@ -107,10 +108,10 @@ fn format_date(date: Date) -> String {
 }
 
 impl MeView {
-    pub fn build(state: &AppState, details: &AccountDetails) -> Result<Self, ApiError> {
+    pub fn build(cipher: &FieldCipher, details: &AccountDetails) -> Result<Self, ApiError> {
         let p = &details.profile;
         Ok(Self {
-            user: UserView::from_user(state, &details.user)?,
+            user: UserView::build(cipher, &details.user)?,
             avatar_url: details.avatar_url.clone(),
             phone_verified: details.phone_verified,
             preferences: details.preferences.clone(),

@@ -3,7 +3,7 @@
 use super::views::DeviceView;
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::AppState;
+use crate::AccountsState;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
@@ -22,10 +22,10 @@ pub struct DeviceList {
         (status = 200, description = "devices", body = DeviceList),
         (status = 401, description = "`INVALID_TOKEN`", body = ErrorEnvelope)))]
 pub async fn list_devices(
-    State(state): State<AppState>,
+    State(accounts): State<AccountsState>,
     principal: SessionPrincipal,
 ) -> Result<Json<DeviceList>, ApiError> {
-    let devices = devices(state.account_ports(), principal.user_id).await?;
+    let devices = devices(accounts.ports(), principal.user_id).await?;
     Ok(Json(DeviceList {
         devices: devices.iter().map(DeviceView::from).collect(),
     }))

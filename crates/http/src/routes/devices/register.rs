@@ -4,7 +4,7 @@ use super::views::{DeviceView, PublicKeyBody};
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
-use crate::AppState;
+use crate::AccountsState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -39,12 +39,12 @@ pub struct RegisterDeviceRequest {
         (status = 409, description = "device id already registered", body = ErrorEnvelope),
         (status = 422, description = "invalid fields or key (`details.fields`)", body = ErrorEnvelope)))]
 pub async fn register_device(
-    State(state): State<AppState>,
+    State(accounts): State<AccountsState>,
     principal: SessionPrincipal,
     ApiJson(body): ApiJson<RegisterDeviceRequest>,
 ) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
     let device = register(
-        state.account_ports(),
+        accounts.ports(),
         principal.user_id,
         DeviceRegistration {
             device_id: body.device_id,
