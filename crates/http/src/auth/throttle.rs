@@ -8,6 +8,7 @@ use crate::ratelimit::{LimitRule, RateDecision};
 use crate::state::AppState;
 use std::sync::Mutex;
 use std::time::Duration;
+use tmcp_usecases::accounts::mfa_changes::SecondFactorThrottle;
 use tmcp_usecases::accounts::{AccountLockout, LoginThrottle};
 
 /// Login attempts per client address.
@@ -143,5 +144,26 @@ impl LoginThrottle for LoginBudget<'_> {
         let decision = login_attempt(self.account.state, &self.ip_key).await?;
         *self.decision.lock().unwrap_or_else(|p| p.into_inner()) = Some(decision);
         Ok(())
+    }
+}
+
+/// The accounts service's budget of second-factor checks outside login
+/// (`SecondFactorThrottle`), counted in `state.limiter`.
+pub struct SecondFactorBudget<'a> {
+    state: &'a AppState,
+}
+
+impl<'a> SecondFactorBudget<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl SecondFactorThrottle for SecondFactorBudget<'_> {
+    type Refusal = ApiError;
+
+    async fn attempt(&self, user: tmcp_domain::UserId) -> Result<(), ApiError> {
+        mfa_attempt(self.state, &user.to_string()).await
     }
 }

@@ -3,8 +3,8 @@
 
 use super::ApiError;
 use crate::auth::errors::{
-    account_suspended, conflict_on, device_not_registered, invalid_credentials, invalid_token,
-    mfa_required,
+    account_suspended, conflict_on, device_not_registered, invalid_credentials,
+    invalid_mfa_credentials, invalid_token, mfa_required,
 };
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -40,6 +40,7 @@ impl From<AccountsError> for ApiError {
             AccountsError::Suspended => account_suspended(),
             AccountsError::NotFound(message) => ApiError::not_found(message),
             AccountsError::DeviceNotRegistered => device_not_registered(),
+            AccountsError::SecondFactorRejected => invalid_mfa_credentials(),
             AccountsError::Repository(error) => error.into(),
             AccountsError::Internal(cause) => ApiError::internal(cause),
         }

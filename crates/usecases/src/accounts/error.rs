@@ -26,6 +26,9 @@ pub enum AccountsError {
     /// The named thing does not exist for this user (the message says what).
     #[error("{0}")]
     NotFound(&'static str),
+    /// The second factor given is not valid.
+    #[error("the second factor is not valid")]
+    SecondFactorRejected,
     /// A biometric method needs a device registered with a public key.
     #[error("the device is not registered for this account")]
     DeviceNotRegistered,

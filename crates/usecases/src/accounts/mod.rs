@@ -6,6 +6,7 @@ pub mod devices;
 pub mod error;
 pub mod login;
 pub mod mfa;
+pub mod mfa_changes;
 pub mod password;
 pub mod profile;
 pub mod registration;

@@ -1,17 +1,16 @@
 //! `POST /api/v1/auth/mfa/methods/{id}/confirm`.
 
 use super::list::MfaMethodView;
-use crate::auth::errors::{conflict_on, invalid_mfa_credentials, FieldErrors};
-use crate::auth::second_factor::{check_totp, MAX_CODE_CHARS};
+use crate::auth::throttle::SecondFactorBudget;
 use crate::auth::SessionPrincipal;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::{login_error, ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
 use crate::routes::accounts::path_uuid;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
-use tmcp_repository::MfaMethodType;
+use tmcp_usecases::accounts::mfa_changes::confirm_totp;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -41,40 +40,14 @@ pub async fn confirm_method(
     ApiJson(body): ApiJson<ConfirmRequest>,
 ) -> Result<Json<MfaMethodView>, ApiError> {
     let id = path_uuid(&id, "MFA method")?;
-    if body.code.chars().count() > MAX_CODE_CHARS {
-        let mut errors = FieldErrors::new();
-        errors.add("code", format!("at most {MAX_CODE_CHARS} characters"));
-        errors.into_result()?;
-    }
-    let method = state
-        .db
-        .find_mfa_method(principal.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such MFA method"))?;
-    if method.method_type != MfaMethodType::Totp || method.is_active {
-        return Err(conflict_on(
-            "id",
-            "only a pending TOTP enrolment can be confirmed",
-        ));
-    }
-    crate::auth::throttle::mfa_attempt(&state, &principal.user_id.to_string()).await?;
-    if !check_totp(&state, principal.user_id, &method, &body.code).await? {
-        return Err(invalid_mfa_credentials());
-    }
-    if !state
-        .db
-        .activate_mfa_method(principal.user_id, id, state.clock.now())
-        .await?
-    {
-        return Err(conflict_on(
-            "id",
-            "only a pending TOTP enrolment can be confirmed",
-        ));
-    }
-    let method = state
-        .db
-        .find_mfa_method(principal.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such MFA method"))?;
+    let method = confirm_totp(
+        state.account_ports(),
+        &SecondFactorBudget::new(&state),
+        principal.user_id,
+        id,
+        &body.code,
+    )
+    .await
+    .map_err(login_error)?;
     Ok(Json(MfaMethodView::from(&method)))
 }

@@ -1,14 +1,15 @@
 //! `DELETE /api/v1/auth/mfa/methods/{id}`.
 
-use crate::auth::errors::invalid_mfa_credentials;
-use crate::auth::second_factor::{optional_proof, verify_second_factor, SecondFactorProof};
+use crate::auth::second_factor::{optional_proof, SecondFactorProof};
+use crate::auth::throttle::SecondFactorBudget;
 use crate::auth::SessionPrincipal;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::{login_error, ApiError, ErrorEnvelope};
 use crate::routes::accounts::path_uuid;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use tmcp_usecases::accounts::mfa_changes::remove_method as remove_method_of;
 
 /// Removes a method. Needs a second factor from any active method of the caller (a
 /// biometric signature names the action `delete_mfa_method:<id>`). A pending TOTP enrolment
@@ -30,23 +31,14 @@ pub async fn remove_method(
     let id = path_uuid(&id, "MFA method")?;
     // The body is optional (a pending enrolment needs no proof).
     let proof = optional_proof(&body)?;
-    let methods = state.db.list_mfa_methods(principal.user_id).await?;
-    let method = methods
-        .iter()
-        .find(|m| m.id == id)
-        .ok_or_else(|| ApiError::not_found("no such MFA method"))?;
-    if method.is_active {
-        crate::auth::throttle::mfa_attempt(&state, &principal.user_id.to_string()).await?;
-        let action = format!("delete_mfa_method:{id}");
-        let verified =
-            verify_second_factor(&state, principal.user_id, &methods, &proof, &action).await?;
-        if verified.is_none() {
-            return Err(invalid_mfa_credentials());
-        }
-    }
-    if state.db.delete_mfa_method(principal.user_id, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("no such MFA method"))
-    }
+    remove_method_of(
+        state.account_ports(),
+        &SecondFactorBudget::new(&state),
+        principal.user_id,
+        id,
+        &proof.into(),
+    )
+    .await
+    .map_err(login_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
