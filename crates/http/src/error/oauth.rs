@@ -202,7 +202,20 @@ impl From<tmcp_usecases::oauth::OAuthServiceError> for ApiError {
                 "CONFLICT",
                 "the resource already exists",
             ),
+            E::UserCodesExhausted => ApiError::internal("no free device user code"),
             E::Repository(error) => error.into(),
+        }
+    }
+}
+
+/// The OAuth service's errors at the RFC 6749 endpoints.
+impl From<tmcp_usecases::oauth::OAuthServiceError> for OAuthError {
+    fn from(error: tmcp_usecases::oauth::OAuthServiceError) -> Self {
+        use tmcp_usecases::oauth::OAuthServiceError as E;
+        match error {
+            E::Repository(error) => error.into(),
+            E::UserCodesExhausted => Self::server_error(),
+            other => ApiError::from(other).into(),
         }
     }
 }

@@ -15,6 +15,9 @@ pub enum OAuthServiceError {
     },
     #[error("no client with this id")]
     UnknownClient,
+    /// Every freshly drawn user code clashed with a pending one.
+    #[error("no free user code")]
+    UserCodesExhausted,
     #[error("client {0} already exists")]
     ClientExists(String),
     #[error(transparent)]

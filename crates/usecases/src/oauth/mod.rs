@@ -3,6 +3,7 @@
 //! which grant, and the service's settings.
 
 pub mod clients;
+pub mod device_flow;
 pub mod error;
 pub mod grant_types;
 pub mod settings;

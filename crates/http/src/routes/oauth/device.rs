@@ -24,12 +24,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tmcp_domain::ids::uuid_v7_at;
-use tmcp_domain::oauth::{
-    new_secret, user_code, SecretKind, DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL_SECS,
-};
+use tmcp_domain::oauth::user_code;
 use tmcp_domain::UserId;
-use tmcp_repository::{DeviceAuthorization, NewDeviceAuthorization, OAuthClient, RepoError, User};
+use tmcp_repository::{DeviceAuthorization, OAuthClient, User};
+use tmcp_usecases::oauth::device_flow::{
+    decide_device_authorization, find_pending_authorization, start_device_authorization,
+};
 use utoipa::{IntoParams, ToSchema};
 
 /// User-code lookups per user (RFC 8628 §5.1: user codes are short, so guessing is limited).
@@ -119,41 +119,18 @@ async fn start(
     client: &OAuthClient,
     scopes: Vec<String>,
 ) -> Result<DeviceAuthorizationResponse, OAuthError> {
-    let now = state.clock.now();
     let issuer = &state.tep.settings().issuer;
-    // A clash of user codes is rare (20^8 codes); try a few times.
-    for _ in 0..5 {
-        let device_code = new_secret(SecretKind::DeviceCode);
-        let code = user_code::generate();
-        let created = state
-            .db
-            .create_device_authorization(NewDeviceAuthorization {
-                id: uuid_v7_at(now),
-                device_code_hash: device_code.hash,
-                user_code: code.clone(),
-                client_id: client.client_id.clone(),
-                scopes: scopes.clone(),
-                interval_secs: DEVICE_POLL_INTERVAL_SECS,
-                expires_at: now + DEVICE_CODE_TTL,
-                created_at: now,
-            })
-            .await;
-        match created {
-            Ok(()) => {
-                return Ok(DeviceAuthorizationResponse {
-                    device_code: device_code.value,
-                    verification_uri: format!("{issuer}/oauth2/device"),
-                    verification_uri_complete: format!("{issuer}/oauth2/device?user_code={code}"),
-                    user_code: code,
-                    expires_in: DEVICE_CODE_TTL.whole_seconds(),
-                    interval: DEVICE_POLL_INTERVAL_SECS,
-                })
-            }
-            Err(RepoError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(OAuthError::server_error())
+    let started =
+        start_device_authorization(state.db.as_ref(), state.clock.as_ref(), client, scopes).await?;
+    let code = started.user_code;
+    Ok(DeviceAuthorizationResponse {
+        device_code: started.device_code,
+        verification_uri: format!("{issuer}/oauth2/device"),
+        verification_uri_complete: format!("{issuer}/oauth2/device?user_code={code}"),
+        user_code: code,
+        expires_in: started.expires_in,
+        interval: started.interval,
+    })
 }
 
 /// Looks a typed code up for `user` (rate limited per user).
@@ -163,23 +140,7 @@ async fn lookup(
     typed: &str,
 ) -> Result<Option<(DeviceAuthorization, OAuthClient)>, ApiError> {
     state.limiter.check(&CODE_ENTRY, &user.to_string()).await?;
-    let Some(code) = user_code::normalize(typed) else {
-        return Ok(None);
-    };
-    let now = state.clock.now();
-    let Some(found) = state
-        .db
-        .find_pending_device_authorization(&code, now)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let client = state
-        .db
-        .find_client(&found.client_id)
-        .await?
-        .filter(|c| c.is_active);
-    Ok(client.map(|c| (found, c)))
+    Ok(find_pending_authorization(state.db.as_ref(), state.clock.as_ref(), typed).await?)
 }
 
 /// Records the user's decision; approval also records the consent. False when the code is
@@ -190,17 +151,14 @@ async fn decide(
     device: &DeviceAuthorization,
     approve: bool,
 ) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    if approve {
-        state
-            .db
-            .grant_consent(user, &device.client_id, &device.scopes, now)
-            .await?;
-    }
-    Ok(state
-        .db
-        .decide_device_authorization(&device.user_code, user, approve, now)
-        .await?)
+    Ok(decide_device_authorization(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        user,
+        device,
+        approve,
+    )
+    .await?)
 }
 
 /// `user_code` of the device page.
