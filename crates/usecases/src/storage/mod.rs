@@ -2,6 +2,7 @@
 //! the rules for keys and values, how stored values are rendered, and its errors. Who may
 //! call (TEP scopes, rate limits) is decided by the HTTP layer before any of this runs.
 
+pub mod entries;
 pub mod error;
 pub mod keys;
 pub mod settings;

@@ -4,9 +4,8 @@ use super::{present, EntryResponse, Pagination, WriteResult};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
-    admit, context, key_not_found, parse_body, parse_metadata, parse_timestamp, parse_ttl,
-    parse_value, parse_writable_key, path_key, repo_error, respond, rfc3339, version_conflict,
-    Caller, CheckFields, FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    admit, parse_body, path_key, repo_error, respond, rfc3339, Caller, CheckFields, FieldErrors,
+    RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -18,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tmcp_domain::storage::cursor::KeyCursor;
-use tmcp_domain::storage::value::{checksum, etag, ExpectedVersion};
+use tmcp_domain::storage::value::{etag, ExpectedVersion};
 use tmcp_domain::storage::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-use tmcp_repository::{EntryDelete, EntryWrite, ListQuery, WriteOp, WriteOutcome};
+use tmcp_repository::ListQuery;
+use tmcp_usecases::storage::entries::{delete_entry, read_entry, write_entry, EntryInput, Written};
 use utoipa::{IntoParams, ToSchema};
 
 /// `PUT /api/v1/storage/{key}` body. Exactly one of `value` and `value_base64`.
@@ -124,13 +124,7 @@ async fn read(
     raw_key: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let key = path_key(raw_key)?;
-    let entry = state
-        .db
-        .get_entry(caller.user, &caller.app, &key, state.clock.now())
-        .await
-        .map_err(repo_error)?
-        .ok_or_else(|| key_not_found(key.as_str()))?;
+    let entry = read_entry(state.db.as_ref(), state.clock.as_ref(), caller, raw_key).await?;
     let tag = etag(entry.version);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
@@ -224,47 +218,28 @@ async fn write(
 ) -> Result<Response, ApiError> {
     let request: PutRequest = parse_body(headers, body)?;
     let expected = precondition(headers)?;
-    let mut errors = FieldErrors::default();
-    let key = parse_writable_key(raw_key, "key", &mut errors);
-    let input = ValueInput {
-        value: request.value.as_deref(),
-        value_base64: request.value_base64.as_deref(),
-        content_type: request.content_type.as_deref(),
-    };
-    let value = parse_value(&input, "", &mut errors)?;
-    let ttl = parse_ttl(request.ttl, "ttl", &mut errors);
-    let metadata = parse_metadata(request.metadata, "metadata", &mut errors);
-    let client_timestamp = parse_timestamp(
-        request.client_timestamp.as_ref(),
-        "client_timestamp",
-        &mut errors,
-    );
-    errors.check()?;
-    let (Some(key), Some(value)) = (key, value) else {
-        return Err(ApiError::internal(
-            "validated request lost its key or value",
-        ));
-    };
-    let write = EntryWrite {
-        checksum: checksum(&value.bytes),
-        key: key.clone(),
-        value: value.bytes,
-        encoding: value.encoding,
-        content_type: value.content_type,
-        ttl_seconds: ttl,
-        metadata,
-        client_timestamp,
-        last_write_wins: client_timestamp.is_some(),
+    let input = EntryInput {
+        value: ValueInput {
+            value: request.value.as_deref(),
+            value_base64: request.value_base64.as_deref(),
+            content_type: request.content_type.as_deref(),
+        },
+        ttl: request.ttl,
+        metadata: request.metadata,
+        client_timestamp: request.client_timestamp.as_ref(),
         expected,
     };
-    let ctx = context(state, &caller.app);
-    let outcome = state
-        .db
-        .put_entry(caller.user, &caller.app, write, &ctx)
-        .await
-        .map_err(repo_error)?;
-    match outcome {
-        WriteOutcome::Stored { entry, created } => {
+    let written = write_entry(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+        raw_key,
+        input,
+    )
+    .await?;
+    match written {
+        Written::Stored { entry, created } => {
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -273,14 +248,10 @@ async fn write(
             let response = (status, Json(WriteResult::stored(&entry, created))).into_response();
             Ok(with_etag(response, entry.version))
         }
-        WriteOutcome::Stale { current } => Ok(with_etag(
+        Written::ServerWins { current } => Ok(with_etag(
             Json(WriteResult::server_wins(&current)).into_response(),
             current.version,
         )),
-        WriteOutcome::VersionMismatch { current_version } => {
-            Err(version_conflict(key.as_str(), current_version).into())
-        }
-        WriteOutcome::Deleted { .. } => Err(ApiError::internal("a put reported a deletion")),
     }
 }
 
@@ -338,29 +309,19 @@ async fn remove(
     raw_key: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let key = path_key(raw_key)?;
+    // The key is checked before the header, as it always was.
+    path_key(raw_key)?;
     let expected = precondition(headers)?;
-    let ctx = context(state, &caller.app);
-    let op = WriteOp::Delete(EntryDelete {
-        key: key.clone(),
+    let (key, deleted) = delete_entry(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+        raw_key,
         expected,
-    });
-    let outcome = state
-        .db
-        .write_entries(caller.user, &caller.app, vec![op], &ctx)
-        .await
-        .map_err(repo_error)?;
-    match outcome.into_iter().next() {
-        Some(WriteOutcome::Deleted { existed }) => Ok(Json(DeleteResponse {
-            key: key.as_str().to_owned(),
-            deleted: existed,
-        })
-        .into_response()),
-        Some(WriteOutcome::VersionMismatch { current_version }) => {
-            Err(version_conflict(key.as_str(), current_version).into())
-        }
-        _ => Err(ApiError::internal("a delete produced no deletion outcome")),
-    }
+    )
+    .await?;
+    Ok(Json(DeleteResponse { key, deleted }).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
