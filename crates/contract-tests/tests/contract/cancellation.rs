@@ -9,11 +9,19 @@ use tmcp_contract_tests::cancellation::{
     assert_whole, idle_in_transaction, storm, transaction_warnings,
 };
 use tmcp_contract_tests::engines::{admin_url, fresh_database, sqlite};
+use tmcp_contract_tests::isolation::alone_in_child_process;
 use tmcp_contract_tests::{Fixture, START};
 use tmcp_domain::ManualClock;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_dropped_units_leave_no_transaction_behind() {
+    // The warning count is process-wide: no other test may add to it.
+    if !alone_in_child_process(
+        module_path!(),
+        "postgres_dropped_units_leave_no_transaction_behind",
+    ) {
+        return;
+    }
     let warnings_before = transaction_warnings();
     let (db, _url, guard) = fresh_database().await;
     let database = guard.name.clone();

@@ -6,14 +6,12 @@
 //! test is skipped only when both `CI` is unset and the browser is missing; in CI a missing
 //! browser fails it.
 
-mod support;
-
+use crate::support::*;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::*;
 use tmcp_domain::Clock;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";

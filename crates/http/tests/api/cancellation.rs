@@ -16,6 +16,7 @@ use tmcp_contract_tests::cancellation::{
     assert_whole, cancel_after, idle_in_transaction, transaction_warnings,
 };
 use tmcp_contract_tests::engines::{fresh_database, sqlite};
+use tmcp_contract_tests::isolation::alone_in_child_process;
 use tmcp_contract_tests::{fixtures, Fixture, START};
 use tmcp_domain::scope::ScopeSet;
 use tmcp_domain::{AppId, Clock, ManualClock, UserId};
@@ -205,6 +206,13 @@ async fn settle(served: &Served) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_hung_up_requests_leave_no_transaction_behind() {
+    // The warning count is process-wide: no other test may add to it.
+    if !alone_in_child_process(
+        module_path!(),
+        "postgres_hung_up_requests_leave_no_transaction_behind",
+    ) {
+        return;
+    }
     let warnings_before = transaction_warnings();
     let (db, _url, guard) = fresh_database().await;
     let database = guard.name.clone();

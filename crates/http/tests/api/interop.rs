@@ -2,8 +2,8 @@
 //! loopback listener: the `oauth2` crate completes code + PKCE and a refresh, and
 //! `jwt-simple` (pure-Rust RSA) verifies the TEP with the key from `/.well-known/jwks.json`.
 
-mod support;
-
+use crate::support::on_both_engines;
+use crate::support::*;
 use axum::http::StatusCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -14,7 +14,6 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 use serde_json::{Map, Value};
-use support::*;
 
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -235,18 +234,9 @@ async fn jwt_simple_verifies_a_tep_from_the_jwks(mut env: Env) {
     server.abort();
 }
 
-macro_rules! on_both_engines {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Env::new(tmcp_contract_tests::engines::sqlite().await).await).await; })+
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::Env::new(tmcp_contract_tests::engines::postgres().await).await).await; })+
-        }
-    };
-}
-
 on_both_engines!(
+    setup = Env::new,
+    runtime = (flavor = "current_thread");
     oauth2_crate_completes_code_with_pkce_and_refresh,
     jwt_simple_verifies_a_tep_from_the_jwks,
 );

@@ -4,12 +4,11 @@
 //! that operation, with the content type the answer has. (The schemathesis run of
 //! `scripts/fuzz-api.sh` goes much further; this keeps the basics in the test suite.)
 
-mod support;
-
+use crate::support::on_both_engines;
+use crate::support::{Env, Reply, PUBLIC};
 use axum::body::Body;
 use axum::http::{header, Request};
 use serde_json::Value;
-use support::{Env, Reply, PUBLIC};
 use tmcp_http::ratelimit::LimitRule;
 use utoipa::OpenApi;
 
@@ -150,15 +149,7 @@ async fn every_answer_is_documented(mut env: Env) {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-macro_rules! on_both_engines {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Env::new(tmcp_contract_tests::engines::sqlite().await).await).await; })+
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::Env::new(tmcp_contract_tests::engines::postgres().await).await).await; })+
-        }
-    };
-}
-
-on_both_engines!(every_answer_is_documented);
+on_both_engines!(
+    setup = Env::new,
+    runtime = (flavor = "current_thread");
+every_answer_is_documented);

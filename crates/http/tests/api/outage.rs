@@ -4,14 +4,12 @@
 //! `Retry-After`, the OAuth endpoints `temporarily_unavailable`, the OAuth pages a 503 page, and
 //! everything works again once the database is back, with the same state.
 
-mod support;
-
+use crate::support::*;
 use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::{Connection, Executor, SqliteConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::*;
 use tmcp_contract_tests::cluster::PrivateCluster;
 use tmcp_contract_tests::{Fixture, START};
 use tmcp_domain::{Clock, ManualClock};

@@ -4,6 +4,7 @@
 //! the degradation, and everything goes back to Redis (carrying the in-process counts) when
 //! it answers again.
 
+use crate::support::on_both_engines;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -368,20 +369,9 @@ async fn login_lockout_holds_through_a_redis_outage(mut env: Env) {
     );
 }
 
-macro_rules! on_both_engines {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::setup(tmcp_contract_tests::engines::sqlite().await).await).await; })+
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::setup(tmcp_contract_tests::engines::postgres().await).await).await; })+
-        }
-    };
-}
-
 on_both_engines!(
+    setup = setup,
+    runtime = (flavor = "multi_thread", worker_threads = 2);
     storage_limits_hold_through_a_redis_outage,
     login_lockout_holds_through_a_redis_outage,
 );

@@ -1,6 +1,7 @@
 //! TEP tokens end to end on both engines: minting, the extractor, scopes, attacks,
 //! revocation, key persistence and rotation.
 
+use crate::support::on_both_engines;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
@@ -404,18 +405,9 @@ async fn keys_persist_and_rotate(setup: Setup) {
     assert_eq!(call(&setup.state, Some(&new_token)).await.0, StatusCode::OK);
 }
 
-macro_rules! on_both_engines {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::setup(tmcp_contract_tests::engines::sqlite().await).await).await; })+
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::setup(tmcp_contract_tests::engines::postgres().await).await).await; })+
-        }
-    };
-}
-
 on_both_engines!(
+    setup = setup,
+    runtime = (flavor = "current_thread");
     valid_token_reaches_the_route,
     missing_scope_is_forbidden,
     forged_and_broken_tokens_are_refused,

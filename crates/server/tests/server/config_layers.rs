@@ -1,11 +1,19 @@
-//! Configuration layering: defaults → file → TMCP_* environment. One test per process-wide
-//! environment, so it lives in its own test binary.
+//! Configuration layering: defaults → file → TMCP_* environment. The environment is
+//! process-wide, so the test runs alone in a child process of the test binary.
 
 use std::io::Write;
+use tmcp_contract_tests::isolation::alone_in_child_process;
 use tmcp_server::config::Config;
 
 #[test]
 fn file_overrides_defaults_and_environment_overrides_file() {
+    // Its TMCP_* variables would reach every other test of this binary.
+    if !alone_in_child_process(
+        module_path!(),
+        "file_overrides_defaults_and_environment_overrides_file",
+    ) {
+        return;
+    }
     let mut file = tempfile::Builder::new()
         .suffix(".toml")
         .tempfile()

@@ -2,11 +2,9 @@
 //! idle keep-alive timeout, the connection cap, graceful shutdown of idle connections and
 //! the client address handed to handlers.
 
-mod raw_http;
-
+use crate::raw_http::{closed_within, connect, read_response, stays_silent};
 use axum::extract::ConnectInfo;
 use axum::routing::get;
-use raw_http::{closed_within, connect, read_response, stays_silent};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

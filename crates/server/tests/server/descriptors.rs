@@ -3,8 +3,6 @@
 //! serves again once connections close. Linux only (`/proc`, `prlimit` from util-linux).
 #![cfg(target_os = "linux")]
 
-mod raw_http;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -135,7 +133,7 @@ async fn running_out_of_descriptors_neither_spins_nor_stops_the_server() {
     set_open_files_limit(pid, 40);
     let mut held = Vec::new();
     for _ in 0..60 {
-        held.push(raw_http::connect(addr).await);
+        held.push(crate::raw_http::connect(addr).await);
     }
     wait_for_lines(
         &lines,
@@ -157,7 +155,7 @@ async fn running_out_of_descriptors_neither_spins_nor_stops_the_server() {
     drop(held);
     let answer = tokio::time::timeout(
         Duration::from_secs(10),
-        raw_http::exchange(addr, &raw_http::get("/health", "")),
+        crate::raw_http::exchange(addr, &crate::raw_http::get("/health", "")),
     )
     .await
     .expect("answered after the connections closed");

@@ -1,9 +1,7 @@
 //! Oversize and malformed request heads answer the error envelope with an `X-Request-Id`,
 //! whether the server's own limits refuse them or hyper's parser does.
 
-mod raw_http;
-
-use raw_http::{exchange, get, Response};
+use crate::raw_http::{exchange, get, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tmcp_domain::SystemClock;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tmcp_contract_tests::engines::fresh_database;
+use tmcp_contract_tests::isolation::alone_in_child_process;
 use tmcp_contract_tests::redis_server::PrivateRedis;
 use tmcp_domain::SystemClock;
 use tmcp_server::config::{Config, RedisConfig};
@@ -85,9 +86,14 @@ async fn outage_is_survived_reported_and_measured(database_url: Option<String>) 
     server.stop().await.expect("clean stop");
 }
 
-/// One test, engines in turn: concurrent servers would race on the process-wide gauge.
+/// One test, engines in turn, alone in its process: concurrent servers would race on the
+/// process-wide gauge.
 #[tokio::test]
 async fn both_engines_survive_a_redis_outage() {
+    // Another server rendering /metrics would move the process-wide gauge.
+    if !alone_in_child_process(module_path!(), "both_engines_survive_a_redis_outage") {
+        return;
+    }
     outage_is_survived_reported_and_measured(None).await;
     let (db, url, _guard) = fresh_database().await;
     drop(db);
