@@ -1,7 +1,7 @@
 //! The binary's Redis wiring over real TCP, on both engines: the `[redis]` settings reach
 //! the connection, a killed Redis costs requests no time, `/ready` stays 200 and says
 //! `degraded`, `/metrics` exposes the breaker, and everything returns when Redis does.
-//! Its own test binary, one test: the breaker gauge is process-wide.
+//! One test, alone in a child process of the test binary: the breaker gauge is process-wide.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
