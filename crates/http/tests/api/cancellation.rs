@@ -6,6 +6,7 @@
 //! server never warned about transaction state (which it does when a request's `BEGIN`
 //! lands in a transaction left open by an earlier, cancelled one).
 
+use crate::support::seed;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -18,11 +19,9 @@ use tmcp_contract_tests::cancellation::{
 use tmcp_contract_tests::engines::{fresh_database, sqlite};
 use tmcp_contract_tests::isolation::alone_in_child_process;
 use tmcp_contract_tests::{fixtures, Fixture, START};
-use tmcp_domain::scope::ScopeSet;
 use tmcp_domain::{AppId, Clock, ManualClock, UserId};
-use tmcp_http::auth::TepMint;
 use tmcp_http::ratelimit::LimitRule;
-use tmcp_repository::{Database, OAuthClient};
+use tmcp_repository::Database;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,37 +43,16 @@ async fn serve(fixture: &Fixture) -> Served {
         LimitRule::per_minute("storage_batch", 1_000_000, 1_000_000);
     state.settings.api_rate = LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
     let user = fixtures::user(fixture, "hanger").await.id;
-    fixture
-        .db
-        .create_client(OAuthClient {
-            client_id: APP.into(),
-            client_secret_hash: None,
-            app_id: Some(APP.into()),
-            name: "Hang-up app".into(),
-            redirect_uris: vec!["https://app.example/cb".into()],
-            grant_types: vec!["authorization_code".into()],
-            scopes: vec!["storage:read".into(), "storage:write".into()],
-            is_official: false,
-            is_active: true,
-            created_at: fixture.clock.now(),
-        })
-        .await
-        .expect("client");
-    let mint = TepMint {
-        user_id: Some(user),
-        client_id: APP.into(),
-        scopes: ScopeSet::parse("storage:read storage:write").expect("scopes"),
-        session_id: None,
-        lifetime: Some(time::Duration::days(30)),
-        user_context: None,
-        miniapp_context: None,
-    };
-    let token = state
-        .tep
-        .mint(state.db.as_ref(), fixture.clock.now(), mint)
-        .await
-        .expect("minted")
-        .token;
+    seed::client(
+        fixture,
+        APP,
+        "Hang-up app",
+        &["storage:read", "storage:write"],
+    )
+    .await;
+    let (now, lifetime) = (fixture.clock.now(), Some(time::Duration::days(30)));
+    let scopes = "storage:read storage:write";
+    let token = seed::tep(&state, now, Some(user), APP, scopes, lifetime).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("listener");

@@ -4,7 +4,7 @@
 //! the degradation, and everything goes back to Redis (carrying the in-process counts) when
 //! it answers again.
 
-use crate::support::on_both_engines;
+use crate::support::{on_both_engines, seed};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -15,14 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tmcp_contract_tests::redis_server::PrivateRedis;
 use tmcp_contract_tests::Fixture;
-use tmcp_domain::scope::ScopeSet;
-use tmcp_domain::user::Role;
 use tmcp_domain::{Clock, UserId};
-use tmcp_http::auth::TepMint;
 use tmcp_http::ratelimit::{LimitRule, RateLimiter};
 use tmcp_http::redis_link::{RedisLink, RedisSettings};
 use tmcp_http::AppState;
-use tmcp_repository::{NewUser, OAuthClient};
 use tower::ServiceExt;
 
 const APP: &str = "ma_outage_app";
@@ -167,41 +163,13 @@ impl Env {
     }
 
     async fn user(&self, name: &str) -> UserId {
-        let id = UserId(uuid::Uuid::now_v7());
-        self.fixture
-            .db
-            .create_user(NewUser {
-                id,
-                username: name.into(),
-                email: format!("{name}@example.com"),
-                password_hash: "x".into(),
-                first_name: None,
-                last_name: None,
-                phone_ciphertext: None,
-                role: Role::User,
-                created_at: self.fixture.clock.now(),
-            })
-            .await
-            .expect("user");
-        id
+        seed::user(&self.fixture, name).await
     }
 
     async fn storage_token(&self, user: UserId) -> String {
-        let mint = TepMint {
-            user_id: Some(user),
-            client_id: APP.into(),
-            scopes: ScopeSet::parse("storage:read").expect("scopes"),
-            session_id: None,
-            lifetime: Some(time::Duration::days(30)),
-            user_context: None,
-            miniapp_context: None,
-        };
-        self.state
-            .tep
-            .mint(self.state.db.as_ref(), self.fixture.clock.now(), mint)
-            .await
-            .expect("minted")
-            .token
+        let now = self.fixture.clock.now();
+        let lifetime = Some(time::Duration::days(30));
+        seed::tep(&self.state, now, Some(user), APP, "storage:read", lifetime).await
     }
 
     async fn login(&self, password: &str) -> Reply {
@@ -216,22 +184,7 @@ impl Env {
 }
 
 async fn new_client(env: &Env) {
-    env.fixture
-        .db
-        .create_client(OAuthClient {
-            client_id: APP.into(),
-            client_secret_hash: None,
-            app_id: Some(APP.into()),
-            name: "Outage app".into(),
-            redirect_uris: vec!["https://app.example/cb".into()],
-            grant_types: vec!["authorization_code".into()],
-            scopes: vec!["storage:read".into()],
-            is_official: false,
-            is_active: true,
-            created_at: env.fixture.clock.now(),
-        })
-        .await
-        .expect("client");
+    seed::client(&env.fixture, APP, "Outage app", &["storage:read"]).await;
 }
 
 async fn storage_limits_hold_through_a_redis_outage(mut env: Env) {

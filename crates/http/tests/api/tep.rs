@@ -1,7 +1,7 @@
 //! TEP tokens end to end on both engines: minting, the extractor, scopes, attacks,
 //! revocation, key persistence and rotation.
 
-use crate::support::on_both_engines;
+use crate::support::{on_both_engines, seed};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
@@ -15,13 +15,12 @@ use std::sync::Arc;
 use time::Duration;
 use tmcp_contract_tests::Fixture;
 use tmcp_domain::crypto::FieldCipher;
-use tmcp_domain::scope::ScopeSet;
 use tmcp_domain::user::Role;
 use tmcp_domain::{Clock, UserId};
 use tmcp_http::auth::keys::{load_key_ring, rotate};
-use tmcp_http::auth::{TepMint, TepPrincipal};
+use tmcp_http::auth::TepPrincipal;
 use tmcp_http::{ApiError, AppState};
-use tmcp_repository::{NewUser, OAuthClient};
+use tmcp_repository::NewUser;
 use tower::ServiceExt;
 
 const CLIENT: &str = "ma_tep_test";
@@ -52,26 +51,8 @@ async fn setup(fixture: Fixture) -> Setup {
         })
         .await
         .expect("user");
-    fixture
-        .db
-        .create_client(OAuthClient {
-            client_id: CLIENT.into(),
-            client_secret_hash: None,
-            app_id: Some(CLIENT.into()),
-            name: "TEP test app".into(),
-            redirect_uris: vec!["https://app.example/cb".into()],
-            grant_types: vec!["authorization_code".into()],
-            scopes: vec![
-                "storage:read".into(),
-                "storage:write".into(),
-                "user:read".into(),
-            ],
-            is_official: false,
-            is_active: true,
-            created_at: now,
-        })
-        .await
-        .expect("client");
+    let scopes = ["storage:read", "storage:write", "user:read"];
+    seed::client(&fixture, CLIENT, "TEP test app", &scopes).await;
     Setup {
         fixture,
         state,
@@ -80,21 +61,8 @@ async fn setup(fixture: Fixture) -> Setup {
 }
 
 async fn mint(setup: &Setup, scopes: &str) -> String {
-    let request = TepMint {
-        user_id: Some(setup.user),
-        client_id: CLIENT.into(),
-        scopes: ScopeSet::parse(scopes).expect("scopes"),
-        session_id: None,
-        lifetime: None,
-        user_context: None,
-        miniapp_context: None,
-    };
-    let minted = setup
-        .state
-        .tep
-        .mint(setup.state.db.as_ref(), setup.fixture.clock.now(), request)
-        .await;
-    minted.expect("minted").token
+    let now = setup.fixture.clock.now();
+    seed::tep(&setup.state, now, Some(setup.user), CLIENT, scopes, None).await
 }
 
 fn protected(state: AppState) -> Router {

@@ -14,9 +14,7 @@ use table::routes;
 use crate::support::*;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use tmcp_domain::scope::ScopeSet;
 use tmcp_domain::Clock;
-use tmcp_http::auth::TepMint;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Auth {
@@ -259,21 +257,9 @@ fn probes(route: &Route) -> Vec<Probe> {
 
 /// A TEP of the user for the public client with the storage scopes.
 async fn tep(env: &Env) -> String {
-    let request = TepMint {
-        user_id: Some(env.user),
-        client_id: PUBLIC.into(),
-        scopes: ScopeSet::parse("storage:read storage:write").expect("scopes"),
-        session_id: None,
-        lifetime: Some(time::Duration::days(30)),
-        user_context: None,
-        miniapp_context: None,
-    };
-    env.state
-        .tep
-        .mint(env.state.db.as_ref(), env.fixture.clock.now(), request)
-        .await
-        .expect("minted")
-        .token
+    let (now, lifetime) = (env.fixture.clock.now(), Some(time::Duration::days(30)));
+    let scopes = "storage:read storage:write";
+    seed::tep(&env.state, now, Some(env.user), PUBLIC, scopes, lifetime).await
 }
 
 /// What is wrong with the answer to a probe, if anything.

@@ -12,6 +12,7 @@ mod round_trips;
 mod sync;
 mod tenancy;
 
+use crate::support::seed;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -20,18 +21,15 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use time::Duration;
 use tmcp_contract_tests::Fixture;
-use tmcp_domain::scope::ScopeSet;
-use tmcp_domain::user::Role;
 use tmcp_domain::{Clock, UserId};
-use tmcp_http::auth::TepMint;
 use tmcp_http::ratelimit::LimitRule;
 use tmcp_http::AppState;
-use tmcp_repository::{NewUser, OAuthClient};
 use tower::ServiceExt;
 
 const APP: &str = "ma_storage_app";
 const OTHER_APP: &str = "ma_other_app";
 const RW: &str = "storage:read storage:write";
+const SCOPES: [&str; 3] = ["storage:read", "storage:write", "user:read"];
 
 struct Env {
     fixture: Fixture,
@@ -52,49 +50,6 @@ impl Reply {
     }
 }
 
-async fn new_user(fixture: &Fixture, name: &str) -> UserId {
-    let id = UserId(uuid::Uuid::now_v7());
-    fixture
-        .db
-        .create_user(NewUser {
-            id,
-            username: name.into(),
-            email: format!("{name}@example.com"),
-            password_hash: "x".into(),
-            first_name: None,
-            last_name: None,
-            phone_ciphertext: None,
-            role: Role::User,
-            created_at: fixture.clock.now(),
-        })
-        .await
-        .expect("user");
-    id
-}
-
-async fn new_client(fixture: &Fixture, client_id: &str) {
-    fixture
-        .db
-        .create_client(OAuthClient {
-            client_id: client_id.into(),
-            client_secret_hash: None,
-            app_id: Some(client_id.into()),
-            name: format!("{client_id} app"),
-            redirect_uris: vec!["https://app.example/cb".into()],
-            grant_types: vec!["authorization_code".into()],
-            scopes: vec![
-                "storage:read".into(),
-                "storage:write".into(),
-                "user:read".into(),
-            ],
-            is_official: false,
-            is_active: true,
-            created_at: fixture.clock.now(),
-        })
-        .await
-        .expect("client");
-}
-
 /// Generous rate limits, so only the rate-limit test meets them.
 fn relaxed(state: &mut AppState) {
     state.settings.storage.rate = LimitRule::per_minute("storage", 1_000_000, 1_000_000);
@@ -106,10 +61,11 @@ async fn setup(fixture: Fixture) -> Env {
     let clock: Arc<dyn Clock> = Arc::new(fixture.clock.clone());
     let mut state = tmcp_http::testing::state(Arc::clone(&fixture.db), clock).await;
     relaxed(&mut state);
-    let alice = new_user(&fixture, "alice").await;
-    let bob = new_user(&fixture, "bob").await;
-    new_client(&fixture, APP).await;
-    new_client(&fixture, OTHER_APP).await;
+    let alice = seed::user(&fixture, "alice").await;
+    let bob = seed::user(&fixture, "bob").await;
+    for app in [APP, OTHER_APP] {
+        seed::client(&fixture, app, &format!("{app} app"), &SCOPES).await;
+    }
     Env {
         fixture,
         state,
@@ -119,21 +75,9 @@ async fn setup(fixture: Fixture) -> Env {
 }
 
 async fn token(env: &Env, user: Option<UserId>, client: &str, scopes: &str) -> String {
-    let request = TepMint {
-        user_id: user,
-        client_id: client.into(),
-        scopes: ScopeSet::parse(scopes).expect("scopes"),
-        session_id: None,
-        lifetime: Some(Duration::days(30)),
-        user_context: None,
-        miniapp_context: None,
-    };
-    env.state
-        .tep
-        .mint(env.state.db.as_ref(), env.fixture.clock.now(), request)
-        .await
-        .expect("minted")
-        .token
+    let now = env.fixture.clock.now();
+    let lifetime = Some(Duration::days(30));
+    seed::tep(&env.state, now, user, client, scopes, lifetime).await
 }
 
 async fn send(

@@ -1,6 +1,10 @@
-//! Shared setup of the OAuth HTTP tests: a state over either engine with an account, a live
-//! session, a public and a confidential client, and helpers to drive the pages and forms.
+//! Shared setup of the HTTP tests: `Env`, a state over either engine with an account, a live
+//! session, a public and a confidential client, and helpers to drive the pages and forms;
+//! `seed` for users, clients and TEPs made directly; `on_both_engines!` to run each
+//! scenario on SQLite and PostgreSQL.
 #![allow(dead_code)]
+
+pub mod seed;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Request, StatusCode};
