@@ -8,7 +8,6 @@ use crate::support::{on_both_engines, seed};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +18,6 @@ use tmcp_domain::{Clock, UserId};
 use tmcp_http::ratelimit::{LimitRule, RateLimiter};
 use tmcp_http::redis_link::{RedisLink, RedisSettings};
 use tmcp_http::AppState;
-use tower::ServiceExt;
 
 const APP: &str = "ma_outage_app";
 const PASSWORD: &str = "correct horse battery";
@@ -106,18 +104,7 @@ impl Env {
         let peer: SocketAddr = "198.51.100.7:40000".parse().expect("addr");
         request.extensions_mut().insert(ConnectInfo(peer));
         let started = Instant::now();
-        let response = tmcp_http::router(self.state.clone())
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let (status, headers, bytes) = crate::support::call_router(&self.state, request).await;
         Reply {
             status,
             headers,

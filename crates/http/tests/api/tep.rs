@@ -103,7 +103,7 @@ async fn call(state: &AppState, token: Option<&str>) -> (StatusCode, Value) {
 }
 
 fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("")
+    crate::support::error_code(body)
 }
 
 /// Re-signs `claims` with `header` using an HMAC secret: the classic key-confusion forgery.

@@ -14,14 +14,12 @@ mod sessions;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tmcp_contract_tests::Fixture;
 use tmcp_domain::Clock;
 use tmcp_http::AppState;
-use tower::ServiceExt;
 
 struct App {
     fixture: Fixture,
@@ -37,7 +35,7 @@ struct Reply {
 
 impl Reply {
     fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
+        crate::support::error_code(&self.body)
     }
 }
 
@@ -76,18 +74,7 @@ impl App {
         };
         let mut request = request.body(body).expect("request");
         request.extensions_mut().insert(ConnectInfo(ip));
-        let response = tmcp_http::router(self.state.clone())
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let (status, headers, bytes) = crate::support::call_router(&self.state, request).await;
         let body = if bytes.is_empty() {
             Value::Null
         } else {

@@ -15,7 +15,6 @@ mod tenancy;
 use crate::support::seed;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -24,7 +23,6 @@ use tmcp_contract_tests::Fixture;
 use tmcp_domain::{Clock, UserId};
 use tmcp_http::ratelimit::LimitRule;
 use tmcp_http::AppState;
-use tower::ServiceExt;
 
 const APP: &str = "ma_storage_app";
 const OTHER_APP: &str = "ma_other_app";
@@ -46,7 +44,7 @@ struct Reply {
 
 impl Reply {
     fn code(&self) -> &str {
-        self.json["error"]["code"].as_str().unwrap_or("")
+        crate::support::error_code(&self.json)
     }
 }
 
@@ -102,18 +100,7 @@ async fn send(
         None => request.body(Body::empty()),
     }
     .expect("request");
-    let response = tmcp_http::router(state.clone())
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let (status, headers, bytes) = crate::support::call_router(state, request).await;
     Reply {
         status,
         headers,

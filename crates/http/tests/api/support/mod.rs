@@ -91,6 +91,31 @@ impl Reply {
     }
 }
 
+/// Sends `request` through a fresh router over `state`: the status, headers and whole body.
+pub async fn call_router(
+    state: &AppState,
+    request: Request<Body>,
+) -> (StatusCode, HeaderMap, Bytes) {
+    let response = tmcp_http::router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, headers, body)
+}
+
+/// The `code` of an error envelope (`{"error": {"code": …}}`), or "" if there is none.
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
 /// GET of the protected no-op route with a TEP, on the given instance.
 pub async fn protected_on(app: &Router, token: &str) -> StatusCode {
     let request = Request::get("/bench/tep")
@@ -217,15 +242,7 @@ impl Env {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.app().oneshot(request).await.expect("response");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let (status, headers, body) = call_router(&self.state, request).await;
         Reply {
             status,
             headers,
