@@ -4,7 +4,10 @@
 //! scenario on SQLite and PostgreSQL.
 #![allow(dead_code)]
 
+mod engines;
 pub mod seed;
+
+pub(crate) use engines::on_both_engines;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Request, StatusCode};
@@ -480,27 +483,3 @@ impl Env {
         self.fixture.clock.advance(time::Duration::seconds(3));
     }
 }
-
-/// One test per scenario and engine, `sqlite::<scenario>` and `postgres::<scenario>`, each on
-/// a fresh database: `setup` (a path seen from the calling module, such as `setup` or
-/// `Env::new`) turns the fixture into what the scenario takes; `runtime` is what goes in
-/// `#[tokio::test(…)]`.
-macro_rules! on_both_engines {
-    (setup = $setup:path, runtime = $runtime:tt; $($name:ident),+ $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(#[tokio::test $runtime]
-              async fn $name() {
-                  super::$name($setup(tmcp_contract_tests::engines::sqlite().await).await).await;
-              })+
-        }
-        mod postgres {
-            use super::*;
-            $(#[tokio::test $runtime]
-              async fn $name() {
-                  super::$name($setup(tmcp_contract_tests::engines::postgres().await).await).await;
-              })+
-        }
-    };
-}
-pub(crate) use on_both_engines;
