@@ -25,6 +25,7 @@ pub mod keys;
 pub mod second_factor;
 pub mod session;
 pub mod tep;
+mod tep_extract;
 pub mod throttle;
 
 pub use session::SessionPrincipal;

@@ -5,8 +5,6 @@
 
 use super::keys::{KeyRing, LoadedKey};
 use crate::error::ApiError;
-use crate::AppState;
-use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use jsonwebtoken::{Header, Validation};
@@ -160,7 +158,7 @@ pub fn token_hash(token_id: &str) -> String {
     hex::encode(Sha256::digest(token_id.as_bytes()))
 }
 
-fn invalid(message: &str) -> ApiError {
+pub(crate) fn invalid(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", message)
 }
 
@@ -498,22 +496,4 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-impl FromRequestParts<AppState> for TepPrincipal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(|| invalid("a TEP bearer token is required"))?;
-        if token.len() > 8192 {
-            return Err(invalid("token too long"));
-        }
-        state
-            .tep
-            .validate(state.db.as_ref(), token, state.clock.now())
-            .await
-    }
 }
