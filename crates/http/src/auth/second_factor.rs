@@ -5,13 +5,12 @@ use super::errors::FieldErrors;
 use crate::error::ApiError;
 use crate::state::AppState;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use tmcp_domain::UserId;
 use tmcp_repository::{MfaMethod, MfaMethodType};
 use tmcp_usecases::accounts::second_factor as rules;
 use tmcp_usecases::accounts::SecondFactor;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 pub use rules::{
     decode_signature, method_names, sealing_context, MAX_CODE_CHARS, MAX_SIGNATURE_CHARS,
@@ -78,26 +77,6 @@ pub fn optional_proof(body: &[u8]) -> Result<SecondFactorProof, ApiError> {
     proof.check_sizes("", &mut errors);
     errors.into_result()?;
     Ok(proof)
-}
-
-/// `method_data` for a sealed secret.
-pub fn seal(state: &AppState, method_id: Uuid, secret: &[u8]) -> Value {
-    rules::seal(&state.cipher, method_id, secret)
-}
-
-/// The secret inside `method_data`.
-pub fn unseal(state: &AppState, method: &MfaMethod) -> Result<Vec<u8>, ApiError> {
-    Ok(rules::unseal(&state.cipher, method)?)
-}
-
-/// Checks a TOTP code against one method and consumes its time step.
-pub async fn check_totp(
-    state: &AppState,
-    user: UserId,
-    method: &MfaMethod,
-    code: &str,
-) -> Result<bool, ApiError> {
-    Ok(rules::check_totp(state.account_ports(), user, method, code).await?)
 }
 
 /// Checks `proof` against the user's active methods. Returns the type of the method that
