@@ -12,10 +12,6 @@ use tmcp_usecases::accounts::second_factor as rules;
 use tmcp_usecases::accounts::SecondFactor;
 use utoipa::ToSchema;
 
-pub use rules::{
-    decode_signature, method_names, sealing_context, MAX_CODE_CHARS, MAX_SIGNATURE_CHARS,
-};
-
 /// A proof of the second factor. Give `code` (TOTP), `pin`, or `device_id` + `signature` +
 /// `timestamp` (biometric: the device key's signature, base64, over
 /// `tmcp-mfa:{action}:{device_id}:{timestamp}`, at most 30 s old).
