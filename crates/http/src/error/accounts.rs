@@ -51,7 +51,7 @@ impl From<AccountsError> for ApiError {
 pub fn login_error(error: LoginError<ApiError>) -> ApiError {
     match error {
         LoginError::InvalidFields(errors) => field_errors(&errors),
-        LoginError::Throttled(refusal) => refusal,
+        LoginError::Refused(refusal) => refusal,
         LoginError::InvalidCredentials => invalid_credentials(),
         LoginError::Suspended => account_suspended(),
         LoginError::SecondFactorRequired { methods, .. } => mfa_required(&methods),

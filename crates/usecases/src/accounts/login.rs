@@ -83,9 +83,10 @@ pub struct LoggedIn {
 pub enum LoginError<R> {
     #[error("some fields are invalid: {0}")]
     InvalidFields(FieldErrors),
-    /// A budget is used up; the throttle's own refusal.
-    #[error("too many attempts")]
-    Throttled(R),
+    /// The caller's own refusal, carried through unchanged: a used-up budget of its
+    /// throttle, or an input only the caller could read (such as a malformed proof body).
+    #[error("refused by the caller")]
+    Refused(R),
     /// Unknown login or wrong password: one answer for both, after the same work.
     #[error("invalid login or password")]
     InvalidCredentials,
@@ -164,7 +165,7 @@ pub async fn password_login<T: LoginThrottle>(
         .transpose()
         .map_err(AccountsError::internal)?;
 
-    throttle.attempt().await.map_err(LoginError::Throttled)?;
+    throttle.attempt().await.map_err(LoginError::Refused)?;
     let login = request.login.trim().to_ascii_lowercase();
     let user = ports.db.find_user_by_login(&login).await?;
     // Failures count per account (by id, so username and email share one budget); a login
@@ -176,7 +177,7 @@ pub async fn password_login<T: LoginThrottle>(
     throttle
         .account_locked(&account_key)
         .await
-        .map_err(LoginError::Throttled)?;
+        .map_err(LoginError::Refused)?;
     let Some(mut user) = user else {
         verify_against_dummy(request.password).await?;
         throttle.record_failure(&account_key).await;
@@ -254,7 +255,7 @@ pub async fn reauthenticate<L: AccountLockout>(
     lockout
         .account_locked(&account_key)
         .await
-        .map_err(LoginError::Throttled)?;
+        .map_err(LoginError::Refused)?;
     if password.chars().count() > validate::PASSWORD_MAX_CHARS
         || !verify_secret(password, user.password_hash.clone()).await?
     {

@@ -1,5 +1,6 @@
 //! Changing second factors after enrolment: confirming a TOTP enrolment with a code from
-//! the app, and removing a method (an active one only with a valid second factor).
+//! the app, removing a method (an active one only with a valid second factor), and removing
+//! a device (one that carries biometric MFA only with a valid second factor).
 
 use super::login::LoginError;
 use super::second_factor::{check_totp, verify_second_factor, SecondFactor, MAX_CODE_CHARS};
@@ -48,10 +49,7 @@ pub async fn confirm_totp<T: SecondFactorThrottle>(
     if method.method_type != MfaMethodType::Totp || method.is_active {
         return Err(not_pending().into());
     }
-    throttle
-        .attempt(user)
-        .await
-        .map_err(LoginError::Throttled)?;
+    throttle.attempt(user).await.map_err(LoginError::Refused)?;
     if !check_totp(ports, user, &method, code).await? {
         return Err(AccountsError::SecondFactorRejected.into());
     }
@@ -84,10 +82,7 @@ pub async fn remove_method<T: SecondFactorThrottle>(
         .find(|m| m.id == method_id)
         .ok_or(AccountsError::NotFound(NO_SUCH_METHOD))?;
     if method.is_active {
-        throttle
-            .attempt(user)
-            .await
-            .map_err(LoginError::Throttled)?;
+        throttle.attempt(user).await.map_err(LoginError::Refused)?;
         let action = format!("delete_mfa_method:{method_id}");
         if verify_second_factor(ports, user, &methods, proof, &action)
             .await?
@@ -100,5 +95,39 @@ pub async fn remove_method<T: SecondFactorThrottle>(
         Ok(())
     } else {
         Err(AccountsError::NotFound(NO_SUCH_METHOD).into())
+    }
+}
+
+/// Removes one of the user's devices. A device that carries an active biometric method
+/// needs a valid second factor whose biometric action is `delete_device:{device_id}`;
+/// `proof` is only read then (so a device without one ignores the body).
+pub async fn remove_device<T: SecondFactorThrottle>(
+    ports: AccountPorts<'_>,
+    throttle: &T,
+    user: UserId,
+    device_id: &str,
+    proof: impl FnOnce() -> Result<SecondFactor, T::Refusal> + Send,
+) -> Result<(), LoginError<T::Refusal>> {
+    let methods = ports.db.list_mfa_methods(user).await?;
+    let carries_mfa = methods.iter().any(|m| {
+        m.is_active
+            && m.method_type == MfaMethodType::Biometric
+            && m.device_id.as_deref() == Some(device_id)
+    });
+    if carries_mfa {
+        let proof = proof().map_err(LoginError::Refused)?;
+        throttle.attempt(user).await.map_err(LoginError::Refused)?;
+        let action = format!("delete_device:{device_id}");
+        if verify_second_factor(ports, user, &methods, &proof, &action)
+            .await?
+            .is_none()
+        {
+            return Err(AccountsError::SecondFactorRejected.into());
+        }
+    }
+    if ports.db.remove_device(user, device_id).await? {
+        Ok(())
+    } else {
+        Err(AccountsError::NotFound("no such device").into())
     }
 }

@@ -1,14 +1,14 @@
 //! `DELETE /api/v1/devices/{device_id}`.
 
-use crate::auth::errors::invalid_mfa_credentials;
-use crate::auth::second_factor::{optional_proof, verify_second_factor, SecondFactorProof};
+use crate::auth::second_factor::{optional_proof, SecondFactorProof};
+use crate::auth::throttle::SecondFactorBudget;
 use crate::auth::SessionPrincipal;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::{login_error, ApiError, ErrorEnvelope};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use tmcp_repository::MfaMethodType;
+use tmcp_usecases::accounts::mfa_changes::remove_device as remove;
 
 /// Removes a device; biometric MFA bound to it goes with it. Removing a device that carries
 /// an active biometric method removes a second factor, so it needs a second factor like
@@ -30,29 +30,14 @@ pub async fn remove_device(
     Path(device_id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let methods = state.db.list_mfa_methods(principal.user_id).await?;
-    let carries_mfa = methods.iter().any(|m| {
-        m.is_active
-            && m.method_type == MfaMethodType::Biometric
-            && m.device_id.as_deref() == Some(device_id.as_str())
-    });
-    if carries_mfa {
-        let proof = optional_proof(&body)?;
-        crate::auth::throttle::mfa_attempt(&state, &principal.user_id.to_string()).await?;
-        let action = format!("delete_device:{device_id}");
-        let verified =
-            verify_second_factor(&state, principal.user_id, &methods, &proof, &action).await?;
-        if verified.is_none() {
-            return Err(invalid_mfa_credentials());
-        }
-    }
-    if state
-        .db
-        .remove_device(principal.user_id, &device_id)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("no such device"))
-    }
+    remove(
+        state.account_ports(),
+        &SecondFactorBudget::new(&state),
+        principal.user_id,
+        &device_id,
+        || optional_proof(&body).map(Into::into),
+    )
+    .await
+    .map_err(login_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }

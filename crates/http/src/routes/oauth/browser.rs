@@ -124,7 +124,7 @@ pub async fn login(
                 LoginFailure::new(StatusCode::BAD_REQUEST, WRONG)
             }
         }
-        LoginError::Throttled(refusal) => throttled(&refusal),
+        LoginError::Refused(refusal) => throttled(&refusal),
         LoginError::InvalidCredentials => LoginFailure::new(StatusCode::UNAUTHORIZED, WRONG),
         LoginError::Suspended => {
             LoginFailure::new(StatusCode::FORBIDDEN, "This account is suspended.")
