@@ -107,11 +107,15 @@ pub async fn deliver_due(ports: &DeliveryPorts<'_>) -> RepoResult<DeliveryReport
             endpoints.insert(event.app_id.clone(), found);
         }
     }
-    let results: Vec<RepoResult<Option<Verdict>>> = stream::iter(claimed.iter())
+    let work: Vec<(ClaimedEvent, Option<WebhookEndpoint>)> = claimed
+        .into_iter()
         .map(|event| {
-            let endpoint = endpoints.get(&event.app_id).and_then(Option::as_ref);
-            deliver_one(ports, event, endpoint)
+            let endpoint = endpoints.get(&event.app_id).cloned().flatten();
+            (event, endpoint)
         })
+        .collect();
+    let results: Vec<RepoResult<Option<Verdict>>> = stream::iter(work)
+        .map(|(event, endpoint)| async move { deliver_one(ports, &event, endpoint.as_ref()).await })
         .buffer_unordered(ports.settings.concurrency.max(1))
         .collect()
         .await;

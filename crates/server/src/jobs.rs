@@ -1,0 +1,83 @@
+//! The background jobs of this process: upkeep and webhook delivery, run by `serve` (unless
+//! `--no-jobs`) and by `worker`. Several workers may run against one PostgreSQL database:
+//! each claims its work under a lease (`FOR UPDATE SKIP LOCKED`), so they never process the
+//! same item at once.
+
+use crate::config::{Config, MaintenanceConfig};
+use crate::{admin, database, maintenance};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tmcp_domain::crypto::FieldCipher;
+use tmcp_domain::{Clock, SystemClock};
+use tmcp_jobs::sender::HttpSender;
+use tmcp_jobs::upkeep::{UpkeepJob, UpkeepSettings};
+use tmcp_jobs::webhook_job::WebhookDeliveryJob;
+use tmcp_jobs::Runner;
+use tmcp_repository::Database;
+use tmcp_usecases::webhooks::delivery::jitter_rng;
+
+impl MaintenanceConfig {
+    pub fn upkeep_settings(&self) -> UpkeepSettings {
+        UpkeepSettings {
+            interval: Duration::from_secs(self.interval_secs),
+            partition_months_ahead: self.partition_months_ahead,
+            analytics_retention_days: self.analytics_retention_days,
+            purge_batch_size: self.purge_batch_size,
+            storage_sync_retention_days: self.storage_sync_retention_days,
+        }
+    }
+}
+
+/// The runner with every job of this deployment.
+pub fn runner(
+    config: &Config,
+    db: Arc<dyn Database>,
+    cipher: FieldCipher,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Runner> {
+    let hooks = &config.webhooks;
+    let sender = HttpSender::new(
+        hooks.allow_private_targets,
+        Duration::from_secs(hooks.timeout_secs),
+    )
+    .context("webhook HTTP client")?;
+    let upkeep = UpkeepJob {
+        db: db.clone(),
+        settings: config.maintenance.upkeep_settings(),
+    };
+    let delivery = WebhookDeliveryJob {
+        db,
+        cipher,
+        clock: clock.clone(),
+        sender: Arc::new(sender),
+        settings: hooks.settings(),
+        interval: Duration::from_secs(hooks.poll_interval_secs),
+        rng: jitter_rng(&mut rand::rngs::OsRng),
+    };
+    Ok(Runner::new(clock)
+        .with(Arc::new(upkeep))
+        .with(Arc::new(delivery)))
+}
+
+/// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches
+/// in flight then finish (within the shutdown grace period).
+pub async fn run_worker(config: Config) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = database::open(&config).await?;
+    let cipher = admin::cipher(&config)?;
+    let report = maintenance::run_once(db.as_ref(), clock.as_ref(), &config.maintenance)
+        .await
+        .context("start-up maintenance failed")?;
+    tracing::info!(?report, "start-up maintenance done");
+    let runner = runner(&config, db, cipher, clock)?;
+    tracing::info!(jobs = ?runner.job_names(), "worker running");
+    let handle = runner.spawn();
+    crate::serve::wait_for_signal().await;
+    tracing::info!("shutting down; letting job batches in flight finish");
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    if tokio::time::timeout(grace, handle.stop()).await.is_err() {
+        tracing::warn!("grace period over; unfinished claims are retried when their leases expire");
+    }
+    Ok(())
+}
