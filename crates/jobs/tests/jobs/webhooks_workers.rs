@@ -67,7 +67,7 @@ pub async fn a_worker_killed_mid_delivery_delivers_after_restart(fixture: Fixtur
         1,
         "still leased to the dead worker"
     );
-    hooks.advance(61); // the lease (60 s) expires
+    hooks.advance(121); // the lease (120 s) expires
     receiver.wait_for(2).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

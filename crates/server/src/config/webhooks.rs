@@ -38,7 +38,7 @@ impl Default for WebhooksConfig {
             poll_interval_secs: 1,
             batch_size: 50,
             concurrency: 8,
-            lease_secs: 60,
+            lease_secs: 120,
         }
     }
 }

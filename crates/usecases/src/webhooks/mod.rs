@@ -53,7 +53,7 @@ impl Default for WebhookSettings {
             rotation_overlap: Duration::from_secs(24 * 3600),
             batch_size: 50,
             concurrency: 8,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(120),
         }
     }
 }
