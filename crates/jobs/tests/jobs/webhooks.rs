@@ -1,12 +1,13 @@
 //! Deliveries that succeed: both signatures verify independently, the body is the protocol's,
 //! a 500 is retried on the schedule and then delivered once, secrets rotate with an overlap,
-//! dead letters are redelivered with their id.
+//! dead letters are redelivered with their id, and a grant withdrawal's event is delivered.
 
 use crate::receiver::{Receiver, Reply};
-use crate::support::{protocol_signature_valid, settings, standard_signature_valid, Harness};
+use crate::support::{protocol_signature_valid, settings, standard_signature_valid, Harness, APP};
 use tmcp_contract_tests::Fixture;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::Clock;
-use tmcp_repository::DeliveryStatus;
+use tmcp_repository::{ConsentWithdrawal, DeliveryStatus, OAuthClient};
 use tmcp_usecases::webhooks;
 
 pub async fn deliveries_are_signed_for_both_verifiers(fixture: Fixture) {
@@ -197,7 +198,60 @@ pub async fn dead_letters_are_redelivered_with_their_id(fixture: Fixture) {
         .is_err());
 }
 
+/// The `scope.revoked` event a grant withdrawal writes is delivered as written.
+pub async fn withdrawal_events_are_delivered(fixture: Fixture) {
+    let receiver = Receiver::start().await;
+    let hooks = Harness::new(&fixture, settings());
+    hooks.register(&receiver.url).await;
+    let now = hooks.clock.now();
+    hooks
+        .db
+        .create_client(OAuthClient {
+            client_id: APP.into(),
+            client_secret_hash: None,
+            app_id: Some(APP.into()),
+            name: "Hooks".into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: vec!["storage:read".into()],
+            is_official: false,
+            is_active: true,
+            created_at: now,
+        })
+        .await
+        .expect("client");
+    let alice = tmcp_contract_tests::fixtures::user(&fixture, "hook_alice").await;
+    hooks
+        .db
+        .grant_consent(alice.id, APP, &["storage:read".into()], now)
+        .await
+        .expect("consent");
+    hooks.advance(1);
+    let event_id = uuid_v7_at(hooks.clock.now());
+    let withdrawn = hooks
+        .db
+        .withdraw_consent(ConsentWithdrawal {
+            user: alice.id,
+            client_id: APP.into(),
+            scopes: None,
+            at: hooks.clock.now(),
+            event_id,
+            app_id: APP.into(),
+        })
+        .await
+        .expect("withdrawn");
+    assert!(withdrawn.event_queued);
+    assert_eq!(hooks.deliver().await.delivered, 1);
+    let got = receiver.requests();
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).expect("JSON");
+    assert_eq!(body["event"], "scope.revoked");
+    assert_eq!(body["event_id"], event_id.to_string());
+    assert_eq!(body["data"]["user_id"], alice.id.to_string());
+    assert_eq!(body["data"]["scopes"][0], "storage:read");
+}
+
 crate::on_both_engines!(
+    withdrawal_events_are_delivered,
     deliveries_are_signed_for_both_verifiers,
     a_500_is_retried_on_the_schedule_then_delivered_once,
     retry_after_is_honoured,
