@@ -61,11 +61,16 @@ pub fn runner(
 }
 
 /// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches
-/// in flight then finish (within the shutdown grace period).
-pub async fn run_worker(config: Config) -> anyhow::Result<()> {
+/// in flight then finish (within the shutdown grace period). With `metrics_listen` it serves
+/// `GET /metrics` (the job metrics) on that address for Prometheus.
+pub async fn run_worker(config: Config, metrics_listen: Option<String>) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let db = database::open(&config).await?;
     let cipher = admin::cipher(&config)?;
+    let metrics = match metrics_listen {
+        Some(addr) => Some(serve_metrics(&config, &addr).await?),
+        None => None,
+    };
     let report = maintenance::run_once(db.as_ref(), clock.as_ref(), &config.maintenance)
         .await
         .context("start-up maintenance failed")?;
@@ -79,5 +84,25 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     if tokio::time::timeout(grace, handle.stop()).await.is_err() {
         tracing::warn!("grace period over; unfinished claims are retried when their leases expire");
     }
+    if let Some(server) = metrics {
+        server.stop().await?;
+    }
     Ok(())
+}
+
+async fn serve_metrics(config: &Config, addr: &str) -> anyhow::Result<crate::serve::RunningServer> {
+    let metrics = tmcp_http::metrics::Metrics::install();
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { metrics.render() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+    let server = crate::serve::spawn_http(listener, app, config.http.connection_limits())?;
+    tracing::info!(addr = %server.addr, "worker metrics on /metrics");
+    Ok(server)
 }

@@ -27,8 +27,12 @@ enum Command {
         #[arg(long)]
         no_jobs: bool,
     },
-    /// Run only the background jobs (upkeep, webhook delivery), no HTTP server.
-    Worker,
+    /// Run only the background jobs (upkeep, webhook delivery), no API.
+    Worker {
+        /// Serve the job metrics on `GET /metrics` at this address (e.g. 0.0.0.0:9100).
+        #[arg(long)]
+        metrics_listen: Option<String>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Write a backup of the configured database to a new file.
@@ -116,7 +120,7 @@ async fn main() -> ExitCode {
     telemetry::init(&config.log_format, &config.log_level);
     let result = match cli.command.unwrap_or(Command::Serve { no_jobs: false }) {
         Command::Serve { no_jobs } => serve::run(config, !no_jobs).await,
-        Command::Worker => jobs::run_worker(config).await,
+        Command::Worker { metrics_listen } => jobs::run_worker(config, metrics_listen).await,
         Command::Migrate => database::open(&config).await.map(|db| {
             tracing::info!(engine = db.engine(), "migrations applied");
         }),

@@ -90,8 +90,9 @@ fn webhook_admin_commands_print_secrets_once_and_refuse_bad_urls() {
     assert!(!unknown_client.status.success());
 }
 
-/// Starts the binary, lets it run, sends SIGTERM and expects a clean exit.
-fn runs_and_stops_on_sigterm(args: &[&str]) {
+/// Starts the binary, lets it run (calling `check` meanwhile), sends SIGTERM and expects a
+/// clean exit.
+fn runs_and_stops_on_sigterm(args: &[&str], check: impl FnOnce()) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tmcp-server"))
         .args(args)
@@ -126,11 +127,34 @@ fn runs_and_stops_on_sigterm(args: &[&str]) {
 }
 
 #[test]
-fn worker_runs_jobs_until_sigterm() {
-    runs_and_stops_on_sigterm(&["worker"]);
+fn worker_runs_jobs_and_serves_their_metrics_until_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    runs_and_stops_on_sigterm(&["worker", "--metrics-listen", &listen], || {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let text = runtime.block_on(async {
+            reqwest::get(format!("http://{listen}/metrics"))
+                .await
+                .expect("metrics answer")
+                .text()
+                .await
+                .expect("metrics text")
+        });
+        assert!(
+            text.contains("tmcp_job_runs_total{job=\"webhook_delivery\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tmcp_job_runs_total{job=\"upkeep\"}"),
+            "{text}"
+        );
+    });
 }
 
 #[test]
 fn serve_without_jobs_runs_until_sigterm() {
-    runs_and_stops_on_sigterm(&["serve", "--no-jobs"]);
+    runs_and_stops_on_sigterm(&["serve", "--no-jobs"], || {});
 }
