@@ -110,6 +110,7 @@ fn runs_and_stops_on_sigterm(args: &[&str], check: impl FnOnce()) {
         child.try_wait().expect("status").is_none(),
         "{args:?} keeps running"
     );
+    check();
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
