@@ -100,6 +100,22 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    /// Expected values computed with Python's `hmac` (the README's receiver example).
+    #[test]
+    fn signatures_match_a_python_receiver() {
+        let secret = WebhookSecret::parse("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .expect("valid secret");
+        let body = br#"{"a":1}"#;
+        assert_eq!(
+            standard_signature(&secret, "evt_1", 1_700_000_000, body),
+            "v1,hUVxIYXs8Zy9GDiZD1uQbBwXoZGMAB6RVLdZZ3ffmek="
+        );
+        assert_eq!(
+            protocol_signature(&secret, body),
+            "sha256=d3f1ea16147b8b8d0304fe2a9559b4b4b84d057af19b132191df3378cbd1234a"
+        );
+    }
+
     #[test]
     fn body_has_the_four_fields_and_drops_the_repeated_event_name() {
         let data = serde_json::json!({"event": "scope.revoked", "scopes": ["a"]});
