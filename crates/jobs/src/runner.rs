@@ -37,6 +37,11 @@ pub trait Job: Send + Sync + 'static {
     fn batch_limit(&self) -> u64;
     /// Does one bounded batch of work due at `now`; returns how many items it handled.
     async fn run_batch(&self, now: OffsetDateTime) -> anyhow::Result<u64>;
+    /// Wait one interval before the first batch (for work the process already did at
+    /// start-up, such as the upkeep run before serving).
+    fn skip_first_tick(&self) -> bool {
+        false
+    }
     /// When the oldest item still due at `now` became due, for the lag metric.
     async fn oldest_due(&self, _now: OffsetDateTime) -> anyhow::Result<Option<OffsetDateTime>> {
         Ok(None)
@@ -105,8 +110,15 @@ impl RunnerHandle {
 
 async fn run_job(job: Arc<dyn Job>, clock: Arc<dyn Clock>, mut stopped: watch::Receiver<bool>) {
     let name = job.name();
+    // Every series exists from the start, so dashboards and alerts see a job that never ran.
+    metrics::counter!(RUNS_TOTAL, "job" => name).increment(0);
+    metrics::counter!(FAILURES_TOTAL, "job" => name).increment(0);
+    metrics::counter!(ITEMS_TOTAL, "job" => name).increment(0);
     let mut ticker = tokio::time::interval(job.interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    if job.skip_first_tick() {
+        ticker.tick().await; // the first tick of an interval is immediate
+    }
     loop {
         tokio::select! {
             _ = ticker.tick() => {}

@@ -96,6 +96,11 @@ impl Job for UpkeepJob {
         self.settings.interval
     }
 
+    /// The binary runs upkeep once at start-up, before serving.
+    fn skip_first_tick(&self) -> bool {
+        true
+    }
+
     /// A run is already bounded (10 purge batches of each kind); never chain runs.
     fn batch_limit(&self) -> u64 {
         u64::MAX
