@@ -1,7 +1,8 @@
-//! Database upkeep as a job: monthly partitions ahead of time, analytics retention, the
-//! bounded purge of expired storage entries (each (user, app) in its own short transaction
-//! that keeps its quota exact and leaves tombstones) and of storage sync history past
-//! retention. The binary also runs it once at start-up, before serving.
+//! Database upkeep as jobs: monthly partitions ahead of time and analytics retention
+//! (`partitions`), the bounded purge of expired storage entries, each (user, app) in its own
+//! short transaction that keeps its quota exact and leaves tombstones (`storage_expiry`), and
+//! of storage sync history past retention (`storage_sync_history`). The binary also does all
+//! of it once at start-up, before serving ([`run_once`]).
 
 use crate::runner::Job;
 use async_trait::async_trait;
@@ -29,15 +30,6 @@ pub struct UpkeepReport {
     pub entries_purged: u64,
     /// Storage tombstones, finished sync operations and settled conflicts past retention.
     pub sync_history_purged: u64,
-}
-
-impl UpkeepReport {
-    fn items(&self) -> u64 {
-        u64::from(self.partitions_created)
-            + u64::from(self.partitions_dropped)
-            + self.entries_purged
-            + self.sync_history_purged
-    }
 }
 
 const MAX_PURGE_BATCHES: usize = 10;
@@ -80,16 +72,45 @@ pub async fn run_once(
     })
 }
 
-/// The periodic upkeep job.
-pub struct UpkeepJob {
+/// Partition upkeep: monthly partitions ahead of time, analytics partitions past retention
+/// dropped.
+pub struct PartitionsJob {
     pub db: Arc<dyn Database>,
     pub settings: UpkeepSettings,
 }
 
+/// Expired storage entries, one bounded batch at a time (a full batch is followed at once by
+/// another, so a backlog drains).
+pub struct StorageExpiryJob {
+    pub db: Arc<dyn Database>,
+    pub settings: UpkeepSettings,
+}
+
+/// Storage tombstones, finished sync operations and settled conflicts past retention.
+pub struct SyncHistoryJob {
+    pub db: Arc<dyn Database>,
+    pub settings: UpkeepSettings,
+}
+
+/// The upkeep jobs, in the order the start-up run does their work.
+pub fn jobs(db: Arc<dyn Database>, settings: UpkeepSettings) -> Vec<Arc<dyn Job>> {
+    vec![
+        Arc::new(PartitionsJob {
+            db: db.clone(),
+            settings: settings.clone(),
+        }),
+        Arc::new(StorageExpiryJob {
+            db: db.clone(),
+            settings: settings.clone(),
+        }),
+        Arc::new(SyncHistoryJob { db, settings }),
+    ]
+}
+
 #[async_trait]
-impl Job for UpkeepJob {
+impl Job for PartitionsJob {
     fn name(&self) -> &'static str {
-        "upkeep"
+        "partitions"
     }
 
     fn interval(&self) -> StdDuration {
@@ -101,14 +122,74 @@ impl Job for UpkeepJob {
         true
     }
 
-    /// A run is already bounded (10 purge batches of each kind); never chain runs.
+    /// One run does all of it; never chained.
     fn batch_limit(&self) -> u64 {
         u64::MAX
     }
 
     async fn run_batch(&self, now: OffsetDateTime) -> anyhow::Result<u64> {
-        let report = run_once(self.db.as_ref(), now, &self.settings).await?;
-        tracing::info!(?report, "upkeep run finished");
-        Ok(report.items())
+        let created = self
+            .db
+            .ensure_partitions(now, self.settings.partition_months_ahead)
+            .await?;
+        let cutoff = (now - Duration::days(self.settings.analytics_retention_days)).date();
+        let dropped = self.db.drop_analytics_partitions_before(cutoff).await?;
+        if created + dropped > 0 {
+            tracing::info!(created, dropped, "partition upkeep");
+        }
+        Ok(u64::from(created) + u64::from(dropped))
+    }
+}
+
+#[async_trait]
+impl Job for StorageExpiryJob {
+    fn name(&self) -> &'static str {
+        "storage_expiry"
+    }
+
+    fn interval(&self) -> StdDuration {
+        self.settings.interval
+    }
+
+    fn skip_first_tick(&self) -> bool {
+        true
+    }
+
+    fn batch_limit(&self) -> u64 {
+        self.settings.purge_batch_size.unsigned_abs()
+    }
+
+    async fn run_batch(&self, now: OffsetDateTime) -> anyhow::Result<u64> {
+        Ok(self
+            .db
+            .purge_expired(now, self.settings.purge_batch_size)
+            .await?)
+    }
+}
+
+#[async_trait]
+impl Job for SyncHistoryJob {
+    fn name(&self) -> &'static str {
+        "storage_sync_history"
+    }
+
+    fn interval(&self) -> StdDuration {
+        self.settings.interval
+    }
+
+    fn skip_first_tick(&self) -> bool {
+        true
+    }
+
+    fn batch_limit(&self) -> u64 {
+        self.settings.purge_batch_size.unsigned_abs()
+    }
+
+    async fn run_batch(&self, now: OffsetDateTime) -> anyhow::Result<u64> {
+        let cutoff = now - Duration::days(self.settings.storage_sync_retention_days);
+        Ok(self
+            .db
+            .purge_sync_history(cutoff, self.settings.purge_batch_size)
+            .await?)
     }
 }

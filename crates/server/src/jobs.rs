@@ -1,7 +1,8 @@
-//! The background jobs of this process: upkeep and webhook delivery, run by `serve` (unless
-//! `--no-jobs`) and by `worker`. Several workers may run against one PostgreSQL database:
-//! each claims its work under a lease (`FOR UPDATE SKIP LOCKED`), so they never process the
-//! same item at once.
+//! The background jobs of this process: upkeep (partitions, storage expiry, sync history)
+//! and webhook delivery, run by `serve` (unless `--no-jobs`) and by `worker`. Several
+//! workers may run against one PostgreSQL database: webhook events are claimed under a lease
+//! (`FOR UPDATE SKIP LOCKED`), so they never process the same event at once; upkeep is
+//! idempotent and each purge batch is its own transaction.
 
 use crate::config::{Config, MaintenanceConfig};
 use crate::{admin, database, maintenance};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
 use tmcp_jobs::sender::HttpSender;
-use tmcp_jobs::upkeep::{UpkeepJob, UpkeepSettings};
+use tmcp_jobs::upkeep::{self, UpkeepSettings};
 use tmcp_jobs::webhook_job::WebhookDeliveryJob;
 use tmcp_jobs::Runner;
 use tmcp_repository::Database;
@@ -42,12 +43,8 @@ pub fn runner(
         Duration::from_secs(hooks.timeout_secs),
     )
     .context("webhook HTTP client")?;
-    let upkeep = UpkeepJob {
-        db: db.clone(),
-        settings: config.maintenance.upkeep_settings(),
-    };
     let delivery = WebhookDeliveryJob {
-        db,
+        db: db.clone(),
         cipher,
         clock: clock.clone(),
         sender: Arc::new(sender),
@@ -55,9 +52,11 @@ pub fn runner(
         interval: Duration::from_secs(hooks.poll_interval_secs),
         rng: jitter_rng(&mut rand::rngs::OsRng),
     };
-    Ok(Runner::new(clock)
-        .with(Arc::new(upkeep))
-        .with(Arc::new(delivery)))
+    let mut runner = Runner::new(clock.clone());
+    for job in upkeep::jobs(db, config.maintenance.upkeep_settings()) {
+        runner = runner.with(job);
+    }
+    Ok(runner.with(Arc::new(delivery)))
 }
 
 /// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches

@@ -149,7 +149,7 @@ fn worker_runs_jobs_and_serves_their_metrics_until_sigterm() {
             "{text}"
         );
         assert!(
-            text.contains("tmcp_job_runs_total{job=\"upkeep\"}"),
+            text.contains("tmcp_job_runs_total{job=\"storage_expiry\"}"),
             "{text}"
         );
     });

@@ -4,6 +4,7 @@
 mod receiver;
 mod runner;
 mod support;
+mod upkeep;
 mod webhooks;
 mod webhooks_failures;
 mod webhooks_workers;
