@@ -136,13 +136,17 @@ fn worker_runs_jobs_and_serves_their_metrics_until_sigterm() {
     let listen = format!("127.0.0.1:{port}");
     runs_and_stops_on_sigterm(&["worker", "--metrics-listen", &listen], || {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        // The metrics listener opens once the database is ready; give a slow start time.
         let text = runtime.block_on(async {
-            reqwest::get(format!("http://{listen}/metrics"))
-                .await
-                .expect("metrics answer")
-                .text()
-                .await
-                .expect("metrics text")
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let answer = reqwest::get(format!("http://{listen}/metrics")).await;
+                if let Ok(response) = answer {
+                    break response.text().await.expect("metrics text");
+                }
+                assert!(Instant::now() < deadline, "worker metrics are served");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         });
         assert!(
             text.contains("tmcp_job_runs_total{job=\"webhook_delivery\"}"),

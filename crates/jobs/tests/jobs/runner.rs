@@ -65,6 +65,17 @@ impl Job for Counting {
     }
 }
 
+async fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition met in time"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn metric_value(text: &str, name: &str, job: &str) -> Option<f64> {
     let prefix = format!("{name}{{job=\"{job}\"}} ");
     text.lines()
@@ -82,7 +93,9 @@ async fn runs_items_failures_last_success_and_lag_are_recorded() {
         .with(good.clone())
         .with(bad.clone())
         .spawn();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    wait_until(|| good.runs.load(Ordering::SeqCst) >= 2 && bad.runs.load(Ordering::SeqCst) >= 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(30)).await; // the lag is recorded after a tick
     running.stop().await;
     let text = handle.render();
     let runs = metric_value(&text, "tmcp_job_runs_total", "metrics_good").expect("runs");
@@ -117,11 +130,11 @@ async fn runs_items_failures_last_success_and_lag_are_recorded() {
 
 #[tokio::test]
 async fn stopping_lets_the_batch_in_flight_finish_and_starts_no_other() {
-    let slow = Counting::new("slow_stop", false, Duration::from_millis(300));
+    let slow = Counting::new("slow_stop", false, Duration::from_secs(1));
     let running = Runner::new(Arc::new(ManualClock::new(*START)))
         .with(slow.clone())
         .spawn();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until(|| slow.runs.load(Ordering::SeqCst) >= 1).await;
     assert_eq!(slow.runs.load(Ordering::SeqCst), 1);
     assert_eq!(slow.finished.load(Ordering::SeqCst), 0, "in flight");
     tokio::time::timeout(Duration::from_secs(5), running.stop())
