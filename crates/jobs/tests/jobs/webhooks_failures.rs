@@ -1,11 +1,13 @@
 //! Deliveries the receiver refuses, and targets the policy refuses: 400 and 401 stop and
 //! are recorded, 410 disables the endpoint, private targets are refused when saved and when
-//! sent (including a host name that resolves to loopback at delivery time).
+//! sent (including a host name that resolves to loopback at delivery time); timeouts and
+//! refused connections are retried.
 
 use crate::receiver::{Receiver, Reply};
 use crate::support::{settings, Harness, APP};
 use std::time::Duration;
 use tmcp_contract_tests::Fixture;
+use tmcp_domain::Clock;
 use tmcp_jobs::sender::HttpSender;
 use tmcp_repository::DeliveryStatus;
 use tmcp_usecases::webhooks::{
@@ -170,6 +172,44 @@ pub async fn host_names_are_checked_at_delivery_time(fixture: Fixture) {
     assert!(receiver.requests().is_empty());
 }
 
+pub async fn network_errors_and_timeouts_are_retried(fixture: Fixture) {
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::Hang]);
+    let mut hooks = Harness::new(&fixture, settings());
+    hooks.sender = HttpSender::new(true, Duration::from_millis(500)).expect("client");
+    hooks.register(&receiver.url).await;
+    let id = hooks.event().await;
+    assert_eq!(hooks.deliver().await.retried, 1, "timed out");
+    // Nothing listens on the endpoint's port any more: connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    hooks.register(&format!("http://{closed}/hook")).await;
+    hooks.advance(1);
+    assert_eq!(hooks.deliver().await.retried, 1, "connection refused");
+    let log = hooks.db.delivery_attempts(id).await.expect("log");
+    assert_eq!(
+        log.iter()
+            .map(|a| (a.status_code, a.error.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (None, Some("timed out".to_owned())),
+            (None, Some("connection failed".to_owned()))
+        ]
+    );
+    let state = hooks
+        .db
+        .delivery_state(id)
+        .await
+        .expect("state")
+        .expect("row");
+    assert_eq!(state.status, DeliveryStatus::Pending);
+    assert_eq!(
+        state.next_attempt_at,
+        Some(hooks.clock.now() + time::Duration::seconds(5))
+    );
+}
+
 /// The sender on its own: redirects are answers, not followed.
 pub async fn redirects_are_not_followed(_fixture: Fixture) {
     let receiver = Receiver::start().await;
@@ -205,5 +245,6 @@ crate::on_both_engines!(
     gone_disables_the_endpoint,
     private_targets_are_refused_unless_allowed,
     host_names_are_checked_at_delivery_time,
+    network_errors_and_timeouts_are_retried,
     redirects_are_not_followed,
 );
