@@ -47,7 +47,7 @@ if $local_pg; then command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgr
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # initdb/pg_ctl for the database outage tests, which start their own cluster.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
-# Headless browser for the OAuth page test (crates/http/tests/browser.rs).
+# Headless browser for the OAuth page test (crates/http/tests/api/browser.rs).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then

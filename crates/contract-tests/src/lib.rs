@@ -9,6 +9,7 @@ pub mod cancellation;
 pub mod cluster;
 pub mod engines;
 pub mod fixtures;
+pub mod isolation;
 pub mod oauth;
 pub mod redis_server;
 pub mod storage;
