@@ -15,6 +15,7 @@ pub mod redis_server;
 pub mod storage;
 pub mod system;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::{Arc, LazyLock};
 use time::OffsetDateTime;
@@ -97,6 +98,11 @@ macro_rules! contract_suite {
             accounts::profiles_update_partially,
             accounts::suspension_changes_status,
             accounts::account_deletion_erases_personal_data_and_keeps_payments,
+            webhooks::webhook_endpoints_store_rotate_and_disable,
+            webhooks::due_events_are_claimed_once_under_a_lease,
+            webhooks::outcomes_are_logged_and_schedule_the_next_attempt,
+            webhooks::dead_letters_can_be_requeued,
+            webhooks::racing_claimers_never_share_an_event,
         );
     };
     (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {

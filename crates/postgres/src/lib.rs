@@ -18,6 +18,7 @@ mod system;
 mod tokens;
 mod tx;
 mod users;
+mod webhooks;
 mod withdrawal;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -16,6 +16,7 @@ pub mod storage_tx;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod withdrawal_tx;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
@@ -44,6 +45,10 @@ pub use tokens::{
     StoredSigningKey, TokenLiveness,
 };
 pub use users::{NewUser, User, UserRepository, UserSummary};
+pub use webhooks::{
+    ClaimRequest, ClaimedEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, DeliveryStatus,
+    WebhookEndpoint, WebhookRepository,
+};
 pub use withdrawal_tx::Withdrawn;
 
 /// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
@@ -62,6 +67,7 @@ pub trait Database:
     + OAuthClientRepository
     + IssuedTokenRepository
     + OAuthGrantRepository
+    + WebhookRepository
 {
 }
 
@@ -79,5 +85,6 @@ impl<T> Database for T where
         + OAuthClientRepository
         + IssuedTokenRepository
         + OAuthGrantRepository
+        + WebhookRepository
 {
 }

@@ -17,6 +17,7 @@ mod system;
 mod time_text;
 mod tokens;
 mod users;
+mod webhooks;
 mod withdrawal;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

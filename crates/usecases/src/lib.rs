@@ -6,12 +6,14 @@
 //! Layers: `tmcp-domain` → `tmcp-repository` (traits) → `tmcp-postgres` / `tmcp-sqlite` →
 //! **`tmcp-usecases`** → `tmcp-http`, the CLI and `tmcp-jobs` → `tmcp-server` (the binary).
 //!
-//! One module per service: `accounts` (registration, password login, second factors),
-//! `oauth` (client registration, grant vocabulary, settings) and `storage` (key-value
-//! storage settings and limits).
+//! One module per service: `accounts` (registration, password login, sessions, devices,
+//! second factors, profile), `oauth` (client registration, grant withdrawal, the device
+//! flow, grant vocabulary, settings), `storage` (key-value rules, single-key operations,
+//! settings and limits) and `webhooks` (endpoints, signing, the delivery schedule).
 
 pub mod accounts;
 pub mod fields;
 pub mod limits;
 pub mod oauth;
 pub mod storage;
+pub mod webhooks;
