@@ -26,6 +26,7 @@ pub mod second_factor;
 pub mod session;
 pub mod tep;
 mod tep_extract;
+mod tep_ports;
 pub mod throttle;
 
 pub use session::SessionPrincipal;

@@ -4,15 +4,13 @@
 //! (with `WWW-Authenticate: Bearer`); a suspended or deleted account answers 403
 //! `ACCOUNT_SUSPENDED`.
 
-use super::errors::{account_suspended, invalid_token};
+use super::errors::invalid_token;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use time::Duration;
-use tmcp_domain::auth::tokens::{hash_token, looks_like, TokenKind};
-use tmcp_domain::user::{Role, UserStatus};
+use tmcp_domain::user::Role;
 use tmcp_domain::{SessionId, UserId};
 use tmcp_repository::{Session, User};
 
@@ -35,9 +33,6 @@ impl SessionPrincipal {
     }
 }
 
-/// `last_accessed_at` is written at most this often per session.
-const TOUCH_INTERVAL: Duration = Duration::seconds(60);
-
 /// The bearer token of `Authorization: Bearer <token>`, if there is one.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -54,30 +49,12 @@ pub async fn resolve_session_token(
     state: &AppState,
     token: &str,
 ) -> Result<(Session, User), ApiError> {
-    if !looks_like(TokenKind::Session, token) {
-        return Err(invalid_token());
-    }
-    let now = state.clock.now();
-    let session = state
-        .db
-        .find_live_session_by_token_hash(&hash_token(token), now)
-        .await?
-        .ok_or_else(invalid_token)?;
-    let user = state
-        .db
-        .find_user(session.user_id)
-        .await?
-        .ok_or_else(invalid_token)?;
-    if user.status != UserStatus::Active {
-        return Err(account_suspended());
-    }
-    if now - session.last_accessed_at >= TOUCH_INTERVAL {
-        // Activity tracking is best effort: a failed write must not fail the request.
-        if let Err(e) = state.db.touch_session(user.id, session.id, now).await {
-            tracing::warn!(error = %e, "could not record session activity");
-        }
-    }
-    Ok((session, user))
+    Ok(tmcp_usecases::accounts::resolve_session_token(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        token,
+    )
+    .await?)
 }
 
 impl FromRequestParts<AppState> for SessionPrincipal {

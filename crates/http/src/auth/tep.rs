@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use jsonwebtoken::{Header, Validation};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,8 +18,9 @@ use time::{Duration, OffsetDateTime};
 use tmcp_domain::scope::ScopeSet;
 use tmcp_domain::{AppId, SessionId, UserId};
 use tmcp_repository::{Database, IssuedToken, TokenLiveness};
+use tmcp_usecases::oauth::TokenError;
 
-pub const PREFIX: &str = "tep.";
+pub const PREFIX: &str = tmcp_usecases::oauth::tokens::TEP_PREFIX;
 pub const TOKEN_TYPE: &str = "tep_access_token";
 /// Default tolerated clock skew for `exp`/`nbf`.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 5;
@@ -49,28 +50,8 @@ impl Default for TepSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TepClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub client_id: String,
-    pub azp: String,
-    pub exp: i64,
-    pub iat: i64,
-    pub nbf: i64,
-    pub jti: String,
-    pub token_type: String,
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wallet_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_context: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub miniapp_context: Option<serde_json::Value>,
-}
+/// The claims live with the OAuth use cases, which read them through `TokenVerifier`.
+pub use tmcp_usecases::oauth::TepClaims;
 
 /// What to put in a new token.
 #[derive(Debug, Clone)]
@@ -257,18 +238,23 @@ impl TepService {
         now: OffsetDateTime,
         request: TepMint,
     ) -> Result<MintedTep, ApiError> {
-        self.mint_for_grant(db, now, request, None).await
+        self.sign_and_record(db, now, request, None)
+            .await
+            .map_err(|error| match error {
+                TokenError::Repository(error) => error.into(),
+                other => ApiError::internal(other),
+            })
     }
 
     /// Like [`Self::mint`], recording the OAuth grant the token belongs to (so a replayed
     /// authorization code or refresh token revokes it with the rest of its grant).
-    pub async fn mint_for_grant(
+    pub(crate) async fn sign_and_record(
         &self,
         db: &dyn Database,
         now: OffsetDateTime,
         request: TepMint,
         grant_id: Option<uuid::Uuid>,
-    ) -> Result<MintedTep, ApiError> {
+    ) -> Result<MintedTep, TokenError> {
         let lifetime = request.lifetime.unwrap_or(self.settings.default_lifetime);
         let expires_at = now + lifetime;
         let mut id_bytes = [0u8; 16];
@@ -298,11 +284,11 @@ impl TepService {
         let key = ring
             .keys
             .get(&ring.signing_kid)
-            .ok_or_else(|| ApiError::internal("signing key missing"))?;
+            .ok_or_else(|| TokenError::Internal("signing key missing".into()))?;
         let encoding = key
             .encoding
             .clone()
-            .ok_or_else(|| ApiError::internal("signing key cannot sign"))?;
+            .ok_or_else(|| TokenError::Internal("signing key cannot sign".into()))?;
         let mut header = Header::new(key.algorithm);
         header.kid = Some(key.kid.clone());
         header.typ = Some("JWT".into());
@@ -311,8 +297,8 @@ impl TepService {
             // RSA signing costs about a millisecond: keep it off the async workers.
             tokio::task::spawn_blocking(move || jsonwebtoken::encode(&header, &claims, &encoding))
                 .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?
+                .map_err(|e| TokenError::Internal(e.to_string()))?
+                .map_err(|e| TokenError::Internal(e.to_string()))?
         };
         db.record_issued_token(IssuedToken {
             id: tmcp_domain::ids::uuid_v7_at(now),

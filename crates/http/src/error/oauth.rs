@@ -219,3 +219,41 @@ impl From<tmcp_usecases::oauth::OAuthServiceError> for OAuthError {
         }
     }
 }
+
+/// The token, revocation and introspection use cases' errors: the one place that decides
+/// their RFC 6749 answers.
+impl From<tmcp_usecases::oauth::TokenError> for OAuthError {
+    fn from(error: tmcp_usecases::oauth::TokenError) -> Self {
+        use tmcp_usecases::oauth::TokenError as E;
+        let bad = |error: &'static str, description: &str| {
+            Self::new(StatusCode::BAD_REQUEST, error, description)
+        };
+        match error {
+            E::InvalidRequest(description) => Self::invalid_request(description),
+            E::InvalidGrant(description) => Self::invalid_grant(description),
+            E::InvalidScope(description) => Self::invalid_scope(description),
+            E::UnauthorizedClient(description) => Self::unauthorized_client(description),
+            E::UnsupportedGrantType => bad("unsupported_grant_type", "unsupported grant_type"),
+            E::AuthorizationPending => bad("authorization_pending", "the user has not decided yet"),
+            E::SlowDown { interval_secs } => bad(
+                "slow_down",
+                "polling too fast; wait longer between requests",
+            )
+            .with("interval", interval_secs),
+            E::AccessDenied => bad("access_denied", "the user denied the request"),
+            E::ExpiredToken => bad("expired_token", "the device code expired"),
+            E::ConsentRequired {
+                missing,
+                consent_uri,
+            } => Self::new(
+                StatusCode::FORBIDDEN,
+                "consent_required",
+                "the user has not approved some of the requested scopes",
+            )
+            .with("consent_required_scopes", missing)
+            .with("consent_uri", consent_uri),
+            E::Repository(error) => error.into(),
+            E::Internal(cause) => ApiError::internal(cause).into(),
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod password;
 pub mod profile;
 pub mod registration;
 pub mod second_factor;
+pub mod session_token;
 pub mod sessions;
 pub mod settings;
 pub mod validate;
@@ -22,6 +23,7 @@ pub use login::{
 };
 pub use registration::{create_account, NewAccount};
 pub use second_factor::SecondFactor;
+pub use session_token::resolve_session_token;
 pub use settings::AccountSettings;
 
 use tmcp_domain::crypto::FieldCipher;

@@ -9,20 +9,9 @@ use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tmcp_domain::oauth::{client_secret_hash, verify_client_secret};
-use tmcp_repository::OAuthClient;
 
-/// An authenticated (confidential) or identified (public) client.
-#[derive(Debug, Clone)]
-pub struct CallingClient {
-    pub client: OAuthClient,
-    pub confidential: bool,
-}
-
-impl CallingClient {
-    pub fn id(&self) -> &str {
-        &self.client.client_id
-    }
-}
+/// The calling client is plain data the grant use cases take.
+pub use tmcp_usecases::oauth::CallingClient;
 
 /// The credentials a request carries, before they are checked.
 #[derive(Debug, Clone)]

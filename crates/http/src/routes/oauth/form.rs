@@ -84,10 +84,8 @@ impl Form {
     }
 }
 
-/// A short, printable rendering of client-supplied text for error descriptions.
-pub fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(64).collect()
-}
+/// Client-supplied text in error descriptions is shortened the same way everywhere.
+pub use tmcp_usecases::oauth::scopes::printable;
 
 #[cfg(test)]
 mod tests {

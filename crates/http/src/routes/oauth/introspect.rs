@@ -5,9 +5,9 @@
 use super::client_auth::{authenticate, credentials};
 use super::error::{no_store, rate_headers, OAuthError, OAuthErrorBody};
 use super::form::Form;
+use super::grants;
 use super::token::{limit, subject};
 use crate::auth::client::ClientInfo;
-use crate::auth::tep::{token_hash, PREFIX};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,9 +15,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tmcp_domain::oauth::{looks_like, secret_hash, SecretKind};
-use tmcp_domain::{SessionId, UserId};
-use tmcp_repository::TokenLiveness;
+use tmcp_usecases::oauth::introspection::{introspect_token, ActiveToken};
 use utoipa::ToSchema;
 
 /// Form fields of an introspection request.
@@ -112,80 +110,28 @@ async fn handle(
         .bounded("token", 8192)
         .and_then(|t| t.ok_or_else(|| OAuthError::invalid_request("token is required")))
         .map_err(|e| e.with_rate(&decision))?;
-    let may_see = |client_id: &str| caller.client.is_official || client_id == caller.id();
-    let now = state.clock.now();
-    let inactive = IntrospectResponse::default();
-    if token.starts_with(PREFIX) {
-        let Ok(claims) = state.tep.decode(token, now) else {
-            return Ok((inactive, decision));
-        };
-        if !may_see(&claims.client_id) {
-            return Ok((inactive, decision));
-        }
-        let user_id = uuid::Uuid::parse_str(&claims.sub).ok().map(UserId);
-        let session_id = match claims.session_id.as_deref().map(str::parse::<SessionId>) {
-            Some(Ok(id)) => Some(id),
-            Some(Err(_)) => return Ok((inactive, decision)),
-            None => None,
-        };
-        let live = state
-            .db
-            .token_is_live(&TokenLiveness {
-                token_hash: token_hash(&claims.jti),
-                client_id: claims.client_id.clone(),
-                user_id,
-                session_id,
-            })
-            .await?;
-        if !live {
-            return Ok((inactive, decision));
-        }
-        return Ok((
-            IntrospectResponse {
-                active: true,
-                scope: Some(claims.scope),
-                client_id: Some(claims.client_id),
-                sub: Some(claims.sub),
-                aud: Some(claims.aud),
-                iss: Some(claims.iss),
-                exp: Some(claims.exp),
-                iat: Some(claims.iat),
-                nbf: Some(claims.nbf),
-                jti: Some(claims.jti),
-                token_type: Some("Bearer".into()),
-                wallet_id: claims.wallet_id,
-                session_id: claims.session_id,
-            },
-            decision,
-        ));
-    }
-    if looks_like(SecretKind::RefreshToken, token) {
-        let found = state
-            .db
-            .find_oauth_refresh_token(&secret_hash(token))
-            .await?;
-        if let Some(refresh) = found {
-            let usable = refresh.rotated_at.is_none()
-                && refresh.revoked_at.is_none()
-                && refresh.expires_at > now
-                && may_see(&refresh.client_id);
-            if usable {
-                return Ok((
-                    IntrospectResponse {
-                        active: true,
-                        scope: Some(refresh.scopes.join(" ")),
-                        client_id: Some(refresh.client_id),
-                        sub: Some(refresh.user_id.to_string()),
-                        exp: Some(refresh.expires_at.unix_timestamp()),
-                        iat: Some(refresh.created_at.unix_timestamp()),
-                        iss: Some(state.tep.settings().issuer.clone()),
-                        token_type: Some("refresh_token".into()),
-                        ..IntrospectResponse::default()
-                    },
-                    decision,
-                ));
-            }
+    let answer = introspect_token(grants::ports(state), &caller, token)
+        .await?
+        .map_or_else(IntrospectResponse::default, IntrospectResponse::from);
+    Ok((answer, decision))
+}
+
+impl From<ActiveToken> for IntrospectResponse {
+    fn from(token: ActiveToken) -> Self {
+        Self {
+            active: true,
+            scope: Some(token.scope),
+            client_id: Some(token.client_id),
+            sub: Some(token.sub),
+            aud: token.aud,
+            iss: Some(token.iss),
+            exp: Some(token.exp),
+            iat: Some(token.iat),
+            nbf: token.nbf,
+            jti: token.jti,
+            token_type: Some(token.token_type.to_owned()),
+            wallet_id: token.wallet_id,
+            session_id: token.session_id,
         }
     }
-    Ok((inactive, decision))
 }

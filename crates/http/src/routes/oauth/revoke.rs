@@ -6,16 +6,16 @@
 use super::client_auth::{authenticate, credentials};
 use super::error::{no_store, rate_headers, OAuthError, OAuthErrorBody};
 use super::form::Form;
+use super::grants;
 use super::token::{limit, subject};
 use crate::auth::client::ClientInfo;
-use crate::auth::tep::{token_hash, PREFIX};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tmcp_domain::oauth::{looks_like, secret_hash, SecretKind};
+use tmcp_usecases::oauth::revocation::revoke_token;
 use utoipa::ToSchema;
 
 /// Form fields of a revocation request.
@@ -75,23 +75,6 @@ async fn handle(
         .bounded("token", 8192)
         .and_then(|t| t.ok_or_else(|| OAuthError::invalid_request("token is required")))
         .map_err(|e| e.with_rate(&decision))?;
-    let now = state.clock.now();
-    if token.starts_with(PREFIX) {
-        if let Ok(claims) = state.tep.decode(token, now) {
-            if claims.client_id == caller.id() {
-                state.db.revoke_token(&token_hash(&claims.jti), now).await?;
-                state.tep.forget(&claims.jti);
-            }
-        }
-    } else if looks_like(SecretKind::RefreshToken, token) {
-        let found = state
-            .db
-            .find_oauth_refresh_token(&secret_hash(token))
-            .await?;
-        if let Some(refresh) = found.filter(|r| r.client_id == caller.id()) {
-            state.db.revoke_grant(refresh.grant_id, now).await?;
-            state.tep.forget_all();
-        }
-    }
+    revoke_token(grants::ports(state), &caller, token).await?;
     Ok(decision)
 }

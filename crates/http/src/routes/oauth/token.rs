@@ -4,7 +4,7 @@
 use super::client_auth::{authenticate, credentials, CallingClient, Credentials};
 use super::error::{no_store, rate_headers, OAuthError, OAuthErrorBody};
 use super::form::Form;
-use super::grants::{self, client_may_use};
+use super::grants;
 use super::issue::TokenResponse;
 use crate::auth::client::ClientInfo;
 use crate::ratelimit::{LimitRule, RateDecision};
@@ -17,6 +17,7 @@ use axum::Json;
 use serde::Deserialize;
 use std::time::Duration;
 use tmcp_domain::oauth::secret_hash;
+use tmcp_usecases::oauth::grants::check_grant_type;
 use utoipa::ToSchema;
 
 /// The form fields of a token request (documentation only; the body is parsed strictly by
@@ -158,27 +159,8 @@ async fn handle(
         } else {
             authenticate(state, &credentials).await?
         };
-        if !grants::ALL.contains(&grant_type.as_str()) {
-            return Err(OAuthError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "unsupported grant_type",
-            ));
-        }
-        if !client_may_use(&caller.client, &grant_type) {
-            return Err(OAuthError::unauthorized_client(
-                "this client is not registered for the grant type",
-            ));
-        }
-        match grant_type.as_str() {
-            grants::AUTHORIZATION_CODE => {
-                grants::authorization_code::grant(state, &caller, &form).await
-            }
-            grants::REFRESH_TOKEN => grants::refresh_token::grant(state, &caller, &form).await,
-            grants::TOKEN_EXCHANGE => grants::token_exchange::grant(state, &caller, &form).await,
-            grants::DEVICE_CODE => grants::device_code::grant(state, &caller, &form).await,
-            _ => grants::client_credentials::grant(state, &caller, &form).await,
-        }
+        check_grant_type(&caller, &grant_type)?;
+        grants::run(state, &caller, &grant_type, &form).await
     }
     .await;
     result

@@ -2,50 +2,48 @@
 //! may be requested, never a wider one; a rotated token presented again revokes the whole
 //! grant (every access and refresh token it produced).
 
-use super::super::client_auth::CallingClient;
-use super::super::error::OAuthError;
-use super::super::form::Form;
-use super::super::issue::{active_user, issue, Issue, Refresh, TokenResponse};
+use super::super::issue::{
+    active_user, issue, CallingClient, Issue, IssuedTokens, Refresh, TokenPorts,
+};
 use super::super::scopes;
-use crate::AppState;
+use super::super::token_error::TokenError;
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::oauth::{looks_like, new_secret, secret_hash, SecretKind, REFRESH_TOKEN_TTL};
 use tmcp_repository::{OAuthRefreshRedemption, OAuthRefreshRotation};
 
-pub async fn grant(
-    state: &AppState,
+/// `scope` is the raw parameter, if sent.
+pub async fn refresh_grant(
+    ports: TokenPorts<'_>,
     caller: &CallingClient,
-    form: &Form,
-) -> Result<TokenResponse, OAuthError> {
-    let presented = form
-        .bounded("refresh_token", 256)?
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let requested = scopes::parse_requested(form.get("scope"), &caller.client)?;
+    presented: &str,
+    scope: Option<&str>,
+) -> Result<IssuedTokens, TokenError> {
+    let requested = scopes::parse_requested(scope, &caller.client)?;
     if !looks_like(SecretKind::RefreshToken, presented) {
-        return Err(OAuthError::invalid_grant("unknown refresh token"));
+        return Err(TokenError::invalid_grant("unknown refresh token"));
     }
     let presented_hash = secret_hash(presented);
     // Validate the request before anything changes: an escalation attempt must not rotate.
-    let current = state
+    let current = ports
         .db
         .find_oauth_refresh_token(&presented_hash)
         .await?
         .filter(|t| t.client_id == caller.id())
-        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+        .ok_or_else(|| TokenError::invalid_grant("unknown refresh token"))?;
     let granted =
         scopes::from_stored(&current.scopes).intersection(&scopes::registered(&caller.client));
     let scopes = match requested {
         Some(requested) if !requested.is_subset(&granted) => {
-            return Err(OAuthError::invalid_scope(
+            return Err(TokenError::invalid_scope(
                 "the requested scope exceeds what was originally granted",
             ))
         }
         Some(requested) => requested,
         None => granted,
     };
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let next = new_secret(SecretKind::RefreshToken);
-    let outcome = state
+    let outcome = ports
         .db
         .rotate_oauth_refresh_token(OAuthRefreshRotation {
             presented_hash,
@@ -59,21 +57,21 @@ pub async fn grant(
     let old = match outcome {
         OAuthRefreshRedemption::Rotated(old) => old,
         OAuthRefreshRedemption::Reused { grant_id } => {
-            state.tep.forget_all();
+            ports.verifier.forget_all();
             tracing::warn!(client = %caller.id(), %grant_id, "rotated refresh token reused; grant revoked");
-            return Err(OAuthError::invalid_grant(
+            return Err(TokenError::invalid_grant(
                 "refresh token was already used; the grant is revoked",
             ));
         }
         OAuthRefreshRedemption::Dead | OAuthRefreshRedemption::Unknown => {
-            return Err(OAuthError::invalid_grant(
+            return Err(TokenError::invalid_grant(
                 "refresh token is expired or revoked",
             ))
         }
     };
-    let user = active_user(state, old.user_id).await?;
+    let user = active_user(ports.db, old.user_id).await?;
     issue(
-        state,
+        ports,
         Issue {
             client: &caller.client,
             user: Some(user.id),

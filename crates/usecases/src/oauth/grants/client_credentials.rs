@@ -1,27 +1,25 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): a mini-app backend's own token, with no
 //! user and only app-level scopes. Confidential clients only.
 
-use super::super::client_auth::CallingClient;
-use super::super::error::OAuthError;
-use super::super::form::Form;
-use super::super::issue::{issue, Issue, Refresh, TokenResponse};
+use super::super::issue::{issue, CallingClient, Issue, IssuedTokens, Refresh, TokenPorts};
 use super::super::scopes;
-use crate::AppState;
+use super::super::token_error::TokenError;
 
-pub async fn grant(
-    state: &AppState,
+/// `scope` is the raw parameter, if sent.
+pub async fn grant_client_credentials(
+    ports: TokenPorts<'_>,
     caller: &CallingClient,
-    form: &Form,
-) -> Result<TokenResponse, OAuthError> {
+    scope: Option<&str>,
+) -> Result<IssuedTokens, TokenError> {
     if !caller.confidential {
-        return Err(OAuthError::unauthorized_client(
-            "client_credentials needs a confidential client",
+        return Err(TokenError::UnauthorizedClient(
+            "client_credentials needs a confidential client".into(),
         ));
     }
     let app_scopes = scopes::app_level(&scopes::registered(&caller.client));
-    let scopes = match scopes::parse_requested(form.get("scope"), &caller.client)? {
+    let scopes = match scopes::parse_requested(scope, &caller.client)? {
         Some(requested) if !requested.is_subset(&app_scopes) => {
-            return Err(OAuthError::invalid_scope(
+            return Err(TokenError::invalid_scope(
                 "client_credentials tokens carry app-level scopes only (webhook:send, analytics:detailed, system:notifications)",
             ))
         }
@@ -29,12 +27,12 @@ pub async fn grant(
         None => app_scopes,
     };
     if scopes.is_empty() {
-        return Err(OAuthError::invalid_scope(
+        return Err(TokenError::invalid_scope(
             "the client registered no app-level scope",
         ));
     }
     issue(
-        state,
+        ports,
         Issue {
             client: &caller.client,
             user: None,
