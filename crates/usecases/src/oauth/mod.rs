@@ -4,6 +4,7 @@
 //! TEP ports in `tokens`), the device flow, withdrawal, and the service's settings.
 
 pub mod clients;
+pub mod consent;
 pub mod device_flow;
 pub mod error;
 pub mod grant_types;

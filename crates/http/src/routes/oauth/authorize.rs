@@ -23,10 +23,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use tmcp_domain::ids::uuid_v7_at;
-use tmcp_domain::oauth::{new_secret, pkce, SecretKind, AUTHORIZATION_CODE_TTL};
-use tmcp_domain::scope::{rules, ScopeSet};
-use tmcp_repository::{NewAuthorizationCode, OAuthClient, User};
+use tmcp_domain::oauth::pkce;
+use tmcp_domain::scope::ScopeSet;
+use tmcp_repository::{OAuthClient, User};
+use tmcp_usecases::oauth::consent::{approve_authorization, needs_consent, AuthorizationRequest};
 use utoipa::{IntoParams, ToSchema};
 
 const MAX_STATE_LEN: usize = 1024;
@@ -387,22 +387,23 @@ fn internal(error: ApiError) -> Response {
     html::server_failure_page(&error)
 }
 
-/// Scopes of the request that the user still has to approve.
+/// The request as the consent use cases take it.
+fn consent_request(request: &AuthRequest) -> AuthorizationRequest<'_> {
+    AuthorizationRequest {
+        client_id: &request.client.client_id,
+        redirect_uri: &request.redirect_uri,
+        scopes: &request.scopes,
+        code_challenge: request.code_challenge.as_deref(),
+    }
+}
+
+/// Whether the request has scopes the user still has to approve.
 async fn needs_approval(
     state: &AppState,
     request: &AuthRequest,
     user: &User,
 ) -> Result<bool, ApiError> {
-    let consented = state
-        .db
-        .find_consent(user.id, &request.client.client_id)
-        .await?
-        .map(|c| scopes::from_stored(&c.scopes))
-        .unwrap_or_default();
-    Ok(request
-        .scopes
-        .iter()
-        .any(|s| rules(s).is_some_and(|r| r.needs_consent) && !consented.contains(s)))
+    Ok(needs_consent(state.db.as_ref(), user.id, consent_request(request)).await?)
 }
 
 /// Issues the code and sends the browser back to the client.
@@ -411,32 +412,14 @@ async fn approve(
     request: &AuthRequest,
     user: &User,
 ) -> Result<Response, ApiError> {
-    let now = state.clock.now();
-    state
-        .db
-        .grant_consent(
-            user.id,
-            &request.client.client_id,
-            &request.scopes.to_vec(),
-            now,
-        )
-        .await?;
-    let code = new_secret(SecretKind::AuthorizationCode);
-    state
-        .db
-        .create_authorization_code(NewAuthorizationCode {
-            code_hash: code.hash,
-            grant_id: uuid_v7_at(now),
-            client_id: request.client.client_id.clone(),
-            user_id: user.id,
-            redirect_uri: request.redirect_uri.clone(),
-            scopes: request.scopes.to_vec(),
-            code_challenge: request.code_challenge.clone(),
-            expires_at: now + AUTHORIZATION_CODE_TTL,
-            created_at: now,
-        })
-        .await?;
-    let mut params = vec![("code", code.value.as_str())];
+    let code = approve_authorization(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        user.id,
+        consent_request(request),
+    )
+    .await?;
+    let mut params = vec![("code", code.as_str())];
     if let Some(s) = request.state.as_deref() {
         params.push(("state", s));
     }

@@ -4,7 +4,7 @@
 use super::error::OAuthError;
 use tmcp_domain::scope::ScopeSet;
 use tmcp_repository::OAuthClient;
-pub use tmcp_usecases::oauth::scopes::{from_stored, registered};
+pub use tmcp_usecases::oauth::scopes::registered;
 
 /// [`tmcp_usecases::oauth::scopes::parse_requested`], refused as `invalid_scope`.
 pub fn parse_requested(
