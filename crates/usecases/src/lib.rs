@@ -7,8 +7,8 @@
 //! **`tmcp-usecases`** → `tmcp-http`, the CLI and `tmcp-jobs` → `tmcp-server` (the binary).
 //!
 //! One module per service: `accounts` (registration, password login, sessions, devices,
-//! second factors, profile), `oauth` (client registration, grant withdrawal, the device
-//! flow, grant vocabulary, settings), `storage` (key-value rules, single-key operations,
+//! second factors, profile), `oauth` (client registration, the token endpoint's grants,
+//! revocation, introspection, consent, grant withdrawal, the device flow, settings), `storage` (key-value rules, single-key operations,
 //! settings and limits) and `webhooks` (endpoints, signing, the delivery schedule).
 
 pub mod accounts;

@@ -85,3 +85,76 @@ pub fn from_stored(stored: &[String]) -> ScopeSet {
         .collect();
     ScopeSet::from_known(known).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(scopes: &[&str], official: bool) -> OAuthClient {
+        OAuthClient {
+            client_id: "ma_notes".into(),
+            client_secret_hash: None,
+            app_id: None,
+            name: "Notes".into(),
+            redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            is_official: official,
+            is_active: true,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn description(error: TokenError) -> String {
+        match error {
+            TokenError::InvalidScope(description) => description,
+            other => panic!("expected invalid_scope, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn official_only_scopes_are_usable_by_official_clients_only() {
+        let scopes = ["storage:read", "analytics:detailed"];
+        assert_eq!(
+            registered(&client(&scopes, false)).to_string(),
+            "storage:read"
+        );
+        assert!(registered(&client(&scopes, true)).contains("analytics:detailed"));
+    }
+
+    #[test]
+    fn requested_scopes_must_be_known_and_registered() {
+        let notes = client(&["storage:read", "user:read"], false);
+        assert!(parse_requested(None, &notes).expect("absent").is_none());
+        let granted = parse_requested(Some("storage:read"), &notes)
+            .expect("registered")
+            .expect("present");
+        assert_eq!(granted.to_string(), "storage:read");
+        let unknown = parse_requested(Some("storage:read\u{7}bogus"), &notes).expect_err("unknown");
+        assert_eq!(description(unknown), "unknown scope storage:readbogus");
+        let unregistered = parse_requested(Some("wallet:pay"), &notes).expect_err("unregistered");
+        assert_eq!(
+            description(unregistered),
+            "scope wallet:pay is not registered for this client"
+        );
+        let long = "a".repeat(MAX_SCOPE_LEN + 1);
+        assert_eq!(
+            description(parse_requested(Some(&long), &notes).expect_err("long")),
+            "scope is too long"
+        );
+    }
+
+    #[test]
+    fn storage_needs_no_consent_and_webhooks_are_app_level() {
+        let set = registered(&client(
+            &["storage:read", "user:read", "webhook:send"],
+            false,
+        ));
+        assert_eq!(without_consent(&set).to_string(), "storage:read");
+        assert_eq!(app_level(&set).to_string(), "webhook:send");
+        assert_eq!(
+            from_stored(&["retired:scope".to_owned(), "user:read".to_owned()]).to_string(),
+            "user:read"
+        );
+    }
+}
