@@ -233,6 +233,9 @@ impl From<tmcp_usecases::oauth::TokenError> for OAuthError {
             E::InvalidGrant(description) => Self::invalid_grant(description),
             E::InvalidScope(description) => Self::invalid_scope(description),
             E::UnauthorizedClient(description) => Self::unauthorized_client(description),
+            // Callers that know the client tried HTTP Basic add its challenge
+            // (`routes/oauth/client_auth.rs`).
+            E::InvalidClient => Self::invalid_client(false),
             E::UnsupportedGrantType => bad("unsupported_grant_type", "unsupported grant_type"),
             E::AuthorizationPending => bad("authorization_pending", "the user has not decided yet"),
             E::SlowDown { interval_secs } => bad(

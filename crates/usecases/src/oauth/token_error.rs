@@ -15,6 +15,9 @@ pub enum TokenError {
     InvalidScope(String),
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
+    /// The client is unknown or inactive, or its credentials do not hold.
+    #[error("client authentication failed")]
+    InvalidClient,
     #[error("unsupported grant_type")]
     UnsupportedGrantType,
     /// Device flow: the user has not decided yet.

@@ -8,7 +8,8 @@ use crate::AppState;
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use tmcp_domain::oauth::{client_secret_hash, verify_client_secret};
+use tmcp_usecases::oauth::client_auth::{authenticate_client, identify_client, ClientCredentials};
+use tmcp_usecases::oauth::TokenError;
 
 /// The calling client is plain data the grant use cases take.
 pub use tmcp_usecases::oauth::CallingClient;
@@ -85,37 +86,39 @@ pub fn credentials(headers: &HeaderMap, form: &Form) -> Result<Credentials, OAut
     })
 }
 
-/// Checks the credentials. Unknown and inactive clients, wrong secrets, a missing secret for
-/// a confidential client and a secret sent by a public client all answer 401
-/// `invalid_client`; secrets are compared in constant time.
+impl Credentials {
+    fn checked(&self) -> ClientCredentials<'_> {
+        ClientCredentials {
+            client_id: &self.client_id,
+            secret: self.secret.as_deref(),
+        }
+    }
+
+    /// `invalid_client` with the Basic challenge when the client tried HTTP Basic.
+    fn refused(&self, error: TokenError) -> OAuthError {
+        match error {
+            TokenError::InvalidClient => OAuthError::invalid_client(self.basic),
+            other => other.into(),
+        }
+    }
+}
+
+/// Checks the credentials (the OAuth service's `authenticate_client`).
 pub async fn authenticate(
     state: &AppState,
     credentials: &Credentials,
 ) -> Result<CallingClient, OAuthError> {
-    let found = state.db.find_client(&credentials.client_id).await?;
-    let reject = || OAuthError::invalid_client(credentials.basic);
-    let Some(client) = found.filter(|c| c.is_active) else {
-        if let Some(secret) = &credentials.secret {
-            // The same hashing work as for a real client.
-            let _ = verify_client_secret(secret, &client_secret_hash("unknown-client"));
-        }
-        return Err(reject());
-    };
-    match (&client.client_secret_hash, &credentials.secret) {
-        (Some(stored), Some(secret)) => {
-            if verify_client_secret(secret, stored) {
-                Ok(CallingClient {
-                    client,
-                    confidential: true,
-                })
-            } else {
-                Err(reject())
-            }
-        }
-        (None, None) => Ok(CallingClient {
-            client,
-            confidential: false,
-        }),
-        _ => Err(reject()),
-    }
+    authenticate_client(state.db.as_ref(), credentials.checked())
+        .await
+        .map_err(|e| credentials.refused(e))
+}
+
+/// Identifies the client of a token exchange (the OAuth service's `identify_client`).
+pub async fn identify(
+    state: &AppState,
+    credentials: &Credentials,
+) -> Result<CallingClient, OAuthError> {
+    identify_client(state.db.as_ref(), credentials.checked())
+        .await
+        .map_err(|e| credentials.refused(e))
 }

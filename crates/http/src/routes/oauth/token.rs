@@ -1,7 +1,7 @@
 //! `POST /oauth2/token` (RFC 6749 §3.2): form body, client authentication, per-client rate
 //! limit, then one module per grant type. Every answer is `Cache-Control: no-store`.
 
-use super::client_auth::{authenticate, credentials, CallingClient, Credentials};
+use super::client_auth::{authenticate, credentials, identify};
 use super::error::{no_store, rate_headers, OAuthError, OAuthErrorBody};
 use super::form::Form;
 use super::grants;
@@ -80,27 +80,6 @@ pub async fn limit(state: &AppState, subject: &str) -> Result<RateDecision, OAut
 /// cannot use up a public client's budget for everyone.
 pub fn subject(client_id: &str, client: &ClientInfo) -> String {
     format!("{client_id}|{}", client.ip_key())
-}
-
-/// Identifies the client named in the request without a secret (token exchange: the session
-/// token is the caller's proof; a secret, if sent, is still checked).
-async fn identify(
-    state: &AppState,
-    credentials: &Credentials,
-) -> Result<CallingClient, OAuthError> {
-    if credentials.secret.is_some() {
-        return authenticate(state, credentials).await;
-    }
-    let client = state
-        .db
-        .find_client(&credentials.client_id)
-        .await?
-        .filter(|c| c.is_active)
-        .ok_or_else(|| OAuthError::invalid_client(credentials.basic))?;
-    Ok(CallingClient {
-        client,
-        confidential: false,
-    })
 }
 
 /// Issues tokens (RFC 6749, RFC 8628, RFC 8693).
