@@ -3,6 +3,7 @@
 //! which grant, the grants of the token endpoint, revocation and introspection (through the
 //! TEP ports in `tokens`), the device flow, withdrawal, and the service's settings.
 
+pub mod authorization;
 pub mod client_auth;
 pub mod clients;
 pub mod consent;

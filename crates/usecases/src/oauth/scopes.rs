@@ -27,35 +27,39 @@ pub fn registered(client: &OAuthClient) -> ScopeSet {
 }
 
 /// Parses a requested `scope`: every entry must be known and registered by the client.
-/// `None` when the parameter is absent.
+/// `None` when the parameter is absent; a refusal is `invalid_scope`.
 pub fn parse_requested(
     raw: Option<&str>,
     client: &OAuthClient,
 ) -> Result<Option<ScopeSet>, TokenError> {
+    check_requested(raw, client).map_err(TokenError::InvalidScope)
+}
+
+/// [`parse_requested`] with the refusal as its description alone (the authorization
+/// pages send it back to the client's redirect URI).
+pub fn check_requested(
+    raw: Option<&str>,
+    client: &OAuthClient,
+) -> Result<Option<ScopeSet>, String> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     if raw.len() > MAX_SCOPE_LEN {
-        return Err(TokenError::invalid_scope("scope is too long"));
+        return Err("scope is too long".to_owned());
     }
     let allowed = registered(client);
     for scope in raw.split(' ').filter(|s| !s.is_empty()) {
         if rules(scope).is_none() {
-            return Err(TokenError::invalid_scope(format!(
-                "unknown scope {}",
-                printable(scope)
-            )));
+            return Err(format!("unknown scope {}", printable(scope)));
         }
         if !allowed.contains(scope) {
-            return Err(TokenError::invalid_scope(format!(
+            return Err(format!(
                 "scope {} is not registered for this client",
                 printable(scope)
-            )));
+            ));
         }
     }
-    ScopeSet::parse(raw)
-        .map(Some)
-        .map_err(|e| TokenError::invalid_scope(e.to_string()))
+    ScopeSet::parse(raw).map(Some).map_err(|e| e.to_string())
 }
 
 /// Scopes that need no user prompt (e.g. the app's own storage).

@@ -9,7 +9,6 @@
 
 use super::browser::{self, secure_cookies};
 use super::form::Form;
-use super::grants::{client_may_use, AUTHORIZATION_CODE};
 use super::html::{
     self, csp_allowing_redirect_to, csrf_token, csrf_valid, error_page, escape, hidden,
     page_with_csp, see_other, with_cookies,
@@ -23,13 +22,13 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use tmcp_domain::oauth::pkce;
-use tmcp_domain::scope::ScopeSet;
-use tmcp_repository::{OAuthClient, User};
+use tmcp_repository::User;
+use tmcp_usecases::oauth::authorization::{
+    check_authorization_request, AuthorizationParams, AuthorizationRefusal as Refusal,
+    CheckedAuthorization,
+};
 use tmcp_usecases::oauth::consent::{approve_authorization, needs_consent, AuthorizationRequest};
 use utoipa::{IntoParams, ToSchema};
-
-const MAX_STATE_LEN: usize = 1024;
 
 /// Query parameters of the authorization request (also the hidden fields of the forms).
 #[allow(dead_code)]
@@ -82,140 +81,22 @@ pub struct AuthorizeForm {
     code_challenge_method: Option<String>,
 }
 
-/// A validated authorization request.
-struct AuthRequest {
-    client: OAuthClient,
-    redirect_uri: String,
-    scopes: ScopeSet,
-    state: Option<String>,
-    code_challenge: Option<String>,
-}
+/// A checked authorization request (the OAuth service's rules).
+type AuthRequest = CheckedAuthorization;
 
-enum Refusal {
-    /// Client or redirect URI cannot be trusted: show a page.
-    Page(&'static str, String),
-    /// Our side failed before the request could be checked (e.g. the database is down):
-    /// show the server failure page, never a 400.
-    Failed(ApiError),
-    /// Send the error to the client.
-    Redirect {
-        redirect_uri: String,
-        state: Option<String>,
-        error: &'static str,
-        description: String,
-    },
-}
-
+/// Checks the request's parameters, from the query or the posted form.
 async fn validate(state: &AppState, form: &Form) -> Result<AuthRequest, Refusal> {
-    let page = |title: &'static str, message: &str| Refusal::Page(title, message.to_owned());
-    let Some(client_id) = form.get("client_id").filter(|c| c.len() <= 255) else {
-        return Err(page(
-            "Unknown application",
-            "The request names no valid application (client_id).",
-        ));
+    let params = AuthorizationParams {
+        client_id: form.get("client_id"),
+        redirect_uri: form.get("redirect_uri"),
+        state: form.get("state"),
+        response_type: form.get("response_type"),
+        response_mode: form.get("response_mode"),
+        scope: form.get("scope"),
+        code_challenge: form.get("code_challenge"),
+        code_challenge_method: form.get("code_challenge_method"),
     };
-    let client = match state.db.find_client(client_id).await {
-        Ok(Some(client)) if client.is_active => client,
-        Ok(_) => {
-            return Err(page(
-                "Unknown application",
-                "This application is not registered or has been disabled.",
-            ))
-        }
-        Err(e) => return Err(Refusal::Failed(e.into())),
-    };
-    let Some(redirect_uri) = form.get("redirect_uri").filter(|r| {
-        client
-            .redirect_uris
-            .iter()
-            .any(|registered| registered == r)
-    }) else {
-        return Err(page(
-            "Invalid redirect address",
-            "The redirect_uri of this request is missing or is not registered for this application.",
-        ));
-    };
-    let request_state = form.get("state").map(str::to_owned);
-    if request_state
-        .as_ref()
-        .is_some_and(|s| s.len() > MAX_STATE_LEN)
-    {
-        return Err(page("Invalid request", "The state parameter is too long."));
-    }
-    let back = |error: &'static str, description: &str| Refusal::Redirect {
-        redirect_uri: redirect_uri.to_owned(),
-        state: request_state.clone(),
-        error,
-        description: description.to_owned(),
-    };
-    match form.get("response_type") {
-        Some("code") => {}
-        Some(_) => {
-            return Err(back(
-                "unsupported_response_type",
-                "only response_type=code is supported",
-            ))
-        }
-        None => return Err(back("invalid_request", "response_type is required")),
-    }
-    if form.get("response_mode").is_some_and(|m| m != "query") {
-        return Err(back(
-            "invalid_request",
-            "only response_mode=query is supported",
-        ));
-    }
-    if !client_may_use(&client, AUTHORIZATION_CODE) {
-        return Err(back(
-            "unauthorized_client",
-            "this client may not use the authorization code flow",
-        ));
-    }
-    let scopes = match scopes::parse_requested(form.get("scope"), &client) {
-        Ok(Some(requested)) => requested,
-        Ok(None) => scopes::registered(&client),
-        Err(e) => return Err(back("invalid_scope", &e.description)),
-    };
-    if scopes.is_empty() {
-        return Err(back("invalid_scope", "no scope requested"));
-    }
-    let challenge = form.get("code_challenge");
-    let method = form.get("code_challenge_method");
-    let code_challenge = match (challenge, method) {
-        (None, None) if client.client_secret_hash.is_none() => {
-            return Err(back(
-                "invalid_request",
-                "PKCE with code_challenge_method=S256 is required for public clients",
-            ))
-        }
-        (None, None) => None,
-        (Some(_), Some("plain")) | (None, Some("plain")) => {
-            return Err(back(
-                "invalid_request",
-                "code_challenge_method=plain is not allowed; use S256",
-            ))
-        }
-        (Some(c), Some("S256")) if pkce::valid_challenge(c) => Some(c.to_owned()),
-        (Some(_), Some("S256")) => {
-            return Err(back(
-                "invalid_request",
-                "code_challenge must be 43 characters of base64url",
-            ))
-        }
-        (Some(_), None) => {
-            return Err(back(
-                "invalid_request",
-                "code_challenge_method=S256 is required",
-            ))
-        }
-        _ => return Err(back("invalid_request", "unsupported code_challenge_method")),
-    };
-    Ok(AuthRequest {
-        client,
-        redirect_uri: redirect_uri.to_owned(),
-        scopes,
-        state: request_state,
-        code_challenge,
-    })
+    check_authorization_request(state.db.as_ref(), params).await
 }
 
 /// The request's parameters, to carry through forms and redirects.
@@ -279,11 +160,26 @@ fn redirect_source(redirect_uri: &str) -> Option<String> {
     }
 }
 
+/// A refused request: a page when the client or redirect URI cannot be trusted (or our side
+/// failed), otherwise back to the client.
 fn refusal_response(state: &AppState, refusal: Refusal) -> Response {
+    let page = |title, message| error_page(StatusCode::BAD_REQUEST, title, message);
     match refusal {
-        Refusal::Page(title, message) => error_page(StatusCode::BAD_REQUEST, title, &message),
-        Refusal::Failed(error) => html::server_failure_page(&error),
-        Refusal::Redirect {
+        Refusal::NoClient => page(
+            "Unknown application",
+            "The request names no valid application (client_id).",
+        ),
+        Refusal::UnknownClient => page(
+            "Unknown application",
+            "This application is not registered or has been disabled.",
+        ),
+        Refusal::UnregisteredRedirect => page(
+            "Invalid redirect address",
+            "The redirect_uri of this request is missing or is not registered for this application.",
+        ),
+        Refusal::StateTooLong => page("Invalid request", "The state parameter is too long."),
+        Refusal::Repository(error) => html::server_failure_page(&ApiError::from(error)),
+        Refusal::BackToClient {
             redirect_uri,
             state: request_state,
             error,
