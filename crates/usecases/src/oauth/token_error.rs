@@ -2,7 +2,6 @@
 //! vocabulary (RFC 6749 §5.2, RFC 8628 §3.5, RFC 8693). `tmcp-http` turns each into its
 //! RFC 6749 answer in one place (`error/oauth.rs`).
 
-use super::error::OAuthServiceError;
 use tmcp_repository::RepoError;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +57,5 @@ impl TokenError {
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::InvalidRequest(description.into())
-    }
-}
-
-impl From<OAuthServiceError> for TokenError {
-    fn from(error: OAuthServiceError) -> Self {
-        match error {
-            OAuthServiceError::Repository(error) => Self::Repository(error),
-            other => Self::Internal(other.to_string()),
-        }
     }
 }
