@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod apps;
 pub mod devices;
 pub mod error;
+pub mod ledger_check;
 pub mod mfa;
 pub mod oauth;
 pub mod payments;
@@ -16,12 +17,15 @@ pub mod storage_tx;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod wallet_tx;
+pub mod wallets;
 pub mod withdrawal_tx;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
+pub use ledger_check::{ledger_check, LedgerReport};
 pub use mfa::{MfaMethod, MfaMethodType, MfaRepository, NewMfaMethod};
 pub use oauth::{
     AuthorizationCode, CodeRedemption, Consent, ConsentWithdrawal, DeviceAuthorization, DevicePoll,
@@ -44,6 +48,10 @@ pub use tokens::{
     StoredSigningKey, TokenLiveness,
 };
 pub use users::{NewUser, User, UserRepository, UserSummary};
+pub use wallets::{
+    EntryPage, Hold, HoldCapture, LedgerEntry, LedgerRepository, LedgerSnapshot, NewHold,
+    NewWalletAccount, WalletAccount, WalletBalance, WalletError, WalletOwner, WalletResult,
+};
 pub use withdrawal_tx::Withdrawn;
 
 /// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
@@ -62,6 +70,7 @@ pub trait Database:
     + OAuthClientRepository
     + IssuedTokenRepository
     + OAuthGrantRepository
+    + LedgerRepository
 {
 }
 
@@ -79,5 +88,6 @@ impl<T> Database for T where
         + OAuthClientRepository
         + IssuedTokenRepository
         + OAuthGrantRepository
+        + LedgerRepository
 {
 }
