@@ -166,3 +166,127 @@ pub fn check_snapshot(snapshot: &LedgerSnapshot) -> LedgerReport {
         findings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wallets::{Hold, LedgerEntry, WalletAccount, WalletOwner};
+    use time::macros::datetime;
+    use tmcp_domain::wallet::{EntryType, WalletAccountId};
+    use tmcp_domain::{Currency, UserId};
+
+    const AT: time::OffsetDateTime = datetime!(2026-12-01 10:00 UTC);
+
+    fn id(n: u8) -> WalletAccountId {
+        WalletAccountId::parse(&format!("tw_{}", format!("{n:02x}").repeat(16))).expect("valid id")
+    }
+
+    fn account(n: u8, owner: WalletOwner, balance: i64, held: i64, version: i64) -> WalletAccount {
+        WalletAccount {
+            id: id(n),
+            owner,
+            currency: Currency::parse("USD").expect("USD"),
+            balance,
+            held,
+            version,
+            created_at: AT,
+            updated_at: AT,
+        }
+    }
+
+    fn entry(n: u8, seq: i64, movement: u128, amount: i64, balance_after: i64) -> LedgerEntry {
+        LedgerEntry {
+            account_id: id(n),
+            seq,
+            movement_id: Uuid::from_u128(movement),
+            amount,
+            balance_after,
+            entry_type: EntryType::Transfer,
+            payment_id: None,
+            refund_id: None,
+            hold_id: None,
+            created_at: AT,
+        }
+    }
+
+    /// Clearing (1) tops up a user (2) with 500; the user holds 200 of it, then pays 100
+    /// of it out to a second user (3) in a capture of a second, smaller hold.
+    fn clean() -> LedgerSnapshot {
+        let user = WalletOwner::User(UserId(Uuid::from_u128(9)));
+        let other = WalletOwner::User(UserId(Uuid::from_u128(8)));
+        let mut capture = entry(2, 3, 2, -100, 400);
+        capture.hold_id = Some(Uuid::from_u128(21));
+        let mut credit = entry(3, 1, 2, 100, 100);
+        credit.hold_id = Some(Uuid::from_u128(21));
+        let hold = |n: u128, amount, state, movement: Option<u128>| Hold {
+            id: Uuid::from_u128(n),
+            account_id: id(2),
+            amount,
+            payment_id: None,
+            state,
+            capture_movement_id: movement.map(Uuid::from_u128),
+            created_at: AT,
+            resolved_at: (state != HoldState::Held).then_some(AT),
+        };
+        LedgerSnapshot {
+            accounts: vec![
+                account(1, WalletOwner::Clearing, -500, 0, 1),
+                account(2, user, 400, 200, 4),
+                account(3, other, 100, 0, 1),
+            ],
+            entries: vec![
+                entry(1, 1, 1, -500, -500),
+                entry(2, 1, 1, 500, 500),
+                capture,
+                credit,
+            ],
+            holds: vec![
+                hold(20, 200, HoldState::Held, None),
+                hold(21, 100, HoldState::Captured, Some(2)),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_consistent_ledger_is_clean() {
+        let report = check_snapshot(&clean());
+        assert!(report.is_clean(), "{:?}", report.findings);
+        assert_eq!((report.movements, report.entries, report.holds), (2, 4, 2));
+    }
+
+    #[test]
+    fn each_broken_invariant_is_reported() {
+        type Breakage = fn(&mut LedgerSnapshot);
+        let broken: [(&str, Breakage); 7] = [
+            ("sums to", |s| s.entries[1].amount = 499),
+            ("says balance", |s| s.entries[2].balance_after = 401),
+            ("entries sum to", |s| s.accounts[1].balance = 450),
+            ("open holds sum to", |s| s.accounts[1].held = 300),
+            // A second movement claiming to capture the same hold.
+            ("capture movements", |s| {
+                s.entries[0].hold_id = Some(Uuid::from_u128(21))
+            }),
+            ("user wallet at", |s| {
+                s.accounts[2].balance = -100;
+                s.entries[3].amount = -100;
+                s.entries[3].balance_after = -100;
+                s.entries[2].amount = 100;
+                s.entries[2].balance_after = 600;
+                s.accounts[1].balance = 600;
+            }),
+            ("resolved_at disagree", |s| {
+                s.holds[0].resolved_at = Some(AT)
+            }),
+        ];
+        for (finding, break_it) in broken {
+            let mut snapshot = clean();
+            break_it(&mut snapshot);
+            let report = check_snapshot(&snapshot);
+            assert!(
+                report.findings.iter().any(|f| f.contains(finding)),
+                "expected {finding:?} in {:?}",
+                report.findings
+            );
+        }
+    }
+}

@@ -13,8 +13,8 @@ CREATE TABLE wallet_accounts (
     balance     INTEGER NOT NULL DEFAULT 0,
     held        INTEGER NOT NULL DEFAULT 0,
     version     INTEGER NOT NULL DEFAULT 0 CHECK (version >= 0),
-    created_at  TEXT    NOT NULL,
-    updated_at  TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL CHECK (created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
+    updated_at  TEXT    NOT NULL CHECK (updated_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
     CONSTRAINT chk_wallet_accounts_owner CHECK (
         (kind = 'user' AND user_id IS NOT NULL AND app_id IS NULL)
         OR (kind = 'merchant' AND app_id IS NOT NULL AND user_id IS NULL)
@@ -39,8 +39,8 @@ CREATE TABLE wallet_holds (
     state               TEXT    NOT NULL DEFAULT 'held'
                         CHECK (state IN ('held', 'captured', 'released')),
     capture_movement_id BLOB    CHECK (capture_movement_id IS NULL OR length(capture_movement_id) = 16),
-    created_at          TEXT    NOT NULL,
-    resolved_at         TEXT,
+    created_at          TEXT    NOT NULL CHECK (created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
+    resolved_at         TEXT    CHECK (resolved_at IS NULL OR resolved_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
     CONSTRAINT chk_wallet_holds_resolution CHECK ((state = 'held') = (resolved_at IS NULL)),
     CONSTRAINT chk_wallet_holds_capture CHECK ((state = 'captured') = (capture_movement_id IS NOT NULL))
 ) STRICT;
@@ -58,7 +58,7 @@ CREATE TABLE wallet_entries (
     payment_id    BLOB    CHECK (payment_id IS NULL OR length(payment_id) = 16),
     refund_id     BLOB    CHECK (refund_id IS NULL OR length(refund_id) = 16),
     hold_id       BLOB    REFERENCES wallet_holds(id),
-    created_at    TEXT    NOT NULL,
+    created_at    TEXT    NOT NULL CHECK (created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
     PRIMARY KEY (account_id, seq)
 ) STRICT;
 CREATE INDEX idx_wallet_entries_movement_id ON wallet_entries (movement_id);
