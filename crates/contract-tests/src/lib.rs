@@ -103,6 +103,7 @@ macro_rules! contract_suite {
             wallets::parallel_holds_never_exceed_the_balance,
             wallets::racing_captures_and_releases_resolve_a_hold_once,
             wallets::hot_merchant_account_stays_exact,
+            wallets::opposite_transfers_never_deadlock,
             wallets::random_interleavings_keep_the_ledger_clean,
         );
     };

@@ -196,3 +196,44 @@ pub async fn hot_merchant_account_stays_exact(fixture: &Fixture) {
     assert_eq!(page.entries[0].balance_after, expected);
     assert_ledger_clean(fixture).await;
 }
+
+pub async fn opposite_transfers_never_deadlock(fixture: &Fixture) {
+    // Transfers A→B, B→A and A→B→C triangles at once: with accounts locked in one global
+    // order none waits on another in a cycle, so every transfer posts (PostgreSQL would
+    // abort one of a deadlocked pair).
+    let wallets = [
+        user_wallet(fixture, "left").await.id,
+        user_wallet(fixture, "right").await.id,
+        user_wallet(fixture, "third").await.id,
+    ];
+    for wallet in &wallets {
+        top_up(fixture, wallet, 10_000).await;
+    }
+    let at = fixture.clock.now_for_fixtures();
+    let tasks = (0..60).map(|i| {
+        let db = Arc::clone(&fixture.db);
+        // Every ordered pair of the other two, so each direction is taken.
+        let (second, third) = if i / 3 % 2 == 0 { (1, 2) } else { (2, 1) };
+        let from = wallets[i % 3].clone();
+        let to = wallets[(i + second) % 3].clone();
+        let via = wallets[(i + third) % 3].clone();
+        tokio::spawn(async move {
+            let movement = MovementBuilder::new(EntryType::Transfer)
+                .debit(from, money(10))
+                .credit(to, money(7))
+                .credit(via, money(3))
+                .build(uuid_v7_at(at))?;
+            db.post_movement(&movement, at).await
+        })
+    });
+    for result in join_all(tasks).await {
+        result.expect("task did not panic").expect("transfer posts");
+    }
+    let mut total = 0;
+    for wallet in &wallets {
+        total += account(fixture, wallet).await.balance;
+    }
+    assert_eq!(total, 30_000);
+    let report = assert_ledger_clean(fixture).await;
+    assert_eq!(report.movements, 3 + 60);
+}

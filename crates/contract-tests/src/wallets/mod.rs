@@ -6,8 +6,9 @@ pub mod concurrency;
 pub mod property;
 
 pub use concurrency::{
-    hot_merchant_account_stays_exact, parallel_debits_never_overdraw,
-    parallel_holds_never_exceed_the_balance, racing_captures_and_releases_resolve_a_hold_once,
+    hot_merchant_account_stays_exact, opposite_transfers_never_deadlock,
+    parallel_debits_never_overdraw, parallel_holds_never_exceed_the_balance,
+    racing_captures_and_releases_resolve_a_hold_once,
 };
 pub use property::random_interleavings_keep_the_ledger_clean;
 

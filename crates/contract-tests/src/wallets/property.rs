@@ -12,13 +12,13 @@ use rand::{Rng, SeedableRng};
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use tmcp_domain::ids::uuid_v7_at;
-use tmcp_domain::wallet::{EntryType, MovementBuilder, WalletAccountId};
+use tmcp_domain::wallet::{EntryType, HoldState, MovementBuilder, WalletAccountId};
 use tmcp_repository::{Database, HoldCapture, NewHold, WalletError, WalletOwner};
 use uuid::Uuid;
 
 const WORKERS: u64 = 4;
 const OPS_PER_WORKER: usize = 40;
-const WALLETS: usize = 6;
+const WALLETS: usize = 12;
 const SEED: u64 = 0x1ed9e5;
 
 struct Accounts {
@@ -72,6 +72,15 @@ pub async fn random_interleavings_keep_the_ledger_clean(fixture: &Fixture) {
     let snapshot = fixture.db.ledger_snapshot().await.expect("snapshot");
     assert_eq!(snapshot.accounts.iter().map(|a| a.balance).sum::<i64>(), 0);
     assert!(report.movements > WALLETS, "{report:?}");
+    // The seeds exercise every path: holds of each state, and refused operations.
+    for state in HoldState::ALL {
+        assert!(
+            snapshot.holds.iter().any(|h| h.state == state),
+            "no {state:?} hold in {:?}",
+            snapshot.holds
+        );
+    }
+    assert!(done < usize::try_from(WORKERS).unwrap_or(0) * OPS_PER_WORKER);
 }
 
 fn pick<'a>(rng: &mut StdRng, ids: &'a [WalletAccountId]) -> &'a WalletAccountId {
