@@ -1,6 +1,7 @@
 //! The database itself refuses to change or remove ledger rows and resolved holds, whatever
 //! the code above it does: PostgreSQL by trigger (even for the owner) and by revoked grants
-//! (for the roles the server runs as), SQLite by `RAISE(ABORT)` triggers.
+//! (for the roles the server runs as), SQLite by `RAISE(ABORT)` triggers. On PostgreSQL the
+//! request role also sees only its own user's wallet rows and cannot write any.
 
 use super::{money, top_up, user_wallet};
 use crate::fixtures::FixtureClock;
@@ -95,4 +96,70 @@ pub async fn sqlite_refuses_ledger_changes() {
     }
     conn.close().await.expect("closed");
     super::assert_ledger_clean(&fixture).await;
+}
+
+/// Rows the request role (`tmcp_app`) sees with `tmcp.user_id` set to `user` (or unset).
+async fn visible_to(pool: &sqlx::PgPool, table: &str, user: Option<uuid::Uuid>) -> i64 {
+    let mut tx = pool.begin().await.expect("transaction");
+    if let Some(user) = user {
+        sqlx::query("SELECT set_config('tmcp.user_id', $1, true)")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .expect("setting applied");
+    }
+    let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
+    tx.rollback().await.expect("rollback");
+    count
+}
+
+pub async fn postgres_wallet_rows_are_private() {
+    let (db, _url, guard) = engines::fresh_database().await;
+    let (app, system) = (db.app_pool().clone(), db.system_pool().clone());
+    let fixture = Fixture {
+        db: Arc::new(db),
+        clock: ManualClock::new(*START),
+        _guard: Box::new(guard),
+    };
+    seed(&fixture).await;
+    let owner = crate::fixtures::user(&fixture, "owner").await.id;
+    let wallet = super::open(&fixture, tmcp_repository::WalletOwner::User(owner)).await;
+    top_up(&fixture, &wallet.id, 10).await;
+    let mallory = crate::fixtures::user(&fixture, "mallory").await.id;
+    for (table, own) in [
+        ("wallet_accounts", 1),
+        ("wallet_entries", 1),
+        ("wallet_holds", 0),
+    ] {
+        assert_eq!(visible_to(&app, table, Some(owner.0)).await, own, "{table}");
+        assert_eq!(visible_to(&app, table, Some(mallory.0)).await, 0, "{table}");
+        assert_eq!(visible_to(&app, table, None).await, 0, "{table}");
+    }
+    let all: i64 = sqlx::query_scalar("SELECT count(*) FROM wallet_accounts")
+        .fetch_one(&system)
+        .await
+        .expect("system count");
+    assert_eq!(
+        all, 3,
+        "tamper's and owner's wallets and the clearing account"
+    );
+    // The request role cannot move money, even its own.
+    for sql in [
+        "UPDATE wallet_accounts SET balance = balance + 100",
+        "INSERT INTO wallet_holds (id, account_id, amount, state, created_at) \
+         SELECT gen_random_uuid(), id, 1, 'held', now() FROM wallet_accounts",
+    ] {
+        let mut tx = app.begin().await.expect("transaction");
+        sqlx::query("SELECT set_config('tmcp.user_id', $1, true)")
+            .bind(owner.to_string())
+            .execute(&mut *tx)
+            .await
+            .expect("setting applied");
+        let error = tx.execute(sql).await.expect_err(sql);
+        let code = error.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("42501"), "{sql}: {error}");
+    }
 }
