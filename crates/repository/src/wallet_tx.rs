@@ -156,8 +156,7 @@ pub async fn post_movement<T: WalletTx + ?Sized>(
     at: OffsetDateTime,
 ) -> WalletResult<Vec<LedgerEntry>> {
     if movement.hold_id().is_some() {
-        // A hold's money moves only through `capture_hold`, which resolves the hold too.
-        return Err(RepoError::Internal("post a capture with capture_hold".into()).into());
+        return Err(WalletError::CaptureOutsideHold);
     }
     let mut accounts = lock_all(tx, movement.legs().iter().map(|l| l.account.clone())).await?;
     write_legs(tx, &mut accounts, movement, None, at).await

@@ -193,6 +193,10 @@ pub enum WalletError {
     InsufficientFunds(WalletAccountId),
     #[error("hold not found")]
     HoldNotFound,
+    /// A movement naming a hold was given to `post_movement`: a hold's money moves only
+    /// through `capture_hold`, which resolves the hold in the same step.
+    #[error("a capture is posted by capture_hold")]
+    CaptureOutsideHold,
     #[error(transparent)]
     HoldResolved(#[from] HoldTransitionError),
     #[error(transparent)]

@@ -152,6 +152,18 @@ pub async fn movements_balance_or_are_refused(fixture: &Fixture) {
         Err(WalletError::CurrencyMismatch)
     ));
 
+    // A hold's money moves only by capturing the hold.
+    let capture_by_hand = MovementBuilder::new(EntryType::Payment)
+        .debit(alice.id.clone(), money(10))
+        .credit(bob.id.clone(), money(10))
+        .hold(uuid_v7_at(at))
+        .build(uuid_v7_at(at))
+        .expect("balanced");
+    assert!(matches!(
+        fixture.db.post_movement(&capture_by_hand, at).await,
+        Err(WalletError::CaptureOutsideHold)
+    ));
+
     let alice_now = account(fixture, &alice.id).await;
     let bob_now = account(fixture, &bob.id).await;
     assert_eq!((alice_now.balance, bob_now.balance), (3800, 1200));
