@@ -16,6 +16,7 @@ pub mod storage;
 pub mod system;
 pub mod users;
 pub mod wallets;
+pub mod webhooks;
 
 use std::sync::{Arc, LazyLock};
 use time::OffsetDateTime;
@@ -105,6 +106,11 @@ macro_rules! contract_suite {
             wallets::hot_merchant_account_stays_exact,
             wallets::opposite_transfers_never_deadlock,
             wallets::random_interleavings_keep_the_ledger_clean,
+            webhooks::webhook_endpoints_store_rotate_and_disable,
+            webhooks::due_events_are_claimed_once_under_a_lease,
+            webhooks::outcomes_are_logged_and_schedule_the_next_attempt,
+            webhooks::dead_letters_can_be_requeued,
+            webhooks::racing_claimers_never_share_an_event,
         );
     };
     (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {

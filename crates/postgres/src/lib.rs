@@ -20,6 +20,7 @@ mod tx;
 mod users;
 mod wallet_tx;
 mod wallets;
+mod webhooks;
 mod withdrawal;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -19,6 +19,7 @@ pub mod tokens;
 pub mod users;
 pub mod wallet_tx;
 pub mod wallets;
+pub mod webhooks;
 pub mod withdrawal_tx;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
@@ -52,6 +53,10 @@ pub use wallets::{
     EntryPage, Hold, HoldCapture, LedgerEntry, LedgerRepository, LedgerSnapshot, NewHold,
     NewWalletAccount, WalletAccount, WalletBalance, WalletError, WalletOwner, WalletResult,
 };
+pub use webhooks::{
+    ClaimRequest, ClaimedEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, DeliveryStatus,
+    WebhookEndpoint, WebhookRepository,
+};
 pub use withdrawal_tx::Withdrawn;
 
 /// Everything a backend provides. The HTTP layer holds an `Arc<dyn Database>`; only the binary
@@ -71,6 +76,7 @@ pub trait Database:
     + IssuedTokenRepository
     + OAuthGrantRepository
     + LedgerRepository
+    + WebhookRepository
 {
 }
 
@@ -89,5 +95,6 @@ impl<T> Database for T where
         + IssuedTokenRepository
         + OAuthGrantRepository
         + LedgerRepository
+        + WebhookRepository
 {
 }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod webhooks;
+pub use webhooks::WebhooksConfig;
+
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -61,6 +64,8 @@ pub struct Config {
     pub oauth: OAuthConfig,
     pub storage: StorageConfig,
     pub http: HttpConfig,
+    /// Webhook delivery (`[webhooks]`, `TMCP_WEBHOOKS__*`).
+    pub webhooks: WebhooksConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -383,6 +388,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             oauth: OAuthConfig::default(),
             http: HttpConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -442,6 +448,7 @@ impl Config {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        self.webhooks.validate()?;
         if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
             bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
         }
@@ -649,6 +656,7 @@ impl std::fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("oauth", &self.oauth)
             .field("http", &self.http)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }

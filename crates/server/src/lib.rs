@@ -5,10 +5,12 @@ pub mod admin;
 pub mod backup;
 pub mod config;
 pub mod database;
+pub mod jobs;
 pub mod maintenance;
 pub mod oauth_admin;
 pub mod secrets;
 pub mod serve;
 pub mod telemetry;
+pub mod webhook_admin;
 
 pub use config::Config;

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tmcp_domain::SystemClock;
-use tmcp_server::{admin, backup, config::Config, database, oauth_admin, serve, telemetry};
+use tmcp_server::{
+    admin, backup, config::Config, database, jobs, oauth_admin, serve, telemetry, webhook_admin,
+};
 
 #[derive(Parser)]
 #[command(name = "tmcp-server", version, about = "TMCP mini-app platform server")]
@@ -19,8 +21,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server (default).
-    Serve,
+    /// Run the HTTP server and the background jobs (default).
+    Serve {
+        /// Serve the API only; run the jobs in `worker` processes.
+        #[arg(long)]
+        no_jobs: bool,
+    },
+    /// Run only the background jobs (upkeep, webhook delivery), no API.
+    Worker {
+        /// Serve the job metrics on `GET /metrics` at this address (e.g. 0.0.0.0:9100).
+        #[arg(long)]
+        metrics_listen: Option<String>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Write a backup of the configured database to a new file.
@@ -76,6 +88,20 @@ enum AdminCommand {
         /// A confidential client (backend with a secret; may use client credentials).
         #[arg(long)]
         confidential: bool,
+        /// The mini-app backend's webhook URL; the webhook secret is printed once.
+        #[arg(long)]
+        webhook_url: Option<String>,
+    },
+    /// Give a client's webhook endpoint a new secret; the old one keeps signing for
+    /// `webhooks.rotation_overlap_secs`. Prints the new secret once.
+    RotateWebhookSecret {
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Queue a dead-lettered (or refused) webhook event again, with the same event id.
+    RedeliverWebhook {
+        #[arg(long)]
+        event_id: String,
     },
     /// Start a new TEP signing key (old keys keep verifying until their tokens expire).
     RotateSigningKey,
@@ -92,8 +118,9 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log_format, &config.log_level);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::run(config).await,
+    let result = match cli.command.unwrap_or(Command::Serve { no_jobs: false }) {
+        Command::Serve { no_jobs } => serve::run(config, !no_jobs).await,
+        Command::Worker { metrics_listen } => jobs::run_worker(config, metrics_listen).await,
         Command::Migrate => database::open(&config).await.map(|db| {
             tracing::info!(engine = db.engine(), "migrations applied");
         }),
@@ -125,8 +152,9 @@ async fn main() -> ExitCode {
                     scopes,
                     official,
                     confidential,
+                    webhook_url,
                 },
-        } => oauth_admin::run_create_client(
+        } => webhook_admin::run_create_client(
             &config,
             &SystemClock,
             oauth_admin::ClientSpec {
@@ -137,9 +165,20 @@ async fn main() -> ExitCode {
                 official,
                 confidential,
             },
+            webhook_url.as_deref(),
         )
         .await
         .map(|client| println!("{client}")),
+        Command::Admin {
+            command: AdminCommand::RotateWebhookSecret { client_id },
+        } => webhook_admin::run_rotate_webhook_secret(&config, &SystemClock, &client_id)
+            .await
+            .map(|answer| println!("{answer}")),
+        Command::Admin {
+            command: AdminCommand::RedeliverWebhook { event_id },
+        } => webhook_admin::run_redeliver(&config, &SystemClock, &event_id)
+            .await
+            .map(|answer| println!("{answer}")),
         Command::Admin {
             command: AdminCommand::RotateSigningKey,
         } => oauth_admin::run_rotate_signing_key(&config, &SystemClock)

@@ -1,5 +1,6 @@
-//! `tmcp-server serve`: open the database, run upkeep, serve HTTP until SIGTERM/Ctrl-C, then
-//! let in-flight requests finish.
+//! `tmcp-server serve`: open the database, run upkeep, serve HTTP (and, unless `--no-jobs`,
+//! the background jobs) until SIGTERM/Ctrl-C, then let in-flight requests and job batches
+//! finish.
 
 use crate::config::Config;
 use crate::{database, maintenance, secrets};
@@ -86,18 +87,33 @@ pub struct RunningServer {
     pub addr: std::net::SocketAddr,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    jobs: Option<tmcp_jobs::RunnerHandle>,
 }
 
 impl RunningServer {
-    /// Asks the server to stop and waits for in-flight requests to finish.
+    /// Asks the server to stop and waits for in-flight requests, then job batches, to finish.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        self.task.await.context("server task panicked")?
+        let served = self.task.await.context("server task panicked")?;
+        if let Some(jobs) = self.jobs {
+            jobs.stop().await;
+        }
+        served
     }
 }
 
-/// Binds, runs start-up maintenance and serves in the background.
+/// Binds, runs start-up maintenance and serves in the background, with the background jobs.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    start_with(config, clock, true).await
+}
+
+/// [`start`], with the background jobs only if `run_jobs` (`serve --no-jobs` leaves them to
+/// `worker` processes).
+pub async fn start_with(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    run_jobs: bool,
+) -> anyhow::Result<RunningServer> {
     let state = build_state(config, clock.clone()).await?;
     let report = maintenance::run_once(state.db.as_ref(), clock.as_ref(), &config.maintenance)
         .await
@@ -107,16 +123,19 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let listener = TcpListener::bind(config.listen_addr()?)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let db = state.db.clone();
+    let runner = if run_jobs {
+        Some(crate::jobs::runner(
+            config,
+            state.db.clone(),
+            state.cipher.clone(),
+            clock,
+        )?)
+    } else {
+        None
+    };
     let app = tmcp_http::router(state);
-    let server = spawn_http(listener, app, config.http.connection_limits())?;
-    // Detached: the upkeep task stops by itself when the shutdown signal fires.
-    maintenance::spawn(
-        db,
-        clock,
-        config.maintenance.clone(),
-        server.shutdown.subscribe(),
-    );
+    let mut server = spawn_http(listener, app, config.http.connection_limits())?;
+    server.jobs = runner.map(tmcp_jobs::Runner::spawn);
     Ok(server)
 }
 
@@ -140,12 +159,13 @@ pub fn spawn_http(
         addr,
         shutdown,
         task,
+        jobs: None,
     })
 }
 
 /// `serve`: runs until SIGTERM or Ctrl-C, then drains for at most the grace period.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let server = start(&config, Arc::new(SystemClock)).await?;
+pub async fn run(config: Config, run_jobs: bool) -> anyhow::Result<()> {
+    let server = start_with(&config, Arc::new(SystemClock), run_jobs).await?;
     tracing::info!(addr = %server.addr, "TMCP server listening");
     wait_for_signal().await;
     tracing::info!("shutting down; waiting for in-flight requests");
@@ -159,7 +179,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -19,6 +19,7 @@ mod tokens;
 mod users;
 mod wallet_tx;
 mod wallets;
+mod webhooks;
 mod withdrawal;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

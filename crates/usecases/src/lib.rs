@@ -5,3 +5,5 @@
 //!
 //! Layers: `tmcp-domain` → `tmcp-repository` (traits) → `tmcp-postgres` / `tmcp-sqlite` →
 //! **`tmcp-usecases`** → `tmcp-http`, the CLI and `tmcp-jobs` → `tmcp-server` (the binary).
+
+pub mod webhooks;
