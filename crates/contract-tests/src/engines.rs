@@ -69,7 +69,6 @@ pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
     let settings = PgSettings {
         max_connections: 8,
         acquire_timeout: std::time::Duration::from_secs(15),
-        ..PgSettings::default()
     };
     let db = PgDatabase::connect(&url, &settings)
         .await
