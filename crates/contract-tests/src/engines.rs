@@ -63,9 +63,12 @@ pub async fn empty_database() -> (String, DropDatabase) {
 /// Creates and migrates a fresh database; returns it with its URL and drop guard.
 pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
     let (url, guard) = empty_database().await;
+    // A patient pool: tests race dozens of writers on one row while the suite shares two
+    // cores, and a 503 after the server's 2 s default would be load, not a defect. Outage
+    // tests build their own pools with the short timeout they assert.
     let settings = PgSettings {
         max_connections: 8,
-        ..PgSettings::default()
+        acquire_timeout: std::time::Duration::from_secs(15),
     };
     let db = PgDatabase::connect(&url, &settings)
         .await

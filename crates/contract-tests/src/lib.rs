@@ -15,6 +15,7 @@ pub mod redis_server;
 pub mod storage;
 pub mod system;
 pub mod users;
+pub mod wallets;
 pub mod webhooks;
 
 use std::sync::{Arc, LazyLock};
@@ -98,6 +99,13 @@ macro_rules! contract_suite {
             accounts::profiles_update_partially,
             accounts::suspension_changes_status,
             accounts::account_deletion_erases_personal_data_and_keeps_payments,
+            wallets::movements_balance_or_are_refused,
+            wallets::parallel_debits_never_overdraw,
+            wallets::parallel_holds_never_exceed_the_balance,
+            wallets::racing_captures_and_releases_resolve_a_hold_once,
+            wallets::hot_merchant_account_stays_exact,
+            wallets::opposite_transfers_never_deadlock,
+            wallets::random_interleavings_keep_the_ledger_clean,
             webhooks::webhook_endpoints_store_rotate_and_disable,
             webhooks::due_events_are_claimed_once_under_a_lease,
             webhooks::outcomes_are_logged_and_schedule_the_next_attempt,

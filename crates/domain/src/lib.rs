@@ -11,6 +11,7 @@ pub mod payment_state;
 pub mod scope;
 pub mod storage;
 pub mod user;
+pub mod wallet;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{AppId, PaymentId, SessionId, UserId};

@@ -18,6 +18,8 @@ mod system;
 mod tokens;
 mod tx;
 mod users;
+mod wallet_tx;
+mod wallets;
 mod webhooks;
 mod withdrawal;
 

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod apps;
 pub mod devices;
 pub mod error;
+pub mod ledger_check;
 pub mod mfa;
 pub mod oauth;
 pub mod payments;
@@ -16,6 +17,8 @@ pub mod storage_tx;
 pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod wallet_tx;
+pub mod wallets;
 pub mod webhooks;
 pub mod withdrawal_tx;
 
@@ -23,6 +26,7 @@ pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountU
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
+pub use ledger_check::{ledger_check, LedgerReport};
 pub use mfa::{MfaMethod, MfaMethodType, MfaRepository, NewMfaMethod};
 pub use oauth::{
     AuthorizationCode, CodeRedemption, Consent, ConsentWithdrawal, DeviceAuthorization, DevicePoll,
@@ -45,6 +49,10 @@ pub use tokens::{
     StoredSigningKey, TokenLiveness,
 };
 pub use users::{NewUser, User, UserRepository, UserSummary};
+pub use wallets::{
+    EntryPage, Hold, HoldCapture, LedgerEntry, LedgerRepository, LedgerSnapshot, NewHold,
+    NewWalletAccount, WalletAccount, WalletBalance, WalletError, WalletOwner, WalletResult,
+};
 pub use webhooks::{
     ClaimRequest, ClaimedEvent, DeliveryAttempt, DeliveryOutcome, DeliveryState, DeliveryStatus,
     WebhookEndpoint, WebhookRepository,
@@ -67,6 +75,7 @@ pub trait Database:
     + OAuthClientRepository
     + IssuedTokenRepository
     + OAuthGrantRepository
+    + LedgerRepository
     + WebhookRepository
 {
 }
@@ -85,6 +94,7 @@ impl<T> Database for T where
         + OAuthClientRepository
         + IssuedTokenRepository
         + OAuthGrantRepository
+        + LedgerRepository
         + WebhookRepository
 {
 }

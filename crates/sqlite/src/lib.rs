@@ -17,6 +17,8 @@ mod system;
 mod time_text;
 mod tokens;
 mod users;
+mod wallet_tx;
+mod wallets;
 mod webhooks;
 mod withdrawal;
 

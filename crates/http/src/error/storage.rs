@@ -50,6 +50,17 @@ impl From<StorageError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "KEY_NOT_FOUND", "no such key")
                     .with_details(json!({ "key": key }))
             }
+            StorageError::InvalidCursor => ApiError::invalid_request("cursor is not valid"),
+            StorageError::ConflictNotFound { conflict_id } => {
+                ApiError::not_found("no such conflict")
+                    .with_details(json!({ "conflict_id": conflict_id }))
+            }
+            StorageError::ConflictNotPending { status } => ApiError::new(
+                StatusCode::CONFLICT,
+                "INVALID_STATE_TRANSITION",
+                "only pending conflicts can be resolved",
+            )
+            .with_details(json!({ "status": status })),
             StorageError::Repository(error) => error.into(),
             StorageError::Internal(cause) => ApiError::internal(cause),
         }

@@ -1,8 +1,8 @@
 //! The HTTP side of the storage service (the TMCP protocol §3): who may call (TEP scopes,
 //! user and app only from the token), the rate limits, JSON body parsing and answers with
-//! the rate-limit headers. The rules (keys, values, rendering, errors) are the storage use
-//! cases' (`tmcp_usecases::storage`), re-exported here for the handlers in
-//! `routes::storage`; their errors become answers in `crate::error::storage`.
+//! the rate-limit headers. The rules and operations are the storage use cases'
+//! (`tmcp_usecases::storage`; the few pieces every handler needs are re-exported here);
+//! their errors become answers in `crate::error::storage`.
 
 use crate::auth::TepPrincipal;
 use crate::error::ApiError;
@@ -15,12 +15,9 @@ use serde::de::DeserializeOwned;
 use tmcp_domain::{AppId, UserId};
 use tmcp_repository::WriteContext;
 
-pub use tmcp_usecases::fields::FieldErrors;
 pub use tmcp_usecases::storage::{
-    key_not_found, parse_key, parse_metadata, parse_timestamp, parse_ttl, parse_value,
-    parse_writable_key, path_key, render_value, repo_error, rfc3339, stored_value_json,
-    version_conflict, write_context, Caller, CheckFields, ParsedValue, RenderedValue, StorageError,
-    StorageSettings, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    path_key, render_value, rfc3339, stored_value_json, write_context, Caller, StorageSettings,
+    ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,16 @@ pub enum StorageError {
     },
     #[error("no such key: {key}")]
     KeyNotFound { key: String },
+    /// A listing or pull cursor that this server did not hand out.
+    #[error("cursor is not valid")]
+    InvalidCursor,
+    /// No conflict of the caller's with this id; `conflict_id` is the id as the caller
+    /// wrote it.
+    #[error("no such conflict: {conflict_id}")]
+    ConflictNotFound { conflict_id: String },
+    /// The conflict was already resolved or ignored (its `status`).
+    #[error("only pending conflicts can be resolved (this one is {status})")]
+    ConflictNotPending { status: String },
     #[error(transparent)]
     Repository(RepoError),
     /// Our own failure; the cause is for the log.

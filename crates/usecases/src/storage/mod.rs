@@ -1,11 +1,18 @@
 //! The key-value storage service (the TMCP protocol §3): its scopes, settings and limits,
-//! the rules for keys and values, how stored values are rendered, and its errors. Who may
+//! the rules for keys and values, how stored values are rendered, its errors, and its
+//! operations: single keys (`entries`), the key listing (`list`), batches (`batch`),
+//! offline sync (`sync`), manual conflicts (`conflicts`) and the quota (`quota`). Who may
 //! call (TEP scopes, rate limits) is decided by the HTTP layer before any of this runs.
 
+pub mod batch;
+pub mod conflicts;
 pub mod entries;
 pub mod error;
 pub mod keys;
+pub mod list;
+pub mod quota;
 pub mod settings;
+pub mod sync;
 pub mod values;
 
 pub use error::{key_not_found, repo_error, version_conflict, CheckFields, StorageError};

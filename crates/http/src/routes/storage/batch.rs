@@ -6,9 +6,7 @@ use super::{present, EntryResponse, QuotaResponse, WriteResult};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
-    admit, context, parse_body, parse_key, parse_metadata, parse_timestamp, parse_ttl, parse_value,
-    parse_writable_key, repo_error, respond, Caller, CheckFields, FieldErrors, RouteClass,
-    ValueInput, SCOPE_READ, SCOPE_WRITE,
+    admit, parse_body, respond, Caller, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -19,10 +17,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
-use tmcp_domain::storage::value::checksum;
-use tmcp_domain::storage::{StorageKey, MAX_BATCH_ITEMS};
-use tmcp_repository::{EntryDelete, EntryWrite, WriteOp, WriteOutcome};
+use tmcp_usecases::storage::batch::{delete_entries, get_entries, set_entries, BatchItem};
+use tmcp_usecases::storage::entries::Written;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -82,25 +78,6 @@ pub struct BatchDeleteResponse {
     pub results: Vec<DeleteResponse>,
 }
 
-/// Validates a list of 1–100 distinct keys.
-fn parse_keys(field: &str, raw: &[String], errors: &mut FieldErrors) -> Vec<StorageKey> {
-    if raw.is_empty() || raw.len() > MAX_BATCH_ITEMS {
-        errors.add(field, format!("between 1 and {MAX_BATCH_ITEMS} keys"));
-        return Vec::new();
-    }
-    let mut seen = BTreeSet::new();
-    let mut keys = Vec::with_capacity(raw.len());
-    for (i, text) in raw.iter().enumerate() {
-        if let Some(key) = parse_key(text, &format!("{field}[{i}]"), errors) {
-            if !seen.insert(key.clone()) {
-                errors.add(field, "keys must be distinct");
-            }
-            keys.push(key);
-        }
-    }
-    keys
-}
-
 /// Reads up to 100 keys at once.
 #[utoipa::path(post, path = "/api/v1/storage/batch/get", tag = "storage",
     request_body = KeysRequest, security(("tep" = ["storage:read"])),
@@ -130,23 +107,15 @@ async fn get_many(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let request: KeysRequest = parse_body(headers, body)?;
-    let mut errors = FieldErrors::default();
-    let keys = parse_keys("keys", &request.keys, &mut errors);
-    errors.check()?;
-    let found = state
-        .db
-        .get_entries(caller.user, &caller.app, &keys, state.clock.now())
-        .await
-        .map_err(repo_error)?;
-    let mut by_key: HashMap<String, _> = found.into_iter().map(|e| (e.key.clone(), e)).collect();
-    let mut items = Vec::new();
-    let mut missing = Vec::new();
-    for key in keys {
-        match by_key.remove(key.as_str()) {
-            Some(entry) => items.push(EntryResponse::from(&entry)),
-            None => missing.push(key.as_str().to_owned()),
-        }
-    }
+    let read = get_entries(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        caller,
+        &request.keys,
+    )
+    .await?;
+    let items = read.found.iter().map(EntryResponse::from).collect();
+    let missing = read.missing;
     Ok(Json(BatchGetResponse { items, missing }).into_response())
 }
 
@@ -179,71 +148,39 @@ async fn set_many(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let request: BatchSetRequest = parse_body(headers, body)?;
-    if request.items.is_empty() || request.items.len() > MAX_BATCH_ITEMS {
-        let mut errors = FieldErrors::default();
-        errors.add("items", format!("between 1 and {MAX_BATCH_ITEMS} items"));
-        errors.check()?;
-    }
-    let mut errors = FieldErrors::default();
-    let mut seen = BTreeSet::new();
-    let mut ops = Vec::with_capacity(request.items.len());
-    for (i, item) in request.items.into_iter().enumerate() {
-        let prefix = format!("items[{i}].");
-        let key = parse_writable_key(&item.key, &format!("{prefix}key"), &mut errors);
-        if let Some(key) = &key {
-            if !seen.insert(key.clone()) {
-                errors.add("items", "keys must be distinct");
-            }
-        }
-        let input = ValueInput {
-            value: item.value.as_deref(),
-            value_base64: item.value_base64.as_deref(),
-            content_type: item.content_type.as_deref(),
-        };
-        let value = parse_value(&input, &prefix, &mut errors)?;
-        let ttl = parse_ttl(item.ttl, &format!("{prefix}ttl"), &mut errors);
-        let metadata = parse_metadata(item.metadata, &format!("{prefix}metadata"), &mut errors);
-        let client_timestamp = parse_timestamp(
-            item.client_timestamp.as_ref(),
-            &format!("{prefix}client_timestamp"),
-            &mut errors,
-        );
-        if let (Some(key), Some(value)) = (key, value) {
-            ops.push(WriteOp::Put(EntryWrite {
-                key,
-                checksum: checksum(&value.bytes),
-                value: value.bytes,
-                encoding: value.encoding,
-                content_type: value.content_type,
-                ttl_seconds: ttl,
-                metadata,
-                client_timestamp,
-                last_write_wins: client_timestamp.is_some(),
-                expected: None,
-            }));
-        }
-    }
-    errors.check()?;
-    let ctx = context(state, &caller.app);
-    let outcomes = state
-        .db
-        .write_entries(caller.user, &caller.app, ops, &ctx)
-        .await
-        .map_err(repo_error)?;
-    let mut results = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
-        results.push(match outcome {
-            WriteOutcome::Stored { entry, created } => WriteResult::stored(&entry, created),
-            WriteOutcome::Stale { current } => WriteResult::server_wins(&current),
-            _ => return Err(ApiError::internal("unexpected batch set outcome")),
-        });
-    }
-    let quota = state
-        .db
-        .quota(caller.user, &caller.app, &context(state, &caller.app))
-        .await
-        .map_err(repo_error)?;
+    let mut request: BatchSetRequest = parse_body(headers, body)?;
+    let items = request
+        .items
+        .iter_mut()
+        .map(|item| BatchItem {
+            key: &item.key,
+            value: ValueInput {
+                value: item.value.as_deref(),
+                value_base64: item.value_base64.as_deref(),
+                content_type: item.content_type.as_deref(),
+            },
+            ttl: item.ttl,
+            metadata: item.metadata.take(),
+            client_timestamp: item.client_timestamp.as_ref(),
+        })
+        .collect();
+    let written = set_entries(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+        items,
+    )
+    .await?;
+    let results = written
+        .results
+        .iter()
+        .map(|outcome| match outcome {
+            Written::Stored { entry, created } => WriteResult::stored(entry, *created),
+            Written::ServerWins { current } => WriteResult::server_wins(current),
+        })
+        .collect();
+    let quota = written.quota;
     Ok(Json(BatchSetResponse {
         results,
         quota: quota.into(),
@@ -281,30 +218,17 @@ async fn delete_many(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let request: KeysRequest = parse_body(headers, body)?;
-    let mut errors = FieldErrors::default();
-    let keys = parse_keys("keys", &request.keys, &mut errors);
-    errors.check()?;
-    let ops = keys
-        .iter()
-        .map(|key| {
-            WriteOp::Delete(EntryDelete {
-                key: key.clone(),
-                expected: None,
-            })
-        })
-        .collect();
-    let outcomes = state
-        .db
-        .write_entries(caller.user, &caller.app, ops, &context(state, &caller.app))
-        .await
-        .map_err(repo_error)?;
-    let results = keys
-        .iter()
-        .zip(outcomes)
-        .map(|(key, outcome)| DeleteResponse {
-            key: key.as_str().to_owned(),
-            deleted: matches!(outcome, WriteOutcome::Deleted { existed: true }),
-        })
+    let removed = delete_entries(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+        &request.keys,
+    )
+    .await?;
+    let results = removed
+        .into_iter()
+        .map(|(key, deleted)| DeleteResponse { key, deleted })
         .collect();
     Ok(Json(BatchDeleteResponse { results }).into_response())
 }

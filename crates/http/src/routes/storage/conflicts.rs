@@ -1,27 +1,26 @@
 //! Conflicts opened by the `manual` sync strategy: list them, resolve one.
 
-use super::entries::page_limit;
 use super::{present, EntryResponse, Pagination};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
-    admit, context, parse_body, parse_metadata, parse_ttl, parse_value, repo_error, respond,
-    rfc3339, stored_value_json, Caller, CheckFields, FieldErrors, RouteClass, ValueInput,
+    admit, parse_body, respond, rfc3339, stored_value_json, Caller, RouteClass, ValueInput,
     SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
-use tmcp_domain::storage::cursor::IdCursor;
+use serde_json::Value;
 use tmcp_domain::storage::sync::SyncOpKind;
-use tmcp_domain::storage::DEFAULT_LIST_LIMIT;
-use tmcp_repository::{ConflictRecord, ConflictResolution, ResolveOutcome};
+use tmcp_repository::ConflictRecord;
+use tmcp_usecases::storage::conflicts::{
+    list_conflicts, resolve_conflict, ConflictListInput, ConflictRef, ResolveInput,
+};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, IntoParams)]
@@ -115,49 +114,16 @@ async fn list_page(
     caller: &Caller,
     params: ConflictParams,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let limit = page_limit(
-        params.limit.as_deref(),
-        DEFAULT_LIST_LIMIT,
-        100,
-        &mut errors,
-    );
-    let status = match params.status.as_deref() {
-        None | Some("pending") => Some("pending"),
-        Some("resolved") => Some("resolved"),
-        Some("ignored") => Some("ignored"),
-        Some("all") => None,
-        Some(_) => {
-            errors.add("status", "status must be pending, resolved, ignored or all");
-            None
-        }
+    let input = ConflictListInput {
+        status: params.status.as_deref(),
+        limit: params.limit.as_deref(),
+        cursor: params.cursor.as_deref(),
     };
-    errors.check()?;
-    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            IdCursor::decode(text)
-                .ok_or_else(|| ApiError::invalid_request("cursor is not valid"))?
-                .0,
-        ),
-    };
-    let mut found = state
-        .db
-        .list_conflicts(caller.user, &caller.app, status, after, limit + 1)
-        .await
-        .map_err(repo_error)?;
-    let has_more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = has_more
-        .then(|| found.last().map(|c| IdCursor(c.id).encode()))
-        .flatten();
+    let page = list_conflicts(state.db.as_ref(), caller, input).await?;
+    let pagination = Pagination::of(&page);
     Ok(Json(ConflictList {
-        conflicts: found.into_iter().map(ConflictItem::from).collect(),
-        pagination: Pagination {
-            limit,
-            next_cursor,
-            has_more,
-        },
+        conflicts: page.items.into_iter().map(ConflictItem::from).collect(),
+        pagination,
     })
     .into_response())
 }
@@ -224,70 +190,31 @@ async fn resolve_one(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let not_found =
-        || ApiError::not_found("no such conflict").with_details(json!({ "conflict_id": raw_id }));
-    let id = uuid::Uuid::parse_str(raw_id).map_err(|_| not_found())?;
+    // An id that names no conflict is answered before the body is looked at.
+    let conflict = ConflictRef::parse(raw_id)?;
     let request: ResolveRequest = parse_body(headers, body)?;
-    let mut errors = FieldErrors::default();
-    let has_value = request.value.is_some() || request.value_base64.is_some();
-    let resolution = match request.resolution.as_str() {
-        "local" | "remote" => {
-            if has_value || request.ttl.is_some() || request.metadata.is_some() {
-                errors.add("value", "a value is only given with resolution \"value\"");
-            }
-            if request.resolution == "local" {
-                Some(ConflictResolution::Local)
-            } else {
-                Some(ConflictResolution::Remote)
-            }
-        }
-        "value" => {
-            let input = ValueInput {
-                value: request.value.as_deref(),
-                value_base64: request.value_base64.as_deref(),
-                content_type: request.content_type.as_deref(),
-            };
-            let value = parse_value(&input, "", &mut errors)?;
-            let ttl = parse_ttl(request.ttl, "ttl", &mut errors);
-            let metadata = parse_metadata(request.metadata, "metadata", &mut errors);
-            value.map(|v| ConflictResolution::Value {
-                value: v.bytes,
-                encoding: v.encoding,
-                content_type: v.content_type,
-                ttl_seconds: ttl,
-                metadata,
-            })
-        }
-        _ => {
-            errors.add("resolution", "resolution must be local, remote or value");
-            None
-        }
+    let input = ResolveInput {
+        resolution: &request.resolution,
+        value: ValueInput {
+            value: request.value.as_deref(),
+            value_base64: request.value_base64.as_deref(),
+            content_type: request.content_type.as_deref(),
+        },
+        ttl: request.ttl,
+        metadata: request.metadata,
     };
-    errors.check()?;
-    let resolution = resolution.ok_or_else(|| ApiError::internal("resolution lost"))?;
-    let outcome = state
-        .db
-        .resolve_conflict(
-            caller.user,
-            &caller.app,
-            id,
-            resolution,
-            &context(state, &caller.app),
-        )
-        .await
-        .map_err(repo_error)?;
-    match outcome {
-        ResolveOutcome::NotFound => Err(not_found()),
-        ResolveOutcome::NotPending { status } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "INVALID_STATE_TRANSITION",
-            "only pending conflicts can be resolved",
-        )
-        .with_details(json!({ "status": status }))),
-        ResolveOutcome::Resolved { conflict, entry } => Ok(Json(ResolveResponse {
-            conflict: ConflictItem::from(*conflict),
-            entry: entry.as_deref().map(EntryResponse::from),
-        })
-        .into_response()),
-    }
+    let resolved = resolve_conflict(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+        &conflict,
+        input,
+    )
+    .await?;
+    Ok(Json(ResolveResponse {
+        conflict: ConflictItem::from(*resolved.conflict),
+        entry: resolved.entry.as_deref().map(EntryResponse::from),
+    })
+    .into_response())
 }

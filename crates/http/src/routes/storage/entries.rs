@@ -4,8 +4,8 @@ use super::{present, EntryResponse, Pagination, WriteResult};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
-    admit, parse_body, path_key, repo_error, respond, rfc3339, Caller, CheckFields, FieldErrors,
-    RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    admit, parse_body, path_key, respond, rfc3339, Caller, RouteClass, ValueInput, SCOPE_READ,
+    SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -16,11 +16,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use tmcp_domain::storage::cursor::KeyCursor;
 use tmcp_domain::storage::value::{etag, ExpectedVersion};
-use tmcp_domain::storage::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-use tmcp_repository::ListQuery;
 use tmcp_usecases::storage::entries::{delete_entry, read_entry, write_entry, EntryInput, Written};
+use tmcp_usecases::storage::list::{list_keys, ListInput};
 use utoipa::{IntoParams, ToSchema};
 
 /// `PUT /api/v1/storage/{key}` body. Exactly one of `value` and `value_base64`.
@@ -369,75 +367,24 @@ pub async fn list(
 ) -> Response {
     match admit(&state, &principal, SCOPE_READ, RouteClass::Single).await {
         Err(e) => e.into_response(),
-        Ok((caller, decision)) => respond(&decision, list_keys(&state, &caller, params).await),
+        Ok((caller, decision)) => respond(&decision, list_page(&state, &caller, params).await),
     }
 }
 
-/// Parses a page size: 1..=max, default `default`.
-pub(crate) fn page_limit(
-    raw: Option<&str>,
-    default: i64,
-    max: i64,
-    errors: &mut FieldErrors,
-) -> i64 {
-    match raw {
-        None => default,
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                errors.add("limit", format!("limit must be an integer from 1 to {max}"));
-                default
-            }
-        },
-    }
-}
-
-async fn list_keys(
+async fn list_page(
     state: &AppState,
     caller: &Caller,
     params: ListParams,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let limit = page_limit(
-        params.limit.as_deref(),
-        DEFAULT_LIST_LIMIT,
-        MAX_LIST_LIMIT,
-        &mut errors,
-    );
-    let prefix = params.prefix.filter(|p| !p.is_empty());
-    if let Some(p) = &prefix {
-        if p.len() > 256 || p.chars().any(char::is_control) {
-            errors.add(
-                "prefix",
-                "prefix must be at most 256 bytes without control characters",
-            );
-        }
-    }
-    errors.check()?;
-    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            KeyCursor::decode(text)
-                .ok_or_else(|| ApiError::invalid_request("cursor is not valid"))?
-                .0,
-        ),
+    let input = ListInput {
+        prefix: params.prefix,
+        limit: params.limit.as_deref(),
+        cursor: params.cursor.as_deref(),
     };
-    let query = ListQuery {
-        prefix,
-        after,
-        limit: limit + 1,
-    };
-    let mut found = state
-        .db
-        .list_entries(caller.user, &caller.app, &query, state.clock.now())
-        .await
-        .map_err(repo_error)?;
-    let has_more = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = has_more
-        .then(|| found.last().map(|s| KeyCursor(s.key.clone()).encode()))
-        .flatten();
-    let items = found
+    let page = list_keys(state.db.as_ref(), state.clock.as_ref(), caller, input).await?;
+    let pagination = Pagination::of(&page);
+    let items = page
+        .items
         .into_iter()
         .map(|s| KeySummary {
             key: s.key,
@@ -448,13 +395,5 @@ async fn list_keys(
             expires_at: s.expires_at.map(rfc3339),
         })
         .collect();
-    Ok(Json(ListResponse {
-        items,
-        pagination: Pagination {
-            limit,
-            next_cursor,
-            has_more,
-        },
-    })
-    .into_response())
+    Ok(Json(ListResponse { items, pagination }).into_response())
 }

@@ -1,5 +1,6 @@
 //! Mini-app storage (the TMCP protocol §3): one module per operation group. User and app come only
-//! from the TEP; rules live in `services::storage`, SQL behind `StorageRepository`.
+//! from the TEP (`services::storage` admits the caller); each handler extracts, calls one use
+//! case of `tmcp_usecases::storage` and renders its result here.
 
 pub mod batch;
 pub mod conflicts;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tmcp_repository::StoredEntry;
+use tmcp_usecases::storage::list::Page;
 use utoipa::ToSchema;
 
 pub fn routes() -> Router<AppState> {
@@ -204,4 +206,14 @@ pub struct Pagination {
     pub limit: i64,
     pub next_cursor: Option<String>,
     pub has_more: bool,
+}
+
+impl Pagination {
+    fn of<T>(page: &Page<T>) -> Self {
+        Self {
+            limit: page.limit,
+            next_cursor: page.next_cursor.clone(),
+            has_more: page.has_more,
+        }
+    }
 }

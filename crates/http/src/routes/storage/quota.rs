@@ -3,13 +3,12 @@
 use super::QuotaResponse;
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::services::storage::{
-    admit, context, repo_error, respond, Caller, RouteClass, SCOPE_READ,
-};
+use crate::services::storage::{admit, respond, Caller, RouteClass, SCOPE_READ};
 use crate::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use tmcp_usecases::storage::quota::quota as read_quota;
 
 /// The caller's quota. Entries that expired but were not purged yet are purged first, so
 /// the numbers always equal the sum over live entries.
@@ -27,10 +26,12 @@ pub async fn quota(State(state): State<AppState>, principal: TepPrincipal) -> Re
 }
 
 async fn report(state: &AppState, caller: &Caller) -> Result<Response, ApiError> {
-    let snapshot = state
-        .db
-        .quota(caller.user, &caller.app, &context(state, &caller.app))
-        .await
-        .map_err(repo_error)?;
+    let snapshot = read_quota(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+    )
+    .await?;
     Ok(Json(QuotaResponse::from(snapshot)).into_response())
 }

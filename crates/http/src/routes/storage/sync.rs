@@ -1,14 +1,11 @@
 //! Offline sync: push a queue of operations (idempotent per `op_id`), pull the changes since
 //! a cursor (sets and deletions), and the sync status.
 
-use super::entries::page_limit;
 use super::present;
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::services::storage::{
-    admit, context, parse_body, parse_key, parse_metadata, parse_timestamp, parse_ttl, parse_value,
-    parse_writable_key, render_value, repo_error, respond, rfc3339, Caller, CheckFields,
-    FieldErrors, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    admit, parse_body, render_value, respond, rfc3339, Caller, RouteClass, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;
@@ -19,11 +16,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use tmcp_domain::storage::cursor::ChangeCursor;
-use tmcp_domain::storage::sync::{SyncOpResult, SyncOpStatus, SyncStrategy};
-use tmcp_domain::storage::value::checksum;
-use tmcp_domain::storage::{DEFAULT_LIST_LIMIT, MAX_BATCH_ITEMS, MAX_OP_ID_BYTES, MAX_PULL_LIMIT};
-use tmcp_repository::{ChangeKind, EntryWrite, SyncOp};
+use tmcp_domain::storage::sync::{SyncOpResult, SyncOpStatus};
+use tmcp_repository::ChangeKind;
+use tmcp_usecases::storage::sync::{self, Pushed};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -109,6 +104,23 @@ pub struct PushResult {
     pub error: Option<PushError>,
     /// The op id had been pushed before: this is its first result.
     pub replayed: bool,
+}
+
+impl PushOperation {
+    fn into_use_case(self) -> sync::PushOperation {
+        sync::PushOperation {
+            op_id: self.op_id,
+            kind: self.kind,
+            key: self.key,
+            value: self.value,
+            value_base64: self.value_base64,
+            content_type: self.content_type,
+            ttl: self.ttl,
+            metadata: self.metadata,
+            client_timestamp: self.client_timestamp,
+            base_version: self.base_version,
+        }
+    }
 }
 
 impl PushResult {
@@ -197,81 +209,6 @@ pub async fn push(
     }
 }
 
-fn valid_op_id(op_id: &str) -> bool {
-    !op_id.is_empty() && op_id.len() <= MAX_OP_ID_BYTES && !op_id.chars().any(char::is_control)
-}
-
-/// Validates one operation; `Err` is the per-operation rejection.
-fn sync_op(op: PushOperation, strategy: SyncStrategy) -> Result<SyncOp, ApiError> {
-    let mut errors = FieldErrors::default();
-    // A set must not create a key under a reserved segment; a delete may remove one stored
-    // before that rule existed.
-    let key = if op.kind == "set" {
-        parse_writable_key(&op.key, "key", &mut errors)
-    } else {
-        parse_key(&op.key, "key", &mut errors)
-    };
-    let client_timestamp = match op.client_timestamp.as_ref() {
-        None => {
-            errors.add("client_timestamp", "client_timestamp is required");
-            None
-        }
-        some => parse_timestamp(some, "client_timestamp", &mut errors),
-    };
-    if op.base_version.is_some_and(|v| v < 0) {
-        errors.add("base_version", "base_version must be 0 or more");
-    }
-    let write = match op.kind.as_str() {
-        "set" => {
-            let input = ValueInput {
-                value: op.value.as_deref(),
-                value_base64: op.value_base64.as_deref(),
-                content_type: op.content_type.as_deref(),
-            };
-            let value = parse_value(&input, "", &mut errors)?;
-            let ttl = parse_ttl(op.ttl, "ttl", &mut errors);
-            let metadata = parse_metadata(op.metadata, "metadata", &mut errors);
-            match (key.clone(), value) {
-                (Some(key), Some(value)) => Some(EntryWrite {
-                    key,
-                    checksum: checksum(&value.bytes),
-                    value: value.bytes,
-                    encoding: value.encoding,
-                    content_type: value.content_type,
-                    ttl_seconds: ttl,
-                    metadata,
-                    client_timestamp,
-                    last_write_wins: false,
-                    expected: None,
-                }),
-                _ => None,
-            }
-        }
-        "delete" => {
-            if op.value.is_some() || op.value_base64.is_some() || op.ttl.is_some() {
-                errors.add("value", "a delete carries no value or ttl");
-            }
-            None
-        }
-        _ => {
-            errors.add("type", "type must be set or delete");
-            None
-        }
-    };
-    errors.check()?;
-    match (key, client_timestamp) {
-        (Some(key), Some(client_timestamp)) => Ok(SyncOp {
-            op_id: op.op_id,
-            key,
-            write,
-            client_timestamp,
-            base_version: op.base_version,
-            strategy,
-        }),
-        _ => Err(ApiError::internal("validated operation lost a field")),
-    }
-}
-
 async fn push_ops(
     state: &AppState,
     caller: &Caller,
@@ -279,49 +216,29 @@ async fn push_ops(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let request: PushRequest = parse_body(headers, body)?;
-    let mut errors = FieldErrors::default();
-    let strategy = match request.strategy.as_deref() {
-        None => SyncStrategy::default(),
-        Some(raw) => SyncStrategy::parse(raw).unwrap_or_else(|| {
-            errors.add(
-                "strategy",
-                "strategy must be last_write_wins, local_wins, remote_wins or manual",
-            );
-            SyncStrategy::default()
-        }),
-    };
-    if request.operations.is_empty() || request.operations.len() > MAX_BATCH_ITEMS {
-        errors.add(
-            "operations",
-            format!("between 1 and {MAX_BATCH_ITEMS} operations"),
-        );
-    }
-    for (i, op) in request.operations.iter().enumerate() {
-        if !valid_op_id(&op.op_id) {
-            errors.add(
-                format!("operations[{i}].op_id"),
-                format!("op_id must be 1 to {MAX_OP_ID_BYTES} bytes without control characters"),
-            );
-        }
-    }
-    errors.check()?;
-    let mut results = Vec::with_capacity(request.operations.len());
-    for op in request.operations {
-        let (op_id, key) = (op.op_id.clone(), op.key.clone());
-        let op = match sync_op(op, strategy) {
-            Ok(op) => op,
-            Err(rejection) => {
-                results.push(PushResult::rejected(op_id, key, rejection));
-                continue;
+    let operations = request
+        .operations
+        .into_iter()
+        .map(PushOperation::into_use_case)
+        .collect();
+    let pushed = sync::push(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+        request.strategy.as_deref(),
+        operations,
+    )
+    .await?;
+    let results = pushed
+        .into_iter()
+        .map(|outcome| match outcome {
+            Pushed::Recorded(applied) => PushResult::from_result(applied.result, applied.replayed),
+            Pushed::Rejected { op_id, key, error } => {
+                PushResult::rejected(op_id, key, ApiError::from(error))
             }
-        };
-        let applied = state
-            .db
-            .sync_apply(caller.user, &caller.app, op, &context(state, &caller.app))
-            .await
-            .map_err(repo_error)?;
-        results.push(PushResult::from_result(applied.result, applied.replayed));
-    }
+        })
+        .collect();
     Ok(Json(PushResponse { results }).into_response())
 }
 
@@ -412,33 +329,15 @@ async fn pull_changes(
     } else {
         parse_body(headers, body)?
     };
-    let mut errors = FieldErrors::default();
-    let limit_text = request.limit.map(|l| l.to_string());
-    let limit = page_limit(
-        limit_text.as_deref(),
-        DEFAULT_LIST_LIMIT,
-        MAX_PULL_LIMIT,
-        &mut errors,
-    );
-    errors.check()?;
-    let cursor = match request.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            ChangeCursor::decode(text)
-                .ok_or_else(|| ApiError::invalid_request("cursor is not valid"))?,
-        ),
-    };
-    let page = state
-        .db
-        .pull_changes(
-            caller.user,
-            &caller.app,
-            cursor,
-            limit,
-            &context(state, &caller.app),
-        )
-        .await
-        .map_err(repo_error)?;
+    let page = sync::pull(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        caller,
+        request.cursor.as_deref(),
+        request.limit,
+    )
+    .await?;
     let changes = page
         .changes
         .into_iter()
@@ -521,11 +420,7 @@ pub async fn status(State(state): State<AppState>, principal: TepPrincipal) -> R
 }
 
 async fn sync_status(state: &AppState, caller: &Caller) -> Result<Response, ApiError> {
-    let status = state
-        .db
-        .sync_status(caller.user, &caller.app)
-        .await
-        .map_err(repo_error)?;
+    let status = sync::status(state.db.as_ref(), caller).await?;
     Ok(Json(SyncStatusResponse {
         pending_operations: status.pending_ops,
         failed_operations: status.failed_ops,
