@@ -103,6 +103,11 @@ enum AdminCommand {
         #[arg(long)]
         event_id: String,
     },
+    /// Print a webhook event's delivery state and every attempt (status, duration, error).
+    WebhookLog {
+        #[arg(long)]
+        event_id: String,
+    },
     /// Start a new TEP signing key (old keys keep verifying until their tokens expire).
     RotateSigningKey,
 }
@@ -177,6 +182,11 @@ async fn main() -> ExitCode {
         Command::Admin {
             command: AdminCommand::RedeliverWebhook { event_id },
         } => webhook_admin::run_redeliver(&config, &SystemClock, &event_id)
+            .await
+            .map(|answer| println!("{answer}")),
+        Command::Admin {
+            command: AdminCommand::WebhookLog { event_id },
+        } => webhook_admin::run_delivery_log(&config, &event_id)
             .await
             .map(|answer| println!("{answer}")),
         Command::Admin {

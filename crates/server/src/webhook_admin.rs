@@ -115,3 +115,44 @@ pub async fn run_redeliver(
     webhooks::redeliver(db.as_ref(), clock, id).await?;
     Ok(json!({"event_id": id.to_string(), "status": "pending"}))
 }
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// `admin webhook-log`: an event's delivery state and attempts as JSON.
+pub async fn delivery_log(db: &dyn Database, event_id: Uuid) -> anyhow::Result<serde_json::Value> {
+    let (state, attempts) = webhooks::delivery_log(db, event_id).await?;
+    let attempts: Vec<_> = attempts
+        .into_iter()
+        .map(|a| {
+            json!({
+                "attempt": a.attempt,
+                "status_code": a.status_code,
+                "duration_ms": a.duration_ms,
+                "error": a.error,
+                "attempted_at": rfc3339(a.attempted_at),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "event_id": state.id.to_string(),
+        "app_id": state.app_id,
+        "event": state.event,
+        "status": state.status.as_str(),
+        "attempts": state.attempts,
+        "next_attempt_at": state.next_attempt_at.map(rfc3339),
+        "delivered_at": state.delivered_at.map(rfc3339),
+        "last_error": state.last_error,
+        "log": attempts,
+    }))
+}
+
+pub async fn run_delivery_log(
+    config: &Config,
+    event_id: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let id = Uuid::parse_str(event_id).context("--event-id must be a UUID")?;
+    let db = database::open(config).await?;
+    delivery_log(db.as_ref(), id).await
+}

@@ -40,6 +40,15 @@ pub async fn bad_request_and_unauthorized_stop_and_are_recorded(fixture: Fixture
     }
     codes.sort();
     assert_eq!(codes, vec![Some(400), Some(401)]);
+    // The developer's view of the same record, through the use case the CLI prints.
+    let (state, log) = webhooks::delivery_log(hooks.db.as_ref(), first)
+        .await
+        .expect("log");
+    assert_eq!((state.status, log.len()), (DeliveryStatus::Failed, 1));
+    assert!(matches!(
+        webhooks::delivery_log(hooks.db.as_ref(), uuid::Uuid::nil()).await,
+        Err(EndpointError::NoSuchEvent)
+    ));
     let endpoint = hooks.db.find_webhook_endpoint(APP).await.expect("read");
     assert_eq!(endpoint.and_then(|e| e.disabled_at), None, "still enabled");
 }

@@ -82,6 +82,18 @@ fn webhook_admin_commands_print_secrets_once_and_refuse_bad_urls() {
         true,
     );
     assert!(!unknown.status.success());
+    let no_log = run(
+        dir.path(),
+        &[
+            "admin",
+            "webhook-log",
+            "--event-id",
+            "0192f3a0-0000-7000-8000-000000000000",
+        ],
+        true,
+    );
+    assert!(!no_log.status.success());
+    assert!(String::from_utf8_lossy(&no_log.stderr).contains("no webhook event"));
     let unknown_client = run(
         dir.path(),
         &["admin", "rotate-webhook-secret", "--client-id", "ma_nobody"],

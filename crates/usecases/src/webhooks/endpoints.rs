@@ -8,7 +8,7 @@ use rand::RngCore;
 use time::{Duration, OffsetDateTime};
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::Clock;
-use tmcp_repository::{Database, RepoError, WebhookEndpoint};
+use tmcp_repository::{Database, DeliveryAttempt, DeliveryState, RepoError, WebhookEndpoint};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,8 @@ pub enum EndpointError {
     NoEndpoint,
     #[error("no dead-lettered or refused event has this id")]
     NotRedeliverable,
+    #[error("no webhook event has this id")]
+    NoSuchEvent,
     #[error(transparent)]
     Repository(#[from] RepoError),
 }
@@ -89,4 +91,18 @@ pub async fn redeliver(
     } else {
         Err(EndpointError::NotRedeliverable)
     }
+}
+
+/// An event's delivery record: where it stands and every attempt, oldest first (what the
+/// app's developer reads to see why a delivery failed; never a response body or a secret).
+pub async fn delivery_log(
+    db: &dyn Database,
+    event_id: Uuid,
+) -> Result<(DeliveryState, Vec<DeliveryAttempt>), EndpointError> {
+    let state = db
+        .delivery_state(event_id)
+        .await?
+        .ok_or(EndpointError::NoSuchEvent)?;
+    let attempts = db.delivery_attempts(event_id).await?;
+    Ok((state, attempts))
 }

@@ -18,7 +18,7 @@ pub mod signing;
 pub mod target;
 
 pub use delivery::{deliver_due, DeliveryReport, OutgoingRequest, SendResult, WebhookSender};
-pub use endpoints::{redeliver, register_endpoint, rotate_secret, EndpointError};
+pub use endpoints::{delivery_log, redeliver, register_endpoint, rotate_secret, EndpointError};
 pub use secret::WebhookSecret;
 
 use std::time::Duration;
