@@ -111,6 +111,7 @@ macro_rules! contract_suite {
             webhooks::outcomes_are_logged_and_schedule_the_next_attempt,
             webhooks::dead_letters_can_be_requeued,
             webhooks::racing_claimers_never_share_an_event,
+            webhooks::finished_events_past_retention_are_purged,
         );
     };
     (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {

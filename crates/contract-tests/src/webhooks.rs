@@ -288,3 +288,59 @@ pub async fn racing_claimers_never_share_an_event(fixture: &Fixture) {
     assert!(seen.is_subset(&ids));
     assert_eq!(seen.len(), 40, "8 claimers x 7 cover all 40 events");
 }
+
+/// Finished events past retention go with their attempt logs, oldest first and bounded;
+/// pending ones and recent ones stay.
+pub async fn finished_events_past_retention_are_purged(fixture: &Fixture) {
+    let db = &fixture.db;
+    let delivered = event(fixture, "ma_hooks").await;
+    let dead = event(fixture, "ma_hooks").await;
+    let held = db
+        .claim_due_events(claim(fixture, 60, 10))
+        .await
+        .expect("claim");
+    assert_eq!(held.len(), 2);
+    for (id, outcome) in [
+        (
+            delivered,
+            DeliveryOutcome::Delivered {
+                at: fixture.clock.now_for_fixtures(),
+            },
+        ),
+        (
+            dead,
+            DeliveryOutcome::Stop {
+                status: DeliveryStatus::Dead,
+            },
+        ),
+    ] {
+        assert!(db
+            .record_delivery(
+                held[0].lease_owner,
+                attempt(fixture, id, 1, Some(204)),
+                outcome
+            )
+            .await
+            .expect("recorded"));
+    }
+    let pending = event(fixture, "ma_hooks").await;
+    fixture.clock.advance(Duration::days(31));
+    let recent = event(fixture, "ma_hooks").await;
+    let cutoff = fixture.clock.now_for_fixtures() - Duration::days(30);
+    assert_eq!(db.purge_webhook_history(cutoff, 1).await.expect("purge"), 1);
+    assert_eq!(
+        db.purge_webhook_history(cutoff, 10).await.expect("purge"),
+        1
+    );
+    assert_eq!(
+        db.purge_webhook_history(cutoff, 10).await.expect("purge"),
+        0
+    );
+    for gone in [delivered, dead] {
+        assert!(db.delivery_state(gone).await.expect("state").is_none());
+        assert!(db.delivery_attempts(gone).await.expect("log").is_empty());
+    }
+    for kept in [pending, recent] {
+        assert!(db.delivery_state(kept).await.expect("state").is_some());
+    }
+}

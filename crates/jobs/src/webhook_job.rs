@@ -58,3 +58,34 @@ impl Job for WebhookDeliveryJob {
         Ok(self.db.oldest_due_event(now).await?)
     }
 }
+
+/// Finished webhook events past retention, with their attempt logs, one bounded batch at a
+/// time (a full batch is followed at once by another, so a backlog drains).
+pub struct WebhookHistoryJob {
+    pub db: Arc<dyn Database>,
+    pub retention: time::Duration,
+    pub batch_size: i64,
+    pub interval: Duration,
+}
+
+#[async_trait]
+impl Job for WebhookHistoryJob {
+    fn name(&self) -> &'static str {
+        "webhook_history"
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn batch_limit(&self) -> u64 {
+        self.batch_size.unsigned_abs()
+    }
+
+    async fn run_batch(&self, now: OffsetDateTime) -> anyhow::Result<u64> {
+        Ok(self
+            .db
+            .purge_webhook_history(now - self.retention, self.batch_size)
+            .await?)
+    }
+}

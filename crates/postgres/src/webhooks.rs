@@ -321,4 +321,19 @@ impl WebhookRepository for PgDatabase {
         .map_err(map_sqlx_error)?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn purge_webhook_history(&self, before: OffsetDateTime, limit: i64) -> RepoResult<u64> {
+        // Attempts go with their event (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM webhook_outbox WHERE id IN (SELECT id FROM webhook_outbox \
+             WHERE status IN ('delivered', 'failed', 'dead') AND created_at < $1 \
+             ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(self.system_pool())
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(done.rows_affected())
+    }
 }

@@ -163,4 +163,8 @@ pub trait WebhookRepository: Send + Sync {
     /// Puts a dead or failed event back to pending, due at `at`, with its attempt count
     /// reset. False when the event does not exist, or is pending or delivered.
     async fn requeue_event(&self, event_id: Uuid, at: OffsetDateTime) -> RepoResult<bool>;
+    /// Deletes up to `limit` finished events (delivered, failed or dead) created before
+    /// `before`, oldest first, with their attempt logs; pending events are never touched.
+    /// Returns how many events went.
+    async fn purge_webhook_history(&self, before: OffsetDateTime, limit: i64) -> RepoResult<u64>;
 }

@@ -13,7 +13,7 @@ use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
 use tmcp_jobs::sender::HttpSender;
 use tmcp_jobs::upkeep::{self, UpkeepSettings};
-use tmcp_jobs::webhook_job::WebhookDeliveryJob;
+use tmcp_jobs::webhook_job::{WebhookDeliveryJob, WebhookHistoryJob};
 use tmcp_jobs::Runner;
 use tmcp_repository::Database;
 use tmcp_usecases::webhooks::delivery::jitter_rng;
@@ -52,11 +52,17 @@ pub fn runner(
         interval: Duration::from_secs(hooks.poll_interval_secs),
         rng: jitter_rng(&mut rand::rngs::OsRng),
     };
+    let history = WebhookHistoryJob {
+        db: db.clone(),
+        retention: time::Duration::days(hooks.history_retention_days),
+        batch_size: config.maintenance.purge_batch_size,
+        interval: Duration::from_secs(config.maintenance.interval_secs),
+    };
     let mut runner = Runner::new(clock.clone());
     for job in upkeep::jobs(db, config.maintenance.upkeep_settings()) {
         runner = runner.with(job);
     }
-    Ok(runner.with(Arc::new(delivery)))
+    Ok(runner.with(Arc::new(delivery)).with(Arc::new(history)))
 }
 
 /// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches

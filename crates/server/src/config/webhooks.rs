@@ -25,6 +25,10 @@ pub struct WebhooksConfig {
     pub concurrency: usize,
     /// How long a claim holds an event; after it a crashed worker's events are sent again.
     pub lease_secs: u64,
+    /// Finished events (delivered, refused, dead-lettered) and their attempt logs are kept
+    /// this long for the developer and for redelivery, then purged by the
+    /// `webhook_history` job.
+    pub history_retention_days: i64,
 }
 
 impl Default for WebhooksConfig {
@@ -39,6 +43,7 @@ impl Default for WebhooksConfig {
             batch_size: 50,
             concurrency: 8,
             lease_secs: 120,
+            history_retention_days: 30,
         }
     }
 }
@@ -74,6 +79,9 @@ impl WebhooksConfig {
         }
         if !(1..=720).contains(&self.max_age_hours) {
             bail!("webhooks.max_age_hours must be between 1 and 720");
+        }
+        if !(1..=3650).contains(&self.history_retention_days) {
+            bail!("webhooks.history_retention_days must be between 1 and 3650");
         }
         if self.rotation_overlap_secs > 30 * 24 * 3600 {
             bail!("webhooks.rotation_overlap_secs must be at most 30 days");
