@@ -11,6 +11,7 @@ pub mod engines;
 pub mod fixtures;
 pub mod isolation;
 pub mod oauth;
+pub mod payments;
 pub mod redis_server;
 pub mod storage;
 pub mod system;
@@ -106,6 +107,11 @@ macro_rules! contract_suite {
             wallets::hot_merchant_account_stays_exact,
             wallets::opposite_transfers_never_deadlock,
             wallets::random_interleavings_keep_the_ledger_clean,
+            payments::payments_are_read_only_by_their_owners,
+            payments::settlement_moves_money_fee_and_events_once,
+            payments::unpaid_payments_fail_cleanly,
+            payments::due_requests_expire_once,
+            payments::parallel_settlements_never_overdraw,
             webhooks::webhook_endpoints_store_rotate_and_disable,
             webhooks::due_events_are_claimed_once_under_a_lease,
             webhooks::outcomes_are_logged_and_schedule_the_next_attempt,

@@ -137,3 +137,92 @@ mod tests {
         assert_eq!(MfaRequired.as_db(), "MFA_Required");
     }
 }
+
+/// The wire summary of a payment (`payment_transactions.status`), derived from its state
+/// and how much of it was refunded: clients see this, the state machine decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    PendingAuthorization,
+    MfaRequired,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+    Expired,
+    Refunded,
+    PartiallyRefunded,
+}
+
+impl PaymentStatus {
+    pub const ALL: [Self; 9] = [
+        Self::PendingAuthorization,
+        Self::MfaRequired,
+        Self::Processing,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Expired,
+        Self::Refunded,
+        Self::PartiallyRefunded,
+    ];
+
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::PendingAuthorization => "pending_authorization",
+            Self::MfaRequired => "mfa_required",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+            Self::Refunded => "refunded",
+            Self::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_db() == value)
+    }
+
+    /// The status of a payment in `state` with `refunded` of its amount refunded. A
+    /// completed payment with some refunds stays `Completed` (more can be refunded) and
+    /// shows `partially_refunded`; a fully refunded one is in state `Refunded`.
+    pub fn of(state: PaymentState, refunded: i64) -> Self {
+        match state {
+            PaymentState::Initiated | PaymentState::Validating => Self::PendingAuthorization,
+            PaymentState::MfaRequired => Self::MfaRequired,
+            PaymentState::Authorized | PaymentState::Processing => Self::Processing,
+            PaymentState::Completed if refunded > 0 => Self::PartiallyRefunded,
+            PaymentState::Completed => Self::Completed,
+            PaymentState::Failed => Self::Failed,
+            PaymentState::Cancelled => Self::Cancelled,
+            PaymentState::Expired => Self::Expired,
+            PaymentState::Refunded => Self::Refunded,
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn status_follows_state_and_refunds() {
+        assert_eq!(
+            PaymentStatus::of(PaymentState::Initiated, 0),
+            PaymentStatus::PendingAuthorization
+        );
+        assert_eq!(
+            PaymentStatus::of(PaymentState::Completed, 1),
+            PaymentStatus::PartiallyRefunded
+        );
+        assert_eq!(
+            PaymentStatus::of(PaymentState::Refunded, 10),
+            PaymentStatus::Refunded
+        );
+        for s in PaymentStatus::ALL {
+            assert_eq!(PaymentStatus::parse(s.as_db()), Some(s));
+        }
+    }
+}

@@ -11,6 +11,8 @@ mod devices;
 mod error;
 mod mfa;
 mod oauth;
+mod payment_rows;
+mod payment_tx;
 mod payments;
 mod sessions;
 mod storage;

@@ -1,11 +1,66 @@
-use crate::{map_sqlx_error, PgDatabase};
+//! Payments on PostgreSQL: the rules are `tmcp_repository::payment_tx`, run in a
+//! [`PgWalletTx`] on the system pool (money moves between owners). A user's reads go through
+//! the request role with row-level security; an app's or an administrator's through the
+//! system role, filtered here.
+
+use crate::payment_rows::{payment_from_row, refund_from_row, PAYMENT_COLUMNS, REFUND_COLUMNS};
+use crate::wallet_tx::PgWalletTx;
+use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
-use tmcp_repository::{NewPaymentRecord, PaymentRepository, RepoResult};
+use time::OffsetDateTime;
+use tmcp_domain::PaymentId;
+use tmcp_repository::payment_tx::{self, Settle};
+use tmcp_repository::{
+    NewPaymentRecord, Payment, PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer,
+    Refund, RepoResult, Settled,
+};
+
+/// Ends a payment rule's transaction: committed if the rule succeeded, rolled back (nothing
+/// written) if it refused or failed.
+async fn finish<R>(unit: PgWalletTx, result: PaymentTxResult<R>) -> PaymentTxResult<R> {
+    match result {
+        Ok(done) => {
+            unit.tx.commit().await.map_err(map_sqlx_error)?;
+            Ok(done)
+        }
+        Err(refused) => {
+            unit.tx.rollback().await.map_err(map_sqlx_error)?;
+            Err(refused)
+        }
+    }
+}
+
+impl PgDatabase {
+    async fn begin_payment(&self) -> RepoResult<PgWalletTx> {
+        Ok(PgWalletTx {
+            tx: self.system_tx().await?,
+        })
+    }
+
+    /// A read transaction for the viewer: a user's rows through row-level security.
+    async fn viewer_tx(&self, viewer: &PaymentViewer) -> RepoResult<PgTx> {
+        match viewer {
+            PaymentViewer::User(user) | PaymentViewer::UserInApp(user, _) => {
+                self.scoped(*user).await
+            }
+            PaymentViewer::App(_) | PaymentViewer::Admin => self.system_tx().await,
+        }
+    }
+}
+
+/// The viewer as the `(user_id, app_id)` filter of a query (`NULL` = any).
+fn filter(viewer: &PaymentViewer) -> (Option<uuid::Uuid>, Option<&str>) {
+    match viewer {
+        PaymentViewer::User(user) => (Some(user.0), None),
+        PaymentViewer::UserInApp(user, app) => (Some(user.0), Some(app.as_str())),
+        PaymentViewer::App(app) => (None, Some(app.as_str())),
+        PaymentViewer::Admin => (None, None),
+    }
+}
 
 #[async_trait]
 impl PaymentRepository for PgDatabase {
     async fn insert_payment(&self, payment: NewPaymentRecord) -> RepoResult<()> {
-        let mut tx = self.scoped(payment.user_id).await?;
         sqlx::query(
             "INSERT INTO payment_transactions (payment_id, user_id, app_id, amount, currency, \
              description, status, state, created_at, updated_at) \
@@ -20,9 +75,94 @@ impl PaymentRepository for PgDatabase {
         .bind(&payment.status)
         .bind(payment.state.as_db())
         .bind(payment.created_at)
-        .execute(&mut *tx)
+        .execute(self.system_pool())
         .await
         .map_err(map_sqlx_error)?;
-        tx.commit().await.map_err(map_sqlx_error)
+        Ok(())
+    }
+
+    async fn create_payment(&self, payment: &Payment) -> PaymentTxResult<()> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::create(&mut unit, payment).await;
+        finish(unit, result).await
+    }
+
+    async fn payment(&self, id: PaymentId, viewer: &PaymentViewer) -> RepoResult<Option<Payment>> {
+        let mut tx = self.viewer_tx(viewer).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payment_transactions WHERE payment_id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        let payment = row.as_ref().map(payment_from_row).transpose()?;
+        Ok(payment.filter(|p| viewer.may_see(p)))
+    }
+
+    async fn list_payments(&self, query: &PaymentQuery) -> RepoResult<Vec<Payment>> {
+        let (user, app) = filter(&query.viewer);
+        let mut tx = self.viewer_tx(&query.viewer).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payment_transactions \
+             WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR app_id = $2) \
+               AND ($3::text IS NULL OR status = $3) \
+               AND ($4::timestamptz IS NULL OR (created_at, payment_id) < ($4, $5::uuid)) \
+             ORDER BY created_at DESC, payment_id DESC LIMIT $6"
+        ))
+        .bind(user)
+        .bind(app)
+        .bind(query.status.map(|s| s.as_db()))
+        .bind(query.before.map(|c| c.created_at))
+        .bind(query.before.map(|c| c.id.0))
+        .bind(i64::from(query.limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
+    async fn payments_due(&self, now: OffsetDateTime, limit: u32) -> RepoResult<Vec<PaymentId>> {
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT payment_id FROM payment_transactions \
+             WHERE state IN ('Initiated', 'MFA_Required') AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(self.system_pool())
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(ids.into_iter().map(PaymentId).collect())
+    }
+
+    async fn settle_payment(&self, settle: Settle) -> PaymentTxResult<Settled> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::settle(&mut unit, &settle).await;
+        finish(unit, result).await
+    }
+
+    async fn expire_payment(
+        &self,
+        id: PaymentId,
+        at: OffsetDateTime,
+    ) -> PaymentTxResult<Option<Payment>> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::expire(&mut unit, id, at).await;
+        finish(unit, result).await
+    }
+
+    async fn payment_refunds(&self, id: PaymentId) -> RepoResult<Vec<Refund>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REFUND_COLUMNS} FROM payment_refunds WHERE payment_id = $1 \
+             ORDER BY created_at, refund_id"
+        ))
+        .bind(id.0)
+        .fetch_all(self.system_pool())
+        .await
+        .map_err(map_sqlx_error)?;
+        rows.iter().map(refund_from_row).collect()
     }
 }

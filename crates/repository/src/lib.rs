@@ -10,6 +10,7 @@ pub mod error;
 pub mod ledger_check;
 pub mod mfa;
 pub mod oauth;
+pub mod payment_tx;
 pub mod payments;
 pub mod sessions;
 pub mod storage;
@@ -33,7 +34,11 @@ pub use oauth::{
     NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
     OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent,
 };
-pub use payments::{NewPaymentRecord, PaymentRepository};
+pub use payments::{
+    ChallengeMethod, ChallengeStatus, MfaChallenge, NewPaymentRecord, Payment, PaymentCursor,
+    PaymentQuery, PaymentRepository, PaymentTxError, PaymentTxResult, PaymentViewer, Refund,
+    Settled,
+};
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,
 };

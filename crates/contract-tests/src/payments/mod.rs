@@ -1,0 +1,66 @@
+//! Payment scenarios: requests read back only by their owners, settlement moving the money
+//! with its fee and events in one unit of work, clean failures without funds, expiry, and
+//! concurrent settlements from one wallet never overdrawing it.
+
+pub mod concurrency;
+pub mod flow;
+
+pub use concurrency::parallel_settlements_never_overdraw;
+pub use flow::{
+    due_requests_expire_once, payments_are_read_only_by_their_owners,
+    settlement_moves_money_fee_and_events_once, unpaid_payments_fail_cleanly,
+};
+
+use crate::fixtures::{self, FixtureClock};
+use crate::wallets::{money, open};
+use crate::Fixture;
+use time::Duration;
+use tmcp_domain::payment_state::PaymentState;
+use tmcp_domain::{AppId, PaymentId, UserId};
+use tmcp_repository::{Payment, WalletOwner};
+
+/// A fresh payment request of `minor` USD from `app` to `user`, created through the
+/// repository (state `Initiated`, expiring 5 minutes after creation).
+pub(crate) async fn request(fixture: &Fixture, user: UserId, app: &AppId, minor: i64) -> Payment {
+    let at = fixture.clock.now_for_fixtures();
+    let payment = Payment {
+        id: PaymentId::new_v7(at),
+        user_id: user,
+        app_id: Some(app.clone()),
+        amount: money(minor),
+        description: Some("a scenario purchase".into()),
+        merchant_order_id: Some(format!("order-{minor}")),
+        items: serde_json::json!([]),
+        metadata: serde_json::json!({"k": "v"}),
+        callback_url: None,
+        state: PaymentState::Initiated,
+        mfa_required: false,
+        mfa_method: None,
+        mfa_verified: false,
+        mfa_attempts: 0,
+        hold_id: None,
+        refunded: 0,
+        fee: 0,
+        failure_reason: None,
+        created_at: at,
+        updated_at: at,
+        expires_at: Some(at + Duration::minutes(5)),
+        completed_at: None,
+    };
+    fixture
+        .db
+        .create_payment(&payment)
+        .await
+        .expect("payment request stored");
+    payment
+}
+
+/// A merchant app with its developer, and the merchant and platform accounts a settlement
+/// expects to exist.
+pub(crate) async fn merchant(fixture: &Fixture, id: &str) -> AppId {
+    let developer = fixtures::user(fixture, &format!("dev_{id}")).await;
+    let app = fixtures::app(fixture, id, &developer).await;
+    open(fixture, WalletOwner::Merchant(app.clone())).await;
+    open(fixture, WalletOwner::Platform).await;
+    app
+}

@@ -1,0 +1,339 @@
+//! The payment rules shared by every engine, over a [`PaymentTx`]: the engine's wallet unit
+//! of work (`PgWalletTx` / `SqliteWalletTx`) plus the SQL of the payment rows. Each rule
+//! changes a payment's state through the domain state machine and a guarded update
+//! (`WHERE state = expected`, one row), moves the money with the `wallet_tx` functions and
+//! queues the webhook rows, all in the one unit of work the engine commits — or, on any
+//! refusal, rolls back.
+//!
+//! Lock order: the payment row first, then wallet accounts (ascending id), then at most one
+//! hold — `wallet_tx`'s order with the payment in front. Nothing locks a payment after an
+//! account, so payment units of work never wait on each other (or on wallet ones) in a cycle.
+
+use crate::oauth::OutboxEvent;
+use crate::payments::{
+    MfaChallenge, Payment, PaymentTxError, PaymentTxResult, PaymentViewer, Refund, Settled,
+};
+use crate::wallet_tx::{self, WalletTx};
+use crate::wallets::{WalletError, WalletOwner};
+use crate::{RepoError, RepoResult};
+use async_trait::async_trait;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
+use tmcp_domain::payment_state::PaymentState;
+use tmcp_domain::wallet::{EntryType, MovementBuilder, WalletAccountId};
+use tmcp_domain::{Money, PaymentId};
+use uuid::Uuid;
+
+pub const PAYMENT_COMPLETED: &str = "payment.completed";
+pub const PAYMENT_FAILED: &str = "payment.failed";
+pub const PAYMENT_REFUNDED: &str = "payment.refunded";
+pub const WALLET_UPDATED: &str = "wallet.updated";
+
+/// Basis points are hundredths of a percent.
+const BASIS_POINTS: i64 = 10_000;
+
+/// One engine's open unit of work on the payment and wallet tables.
+#[async_trait]
+pub trait PaymentTx: WalletTx {
+    async fn insert_payment(&mut self, payment: &Payment) -> RepoResult<()>;
+
+    /// Locks the payment row until the unit of work ends and returns it.
+    async fn lock_payment(&mut self, id: PaymentId) -> RepoResult<Option<Payment>>;
+
+    /// Stores the payment's changing columns if its row is still in `expected`; `false`
+    /// when it is not (rows affected 0).
+    async fn update_payment(
+        &mut self,
+        payment: &Payment,
+        expected: PaymentState,
+    ) -> RepoResult<bool>;
+
+    async fn insert_refund(&mut self, refund: &Refund) -> RepoResult<()>;
+
+    async fn insert_challenge(&mut self, challenge: &MfaChallenge) -> RepoResult<()>;
+
+    /// Locks the challenge until the unit of work ends and returns it.
+    async fn lock_challenge(&mut self, id: Uuid) -> RepoResult<Option<MfaChallenge>>;
+
+    /// Stores the challenge's status, attempts, method and verified_at.
+    async fn update_challenge(&mut self, challenge: &MfaChallenge) -> RepoResult<()>;
+
+    /// Inserts a `webhook_outbox` row.
+    async fn enqueue(&mut self, event: &OutboxEvent) -> RepoResult<()>;
+}
+
+/// Settling a pending payment at once (below the MFA threshold).
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub payment_id: PaymentId,
+    /// Who authorizes: the payment must be theirs.
+    pub viewer: PaymentViewer,
+    /// The platform's share, in basis points of the amount (rounded down).
+    pub fee_basis_points: u32,
+    pub at: OffsetDateTime,
+}
+
+/// The platform fee of `amount` at `basis_points`, rounded down (the merchant keeps the
+/// remainder), never above the amount.
+pub fn fee_of(amount: i64, basis_points: u32) -> i64 {
+    let fee = i128::from(amount) * i128::from(basis_points) / i128::from(BASIS_POINTS);
+    i64::try_from(fee).unwrap_or(amount).clamp(0, amount)
+}
+
+/// Inserts a new payment request.
+pub async fn create<T: PaymentTx + ?Sized>(tx: &mut T, payment: &Payment) -> PaymentTxResult<()> {
+    if payment.state != PaymentState::Initiated {
+        return Err(RepoError::Internal("a new payment starts Initiated".into()).into());
+    }
+    tx.insert_payment(payment).await?;
+    Ok(())
+}
+
+/// Locks the payment and checks the viewer may act on it; another owner's payment is "not
+/// found", so its existence is not revealed.
+async fn lock_visible<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    id: PaymentId,
+    viewer: &PaymentViewer,
+) -> PaymentTxResult<Payment> {
+    match tx.lock_payment(id).await? {
+        Some(payment) if viewer.may_see(&payment) => Ok(payment),
+        _ => Err(PaymentTxError::NotFound),
+    }
+}
+
+/// Writes `payment` (already moved to its new state) if its row is still in `expected`.
+async fn store<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    payment: &Payment,
+    expected: PaymentState,
+) -> PaymentTxResult<()> {
+    if tx.update_payment(payment, expected).await? {
+        Ok(())
+    } else {
+        Err(PaymentTxError::StateChanged)
+    }
+}
+
+/// Walks the state machine through `path`; any illegal step refuses the whole move.
+fn walk(from: PaymentState, path: &[PaymentState]) -> PaymentTxResult<PaymentState> {
+    let mut state = from;
+    for next in path {
+        state = state.transition(*next)?;
+    }
+    Ok(state)
+}
+
+fn money(minor: i64, like: Money) -> Money {
+    Money {
+        minor,
+        currency: like.currency,
+    }
+}
+
+/// Settles the payment: the amount moves from the user's wallet to the merchant's (the
+/// platform fee to the platform account) and the payment completes, with its events. When
+/// the user cannot pay, nothing moves and the payment fails instead — also committed.
+pub async fn settle<T: PaymentTx + ?Sized>(tx: &mut T, s: &Settle) -> PaymentTxResult<Settled> {
+    let mut payment = lock_visible(tx, s.payment_id, &s.viewer).await?;
+    let expected = payment.state;
+    use PaymentState::*;
+    let completed = walk(expected, &[Validating, Authorized, Processing, Completed])?;
+    let app = payment.app_id.clone().ok_or(PaymentTxError::NoMerchant)?;
+    let amount = payment.amount;
+    let fee = fee_of(amount.minor, s.fee_basis_points);
+
+    let user = tx
+        .find_account(&WalletOwner::User(payment.user_id), amount.currency)
+        .await?;
+    let Some(user) = user else {
+        return fail_unpaid(tx, payment, expected, 0, s.at).await;
+    };
+    let merchant = existing_account(tx, WalletOwner::Merchant(app.clone()), amount).await?;
+    let mut builder = MovementBuilder::new(EntryType::Payment)
+        .debit(user.id.clone(), amount)
+        .credit(merchant.clone(), money(amount.minor - fee, amount))
+        .payment(payment.id);
+    if fee > 0 {
+        let platform = existing_account(tx, WalletOwner::Platform, amount).await?;
+        builder = builder.credit(platform, money(fee, amount));
+    }
+    let movement = builder.build(uuid_v7_at(s.at)).map_err(WalletError::from)?;
+    match wallet_tx::post_movement(tx, &movement, s.at).await {
+        Ok(_) => {}
+        // Refused before any leg was written: the payment fails in this same unit of work.
+        Err(WalletError::InsufficientFunds(_)) => {
+            let available = tx
+                .lock_accounts(std::slice::from_ref(&user.id))
+                .await?
+                .first()
+                .map_or(0, |a| a.available());
+            return fail_unpaid(tx, payment, expected, available, s.at).await;
+        }
+        Err(other) => return Err(other.into()),
+    }
+    payment.state = completed;
+    payment.fee = fee;
+    payment.updated_at = s.at;
+    payment.completed_at = Some(s.at);
+    store(tx, &payment, expected).await?;
+    tx.enqueue(&payment_event(PAYMENT_COMPLETED, &payment, s.at)?)
+        .await?;
+    wallet_updated(tx, &merchant, &payment, s.at).await?;
+    Ok(Settled::Completed(payment))
+}
+
+/// The merchant and platform accounts are opened by the caller before the unit of work
+/// (opening races on a unique index, which would abort a PostgreSQL transaction).
+async fn existing_account<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    owner: WalletOwner,
+    amount: Money,
+) -> PaymentTxResult<WalletAccountId> {
+    tx.find_account(&owner, amount.currency)
+        .await?
+        .map(|a| a.id)
+        .ok_or_else(|| RepoError::Internal(format!("no {owner:?} account open")).into())
+}
+
+/// The user could not pay: the payment fails (and its hold, if any, is released by the
+/// caller's rule), `payment.failed` is queued.
+async fn fail_unpaid<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    mut payment: Payment,
+    expected: PaymentState,
+    available: i64,
+    at: OffsetDateTime,
+) -> PaymentTxResult<Settled> {
+    payment.state = payment.state.transition(PaymentState::Failed)?;
+    payment.failure_reason = Some("insufficient_funds".into());
+    payment.updated_at = at;
+    store(tx, &payment, expected).await?;
+    tx.enqueue(&payment_event(PAYMENT_FAILED, &payment, at)?)
+        .await?;
+    let required = payment.amount;
+    Ok(Settled::InsufficientFunds {
+        available: money(available, required),
+        required,
+        payment,
+    })
+}
+
+/// Expires the payment if it is still waiting and past its deadline: a hold is released,
+/// the state becomes `Expired` and `payment.failed` (status `expired`) is queued. `None`
+/// when there is nothing to expire (already moved on, or not due yet).
+pub async fn expire<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    id: PaymentId,
+    at: OffsetDateTime,
+) -> PaymentTxResult<Option<Payment>> {
+    let Some(mut payment) = tx.lock_payment(id).await? else {
+        return Ok(None);
+    };
+    if !payment.is_due(at) {
+        return Ok(None);
+    }
+    let expected = payment.state;
+    payment.state = expected.transition(PaymentState::Expired)?;
+    if let Some(hold) = payment.hold_id {
+        wallet_tx::release_hold(tx, hold, at).await?;
+    }
+    payment.failure_reason = Some("expired".into());
+    payment.updated_at = at;
+    store(tx, &payment, expected).await?;
+    tx.enqueue(&payment_event(PAYMENT_FAILED, &payment, at)?)
+        .await?;
+    Ok(Some(payment))
+}
+
+fn rfc3339(at: OffsetDateTime) -> RepoResult<String> {
+    at.format(&Rfc3339)
+        .map_err(|e| RepoError::Internal(format!("payment instant: {e}")))
+}
+
+/// A payment event to the merchant app, with the fields the protocol names.
+pub fn payment_event(
+    event: &str,
+    payment: &Payment,
+    at: OffsetDateTime,
+) -> RepoResult<OutboxEvent> {
+    let app = payment
+        .app_id
+        .as_ref()
+        .ok_or_else(|| RepoError::Internal("payment event without an app".into()))?;
+    let data = json!({
+        "event": event,
+        "payment_id": payment.id.to_string(),
+        "merchant_order_id": payment.merchant_order_id,
+        "user_id": payment.user_id.to_string(),
+        "amount": payment.amount.to_major_string(),
+        "currency": payment.amount.currency.code(),
+        "status": payment.status().as_db(),
+        "refunded_amount": money(payment.refunded, payment.amount).to_major_string(),
+        "fee": money(payment.fee, payment.amount).to_major_string(),
+        "failure_reason": payment.failure_reason,
+        "created_at": rfc3339(payment.created_at)?,
+        "completed_at": payment.completed_at.map(rfc3339).transpose()?,
+        "timestamp": rfc3339(at)?,
+    });
+    Ok(OutboxEvent {
+        id: uuid_v7_at(at),
+        app_id: app.as_str().to_owned(),
+        event: event.to_owned(),
+        payload: data,
+        created_at: at,
+    })
+}
+
+/// `wallet.updated` to the merchant app: its wallet's balance after the change.
+async fn wallet_updated<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    merchant: &WalletAccountId,
+    payment: &Payment,
+    at: OffsetDateTime,
+) -> PaymentTxResult<()> {
+    let account = tx
+        .lock_accounts(std::slice::from_ref(merchant))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(WalletError::AccountNotFound)?;
+    let Some(app) = payment.app_id.as_ref() else {
+        return Ok(());
+    };
+    let event = OutboxEvent {
+        id: uuid_v7_at(at),
+        app_id: app.as_str().to_owned(),
+        event: WALLET_UPDATED.to_owned(),
+        payload: json!({
+            "event": WALLET_UPDATED,
+            "wallet_id": account.id.as_str(),
+            "app_id": app.as_str(),
+            "currency": account.currency.code(),
+            "available": money(account.available(), payment.amount).to_major_string(),
+            "pending": money(account.held, payment.amount).to_major_string(),
+            "payment_id": payment.id.to_string(),
+            "timestamp": rfc3339(at)?,
+        }),
+        created_at: at,
+    };
+    tx.enqueue(&event).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fee_of;
+
+    #[test]
+    fn fee_rounds_down_and_stays_within_the_amount() {
+        assert_eq!(fee_of(1000, 0), 0);
+        assert_eq!(fee_of(1000, 250), 25);
+        assert_eq!(fee_of(999, 250), 24);
+        assert_eq!(fee_of(1, 10_000), 1);
+        assert_eq!(fee_of(i64::MAX, 10_000), i64::MAX);
+        assert_eq!(fee_of(100, 20_000), 100);
+    }
+}
