@@ -9,6 +9,7 @@ pub mod cancellation;
 pub mod cluster;
 pub mod engines;
 pub mod fixtures;
+pub mod idempotency;
 pub mod isolation;
 pub mod oauth;
 pub mod redis_server;
@@ -106,6 +107,9 @@ macro_rules! contract_suite {
             wallets::hot_merchant_account_stays_exact,
             wallets::opposite_transfers_never_deadlock,
             wallets::random_interleavings_keep_the_ledger_clean,
+            idempotency::idempotency_keys_claim_once_and_replay,
+            idempotency::racing_claimers_of_one_key_insert_once,
+            idempotency::idempotency_purge_is_bounded_and_spares_running_keys,
             webhooks::webhook_endpoints_store_rotate_and_disable,
             webhooks::due_events_are_claimed_once_under_a_lease,
             webhooks::outcomes_are_logged_and_schedule_the_next_attempt,
