@@ -9,6 +9,7 @@ pub mod cancellation;
 pub mod cluster;
 pub mod engines;
 pub mod fixtures;
+pub mod idempotency;
 pub mod isolation;
 pub mod oauth;
 pub mod payments;
@@ -112,6 +113,9 @@ macro_rules! contract_suite {
             payments::unpaid_payments_fail_cleanly,
             payments::due_requests_expire_once,
             payments::parallel_settlements_never_overdraw,
+            idempotency::idempotency_keys_claim_once_and_replay,
+            idempotency::racing_claimers_of_one_key_insert_once,
+            idempotency::idempotency_purge_is_bounded_and_spares_running_keys,
             webhooks::webhook_endpoints_store_rotate_and_disable,
             webhooks::due_events_are_claimed_once_under_a_lease,
             webhooks::outcomes_are_logged_and_schedule_the_next_attempt,

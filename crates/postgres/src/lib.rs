@@ -9,6 +9,7 @@ mod accounts;
 mod apps;
 mod devices;
 mod error;
+mod idempotency;
 mod mfa;
 mod oauth;
 mod payment_rows;

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod apps;
 pub mod devices;
 pub mod error;
+pub mod idempotency;
 pub mod ledger_check;
 pub mod mfa;
 pub mod oauth;
@@ -27,6 +28,9 @@ pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountU
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
+pub use idempotency::{
+    IdempotencyRecord, IdempotencyRepository, IdempotencyScope, IdempotencyTx, StoredReply,
+};
 pub use ledger_check::{ledger_check, LedgerReport};
 pub use mfa::{MfaMethod, MfaMethodType, MfaRepository, NewMfaMethod};
 pub use oauth::{
@@ -82,6 +86,7 @@ pub trait Database:
     + OAuthGrantRepository
     + LedgerRepository
     + WebhookRepository
+    + IdempotencyRepository
 {
 }
 
@@ -101,5 +106,6 @@ impl<T> Database for T where
         + OAuthGrantRepository
         + LedgerRepository
         + WebhookRepository
+        + IdempotencyRepository
 {
 }

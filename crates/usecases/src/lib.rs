@@ -9,10 +9,12 @@
 //! One module per service: `accounts` (registration, password login, sessions, devices,
 //! second factors, profile), `oauth` (client registration, the token endpoint's grants,
 //! revocation, introspection, consent, grant withdrawal, the device flow, settings), `storage` (key-value rules, single-key operations,
-//! settings and limits) and `webhooks` (endpoints, signing, the delivery schedule).
+//! settings and limits), `webhooks` (endpoints, signing, the delivery schedule) and
+//! `idempotency` (keys, fingerprints and replays of money-moving requests).
 
 pub mod accounts;
 pub mod fields;
+pub mod idempotency;
 pub mod limits;
 pub mod oauth;
 pub mod storage;
