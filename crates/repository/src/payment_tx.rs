@@ -9,6 +9,7 @@
 //! hold — `wallet_tx`'s order with the payment in front. Nothing locks a payment after an
 //! account, so payment units of work never wait on each other (or on wallet ones) in a cycle.
 
+use crate::idempotency::{IdempotencyRecord, IdempotencyTx};
 use crate::oauth::OutboxEvent;
 use crate::payments::{
     MfaChallenge, Payment, PaymentTxError, PaymentTxResult, PaymentViewer, Refund, Settled,
@@ -82,13 +83,21 @@ pub fn fee_of(amount: i64, basis_points: u32) -> i64 {
     i64::try_from(fee).unwrap_or(amount).clamp(0, amount)
 }
 
-/// Inserts a new payment request.
-pub async fn create<T: PaymentTx + ?Sized>(tx: &mut T, payment: &Payment) -> PaymentTxResult<()> {
+/// Claims the request's idempotency key and inserts the payment, or — the key exists —
+/// writes nothing and returns the existing record (the caller replays or refuses it).
+pub async fn create<T: PaymentTx + IdempotencyTx + ?Sized>(
+    tx: &mut T,
+    payment: &Payment,
+    key: &IdempotencyRecord,
+) -> PaymentTxResult<Option<IdempotencyRecord>> {
     if payment.state != PaymentState::Initiated {
         return Err(RepoError::Internal("a new payment starts Initiated".into()).into());
     }
+    if let Some(existing) = tx.claim_idempotency_key(key).await? {
+        return Ok(Some(existing));
+    }
     tx.insert_payment(payment).await?;
-    Ok(())
+    Ok(None)
 }
 
 /// Locks the payment and checks the viewer may act on it; another owner's payment is "not

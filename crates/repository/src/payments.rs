@@ -3,6 +3,7 @@
 //! written once in [`crate::payment_tx`] (state change, ledger movement, outbox rows and the
 //! idempotent reply commit together); the reads here need no lock. See docs/payments.md.
 
+use crate::idempotency::IdempotencyRecord;
 use crate::wallets::{WalletAccount, WalletError};
 use crate::RepoError;
 use async_trait::async_trait;
@@ -283,8 +284,15 @@ pub trait PaymentRepository: Send + Sync {
     /// Records a row as given (fixtures, imports); the flow uses the units of work below.
     async fn insert_payment(&self, payment: NewPaymentRecord) -> crate::RepoResult<()>;
 
-    /// Inserts a new payment request (state `Initiated`).
-    async fn create_payment(&self, payment: &Payment) -> PaymentTxResult<()>;
+    /// Inserts a new payment request (state `Initiated`) with its idempotency key (whose
+    /// reply, the creation's answer, is stored with it). When the key exists nothing is
+    /// written and its record is returned (PostgreSQL: after a concurrent claimer of the
+    /// same key commits).
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        key: &IdempotencyRecord,
+    ) -> PaymentTxResult<Option<IdempotencyRecord>>;
 
     /// The payment if `viewer` may see it.
     async fn payment(

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use tmcp_domain::PaymentId;
 use tmcp_repository::payment_tx::{self, Settle};
 use tmcp_repository::{
-    NewPaymentRecord, Payment, PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer,
-    Refund, RepoResult, Settled,
+    IdempotencyRecord, NewPaymentRecord, Payment, PaymentQuery, PaymentRepository, PaymentTxResult,
+    PaymentViewer, Refund, RepoResult, Settled,
 };
 
 /// Ends a payment rule's transaction: committed if the rule succeeded, rolled back (nothing
@@ -75,9 +75,13 @@ impl PaymentRepository for SqliteDatabase {
         Ok(())
     }
 
-    async fn create_payment(&self, payment: &Payment) -> PaymentTxResult<()> {
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        key: &IdempotencyRecord,
+    ) -> PaymentTxResult<Option<IdempotencyRecord>> {
         let mut unit = self.begin_payment().await?;
-        let result = payment_tx::create(&mut unit, payment).await;
+        let result = payment_tx::create(&mut unit, payment, key).await;
         finish(unit, result).await
     }
 
