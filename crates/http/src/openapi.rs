@@ -66,6 +66,10 @@ pub use responses::SharedResponses;
         crate::routes::storage::sync::status,
         crate::routes::storage::conflicts::list,
         crate::routes::storage::conflicts::resolve,
+        crate::routes::payments::request::request,
+        crate::routes::payments::authorize::authorize,
+        crate::routes::payments::reads::get,
+        crate::routes::payments::reads::list,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -98,6 +102,13 @@ pub use responses::SharedResponses;
         crate::routes::storage::conflicts::ResolveRequest,
         crate::routes::storage::conflicts::ResolveResponse,
         crate::auth::second_factor::SecondFactorProof,
+        crate::routes::payments::PaymentResponse,
+        crate::routes::payments::Merchant,
+        crate::routes::payments::request::PaymentRequestBody,
+        crate::routes::payments::request::ItemBody,
+        crate::routes::payments::authorize::AuthorizeBody,
+        crate::routes::payments::reads::PaymentList,
+        crate::routes::payments::reads::PaymentPagination,
         crate::routes::oauth::error::OAuthErrorBody,
         crate::routes::oauth::issue::TokenResponse,
     )),
@@ -112,6 +123,9 @@ pub use responses::SharedResponses;
                                           batches, offline sync and conflicts. Keys whose first \
                                           segment is `quota`, `batch`, `sync` or `conflicts` are \
                                           reserved for these routes: writes refuse them with 422."),
+        (name = "payments", description = "Payment requests of mini-apps, their authorization by \
+                                           the user (a second factor at or above the threshold), \
+                                           reads. Money moves through the wallet ledger."),
     )
 )]
 pub struct ApiDoc;

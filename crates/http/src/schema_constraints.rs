@@ -261,6 +261,15 @@ pub fn http_url() -> Schema {
         .into()
 }
 
+/// A payment's wire status (`GET /api/v1/payments?status=`).
+pub fn payment_status() -> Schema {
+    let names: Vec<&str> = tmcp_domain::payment_state::PaymentStatus::ALL
+        .iter()
+        .map(|s| s.as_db())
+        .collect();
+    one_of(&names, false, "a payment status")
+}
+
 #[cfg(test)]
 mod tests {
     use crate::openapi::ApiDoc;

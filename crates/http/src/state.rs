@@ -10,6 +10,7 @@ use tmcp_domain::Clock;
 use tmcp_repository::Database;
 use tmcp_usecases::accounts::{AccountPorts, AccountSettings};
 use tmcp_usecases::oauth::OAuthSettings;
+use tmcp_usecases::payments::PaymentSettings;
 use tmcp_usecases::storage::StorageSettings;
 
 /// Limits and timeouts of the HTTP layer.
@@ -27,6 +28,8 @@ pub struct HttpSettings {
     pub bench_routes: bool,
     /// Storage quotas and rate limits.
     pub storage: StorageSettings,
+    /// Payment thresholds, fee and rate limits.
+    pub payments: PaymentSettings,
     /// The default limit of every API route (the TMCP protocol §0: 300/min per token or address).
     pub api_rate: LimitRule,
     /// Request line and header size limits (414 / 431 envelopes).
@@ -43,6 +46,7 @@ impl Default for HttpSettings {
             oauth: OAuthSettings::default(),
             bench_routes: false,
             storage: StorageSettings::default(),
+            payments: PaymentSettings::default(),
             api_rate: crate::middleware::limit::DEFAULT_RULE,
             head_limits: HeadLimits::default(),
         }

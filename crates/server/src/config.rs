@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod payments;
 pub mod webhooks;
+pub use payments::PaymentsConfig;
 pub use webhooks::WebhooksConfig;
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -66,6 +68,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Webhook delivery (`[webhooks]`, `TMCP_WEBHOOKS__*`).
     pub webhooks: WebhooksConfig,
+    /// Payments (`[payments]`, `TMCP_PAYMENTS__*`).
+    pub payments: PaymentsConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -389,6 +393,7 @@ impl Default for Config {
             oauth: OAuthConfig::default(),
             http: HttpConfig::default(),
             webhooks: WebhooksConfig::default(),
+            payments: PaymentsConfig::default(),
         }
     }
 }
@@ -537,6 +542,7 @@ impl Config {
             bail!("TMCP_API_RATE_PER_MINUTE and TMCP_API_RATE_BURST must be at least 1");
         }
         self.storage.validate()?;
+        self.payments.validate()?;
         self.redis.validate()?;
         self.http.validate()?;
         Ok(())

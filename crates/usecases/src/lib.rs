@@ -10,12 +10,14 @@
 //! second factors, profile), `oauth` (client registration, the token endpoint's grants,
 //! revocation, introspection, consent, grant withdrawal, the device flow, settings), `storage` (key-value rules, single-key operations,
 //! settings and limits), `webhooks` (endpoints, signing, the delivery schedule) and
-//! `idempotency` (keys, fingerprints and replays of money-moving requests).
+//! `idempotency` (keys, fingerprints and replays of money-moving requests) and `payments`
+//! (payment requests, authorization, reads).
 
 pub mod accounts;
 pub mod fields;
 pub mod idempotency;
 pub mod limits;
 pub mod oauth;
+pub mod payments;
 pub mod storage;
 pub mod webhooks;

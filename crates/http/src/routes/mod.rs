@@ -4,5 +4,6 @@ pub mod devices;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;
+pub mod payments;
 pub mod storage;
 pub mod wellknown;

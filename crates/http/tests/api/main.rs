@@ -15,6 +15,7 @@ mod interop;
 mod oauth;
 mod openapi_conformance;
 mod outage;
+mod payments;
 mod ratelimit;
 mod redis_outage;
 mod storage;
