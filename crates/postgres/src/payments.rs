@@ -9,10 +9,10 @@ use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tmcp_domain::PaymentId;
-use tmcp_repository::payment_tx::{self, Settle};
+use tmcp_repository::payment_tx::{self, HoldForMfa, MfaAttempt, NewChallenge, Settle};
 use tmcp_repository::{
-    IdempotencyRecord, NewPaymentRecord, Payment, PaymentQuery, PaymentRepository, PaymentTxResult,
-    PaymentViewer, Refund, RepoResult, Settled,
+    HoldOutcome, IdempotencyRecord, MfaChallenge, MfaOutcome, NewPaymentRecord, Payment,
+    PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer, Refund, RepoResult, Settled,
 };
 
 /// Ends a payment rule's transaction: committed if the rule succeeded, rolled back (nothing
@@ -155,6 +155,24 @@ impl PaymentRepository for PgDatabase {
     ) -> PaymentTxResult<Option<Payment>> {
         let mut unit = self.begin_payment().await?;
         let result = payment_tx::expire(&mut unit, id, at).await;
+        finish(unit, result).await
+    }
+
+    async fn hold_for_mfa(&self, hold: HoldForMfa) -> PaymentTxResult<HoldOutcome> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::hold_for_mfa(&mut unit, &hold).await;
+        finish(unit, result).await
+    }
+
+    async fn new_mfa_challenge(&self, challenge: NewChallenge) -> PaymentTxResult<MfaChallenge> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::new_challenge(&mut unit, &challenge).await;
+        finish(unit, result).await
+    }
+
+    async fn record_mfa_attempt(&self, attempt: MfaAttempt) -> PaymentTxResult<MfaOutcome> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::record_mfa(&mut unit, &attempt).await;
         finish(unit, result).await
     }
 

@@ -39,9 +39,9 @@ pub use oauth::{
     OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent,
 };
 pub use payments::{
-    ChallengeMethod, ChallengeStatus, MfaChallenge, NewPaymentRecord, Payment, PaymentCursor,
-    PaymentQuery, PaymentRepository, PaymentTxError, PaymentTxResult, PaymentViewer, Refund,
-    Settled,
+    ChallengeMethod, ChallengeStatus, HoldOutcome, MfaChallenge, MfaOutcome, NewPaymentRecord,
+    Payment, PaymentCursor, PaymentQuery, PaymentRepository, PaymentTxError, PaymentTxResult,
+    PaymentViewer, Refund, Settled,
 };
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,

@@ -12,15 +12,17 @@
 use crate::idempotency::{IdempotencyRecord, IdempotencyTx};
 use crate::oauth::OutboxEvent;
 use crate::payments::{
-    MfaChallenge, Payment, PaymentTxError, PaymentTxResult, PaymentViewer, Refund, Settled,
+    ChallengeMethod, ChallengeStatus, HoldOutcome, MfaChallenge, MfaOutcome, Payment,
+    PaymentTxError, PaymentTxResult, PaymentViewer, Refund, Settled,
 };
 use crate::wallet_tx::{self, WalletTx};
+use crate::wallets::{HoldCapture, NewHold};
 use crate::wallets::{WalletError, WalletOwner};
 use crate::{RepoError, RepoResult};
 use async_trait::async_trait;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::payment_state::PaymentState;
 use tmcp_domain::wallet::{EntryType, MovementBuilder, WalletAccountId};
@@ -61,8 +63,48 @@ pub trait PaymentTx: WalletTx {
     /// Stores the challenge's status, attempts, method and verified_at.
     async fn update_challenge(&mut self, challenge: &MfaChallenge) -> RepoResult<()>;
 
+    /// Marks the payment's pending challenges `expired` (a fresh one replaces them).
+    async fn expire_pending_challenges(&mut self, payment: PaymentId) -> RepoResult<()>;
+
     /// Inserts a `webhook_outbox` row.
     async fn enqueue(&mut self, event: &OutboxEvent) -> RepoResult<()>;
+}
+
+/// Failed MFA verifications a payment survives; the last one fails it.
+pub const MAX_MFA_ATTEMPTS: i32 = 3;
+
+/// Holding a payment's amount while the user proves a second factor.
+#[derive(Debug, Clone)]
+pub struct HoldForMfa {
+    pub payment_id: PaymentId,
+    pub viewer: PaymentViewer,
+    /// The user's enrolled methods; never empty.
+    pub methods: Vec<ChallengeMethod>,
+    pub challenge_ttl: Duration,
+    pub at: OffsetDateTime,
+}
+
+/// A fresh challenge for a payment waiting for MFA.
+#[derive(Debug, Clone)]
+pub struct NewChallenge {
+    pub payment_id: PaymentId,
+    pub viewer: PaymentViewer,
+    pub methods: Vec<ChallengeMethod>,
+    pub challenge_ttl: Duration,
+    pub at: OffsetDateTime,
+}
+
+/// The result of checking a proof against a challenge (checked by the caller, before the
+/// unit of work: TOTP and PIN checks have their own replay guards).
+#[derive(Debug, Clone)]
+pub struct MfaAttempt {
+    pub payment_id: PaymentId,
+    pub challenge_id: Uuid,
+    pub viewer: PaymentViewer,
+    /// The method that accepted the proof, `None` when none did.
+    pub verified: Option<ChallengeMethod>,
+    pub fee_basis_points: u32,
+    pub at: OffsetDateTime,
 }
 
 /// Settling a pending payment at once (below the MFA threshold).
@@ -255,6 +297,210 @@ pub async fn expire<T: PaymentTx + ?Sized>(
     tx.enqueue(&payment_event(PAYMENT_FAILED, &payment, at)?)
         .await?;
     Ok(Some(payment))
+}
+
+/// At or above the threshold: holds the amount on the user's wallet, moves the payment to
+/// `MFA_Required` and issues the first challenge. Without the funds the payment fails, as in
+/// [`settle`].
+pub async fn hold_for_mfa<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    h: &HoldForMfa,
+) -> PaymentTxResult<HoldOutcome> {
+    let mut payment = lock_visible(tx, h.payment_id, &h.viewer).await?;
+    let expected = payment.state;
+    use PaymentState::*;
+    let waiting = walk(expected, &[Validating, MfaRequired])?;
+    let amount = payment.amount;
+    let user = tx
+        .find_account(&WalletOwner::User(payment.user_id), amount.currency)
+        .await?;
+    let Some(user) = user else {
+        return unpaid_hold(tx, payment, expected, 0, h.at).await;
+    };
+    let new = NewHold {
+        id: uuid_v7_at(h.at),
+        account: user.id.clone(),
+        amount,
+        payment_id: Some(payment.id),
+        at: h.at,
+    };
+    let hold = match wallet_tx::place_hold(tx, &new).await {
+        Ok(hold) => hold,
+        Err(WalletError::InsufficientFunds(_)) => {
+            return unpaid_hold(tx, payment, expected, user.available(), h.at).await
+        }
+        Err(other) => return Err(other.into()),
+    };
+    payment.state = waiting;
+    payment.mfa_required = true;
+    payment.hold_id = Some(hold.id);
+    payment.updated_at = h.at;
+    store(tx, &payment, expected).await?;
+    let challenge = challenge_for(&payment, &h.methods, h.challenge_ttl, h.at)?;
+    tx.insert_challenge(&challenge).await?;
+    Ok(HoldOutcome::Challenged(payment, challenge))
+}
+
+/// [`fail_unpaid`] as a hold's outcome.
+async fn unpaid_hold<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    payment: Payment,
+    expected: PaymentState,
+    available: i64,
+    at: OffsetDateTime,
+) -> PaymentTxResult<HoldOutcome> {
+    match fail_unpaid(tx, payment, expected, available, at).await? {
+        Settled::InsufficientFunds {
+            payment,
+            required,
+            available,
+        } => Ok(HoldOutcome::InsufficientFunds {
+            payment,
+            required,
+            available,
+        }),
+        Settled::Completed(_) => Err(RepoError::Internal("unpaid payment completed".into()).into()),
+    }
+}
+
+fn challenge_for(
+    payment: &Payment,
+    methods: &[ChallengeMethod],
+    ttl: Duration,
+    at: OffsetDateTime,
+) -> PaymentTxResult<MfaChallenge> {
+    let first = *methods
+        .first()
+        .ok_or_else(|| RepoError::Internal("a challenge needs a method".into()))?;
+    Ok(MfaChallenge {
+        id: uuid_v7_at(at),
+        payment_id: payment.id,
+        payment_created_at: payment.created_at,
+        user_id: payment.user_id,
+        methods: methods.to_vec(),
+        method: first,
+        status: ChallengeStatus::Pending,
+        attempts: 0,
+        max_attempts: MAX_MFA_ATTEMPTS - payment.mfa_attempts,
+        expires_at: at + ttl,
+        created_at: at,
+        verified_at: None,
+    })
+}
+
+/// A fresh challenge while the payment waits for MFA and attempts remain; earlier pending
+/// challenges expire. The attempts are the payment's: a new challenge does not reset them.
+pub async fn new_challenge<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    c: &NewChallenge,
+) -> PaymentTxResult<MfaChallenge> {
+    let payment = lock_visible(tx, c.payment_id, &c.viewer).await?;
+    if payment.state != PaymentState::MfaRequired || payment.mfa_attempts >= MAX_MFA_ATTEMPTS {
+        return Err(payment
+            .state
+            .transition(PaymentState::MfaRequired)
+            .err()
+            .map_or(
+                PaymentTxError::StateChanged,
+                PaymentTxError::InvalidTransition,
+            ));
+    }
+    tx.expire_pending_challenges(payment.id).await?;
+    let challenge = challenge_for(&payment, &c.methods, c.challenge_ttl, c.at)?;
+    tx.insert_challenge(&challenge).await?;
+    Ok(challenge)
+}
+
+/// Records a verification attempt. Verified: the hold is captured (merchant and fee) and the
+/// payment completes. Wrong: one attempt fewer; the last one fails the payment and releases
+/// the hold. An expired or no longer pending challenge changes nothing but itself.
+pub async fn record_mfa<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    a: &MfaAttempt,
+) -> PaymentTxResult<MfaOutcome> {
+    let mut payment = lock_visible(tx, a.payment_id, &a.viewer).await?;
+    let expected = payment.state;
+    if expected != PaymentState::MfaRequired {
+        return Err(expected.transition(PaymentState::Authorized).err().map_or(
+            PaymentTxError::StateChanged,
+            PaymentTxError::InvalidTransition,
+        ));
+    }
+    let mut challenge = match tx.lock_challenge(a.challenge_id).await? {
+        Some(c) if c.payment_id == payment.id => c,
+        _ => return Err(PaymentTxError::ChallengeNotFound),
+    };
+    if challenge.status != ChallengeStatus::Pending || challenge.expires_at <= a.at {
+        if challenge.status == ChallengeStatus::Pending {
+            challenge.status = ChallengeStatus::Expired;
+            tx.update_challenge(&challenge).await?;
+        }
+        return Ok(MfaOutcome::Expired);
+    }
+    let hold = payment
+        .hold_id
+        .ok_or_else(|| RepoError::Internal("MFA payment without a hold".into()))?;
+    let Some(method) = a.verified else {
+        payment.mfa_attempts += 1;
+        challenge.attempts += 1;
+        payment.updated_at = a.at;
+        let remaining = MAX_MFA_ATTEMPTS - payment.mfa_attempts;
+        if remaining > 0 {
+            tx.update_challenge(&challenge).await?;
+            store(tx, &payment, expected).await?;
+            return Ok(MfaOutcome::Wrong {
+                attempts_remaining: remaining,
+            });
+        }
+        challenge.status = ChallengeStatus::Failed;
+        tx.update_challenge(&challenge).await?;
+        wallet_tx::release_hold(tx, hold, a.at).await?;
+        payment.state = expected.transition(PaymentState::Failed)?;
+        payment.failure_reason = Some("mfa_locked".into());
+        store(tx, &payment, expected).await?;
+        tx.enqueue(&payment_event(PAYMENT_FAILED, &payment, a.at)?)
+            .await?;
+        return Ok(MfaOutcome::Locked(payment));
+    };
+    use PaymentState::*;
+    let completed = walk(expected, &[Authorized, Processing, Completed])?;
+    let app = payment.app_id.clone().ok_or(PaymentTxError::NoMerchant)?;
+    let amount = payment.amount;
+    let fee = fee_of(amount.minor, a.fee_basis_points);
+    let merchant = existing_account(tx, WalletOwner::Merchant(app), amount).await?;
+    let mut credits = vec![(merchant.clone(), amount.minor - fee)];
+    if fee > 0 {
+        credits.push((
+            existing_account(tx, WalletOwner::Platform, amount).await?,
+            fee,
+        ));
+    }
+    wallet_tx::capture_hold(
+        tx,
+        &HoldCapture {
+            hold_id: hold,
+            movement_id: uuid_v7_at(a.at),
+            entry_type: EntryType::Payment,
+            credits,
+            at: a.at,
+        },
+    )
+    .await?;
+    challenge.status = ChallengeStatus::Verified;
+    challenge.method = method;
+    challenge.verified_at = Some(a.at);
+    tx.update_challenge(&challenge).await?;
+    payment.state = completed;
+    payment.fee = fee;
+    payment.mfa_verified = true;
+    payment.mfa_method = Some(method.as_db().to_owned());
+    payment.updated_at = a.at;
+    payment.completed_at = Some(a.at);
+    store(tx, &payment, expected).await?;
+    tx.enqueue(&payment_event(PAYMENT_COMPLETED, &payment, a.at)?)
+        .await?;
+    wallet_updated(tx, &merchant, &payment, a.at).await?;
+    Ok(MfaOutcome::Completed(payment))
 }
 
 fn rfc3339(at: OffsetDateTime) -> RepoResult<String> {

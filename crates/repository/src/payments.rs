@@ -274,6 +274,20 @@ pub enum HoldOutcome {
     },
 }
 
+/// What a verification attempt ended in (all committed).
+#[derive(Debug, Clone)]
+pub enum MfaOutcome {
+    Completed(Payment),
+    /// Wrong proof; the payment still waits.
+    Wrong {
+        attempts_remaining: i32,
+    },
+    /// The last attempt failed: the payment failed and its hold was released.
+    Locked(Payment),
+    /// The challenge expired (or was replaced); ask for a fresh one.
+    Expired,
+}
+
 /// The user's current wallet account in the payment's currency, if any (for `available`).
 pub fn available_of(account: Option<&WalletAccount>) -> i64 {
     account.map_or(0, WalletAccount::available)
@@ -321,6 +335,24 @@ pub trait PaymentRepository: Send + Sync {
         id: PaymentId,
         at: OffsetDateTime,
     ) -> PaymentTxResult<Option<Payment>>;
+
+    /// At or above the MFA threshold: holds the amount and issues the first challenge.
+    async fn hold_for_mfa(
+        &self,
+        hold: crate::payment_tx::HoldForMfa,
+    ) -> PaymentTxResult<HoldOutcome>;
+
+    /// A fresh challenge for a payment waiting for MFA.
+    async fn new_mfa_challenge(
+        &self,
+        challenge: crate::payment_tx::NewChallenge,
+    ) -> PaymentTxResult<MfaChallenge>;
+
+    /// Records a verification attempt (see [`crate::payment_tx::record_mfa`]).
+    async fn record_mfa_attempt(
+        &self,
+        attempt: crate::payment_tx::MfaAttempt,
+    ) -> PaymentTxResult<MfaOutcome>;
 
     /// The payment's refunds, oldest first.
     async fn payment_refunds(&self, id: PaymentId) -> crate::RepoResult<Vec<Refund>>;

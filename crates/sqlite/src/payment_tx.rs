@@ -161,6 +161,18 @@ impl PaymentTx for SqliteWalletTx {
         Ok(())
     }
 
+    async fn expire_pending_challenges(&mut self, payment: PaymentId) -> RepoResult<()> {
+        sqlx::query(
+            "UPDATE payment_mfa_challenges SET status = 'expired' \
+             WHERE payment_id = $1 AND status = 'pending'",
+        )
+        .bind(payment.0)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(())
+    }
+
     async fn enqueue(&mut self, event: &OutboxEvent) -> RepoResult<()> {
         sqlx::query(
             "INSERT INTO webhook_outbox (id, app_id, event, payload, created_at) \

@@ -170,6 +170,6 @@ impl IntoResponse for ApiError {
 
 mod accounts;
 pub mod oauth;
-mod payments;
+pub mod payments;
 mod storage;
 pub use accounts::{field_errors, login_error};

@@ -5,6 +5,8 @@ use super::ApiError;
 use axum::http::StatusCode;
 use serde_json::json;
 use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use tmcp_repository::MfaChallenge;
 use tmcp_usecases::payments::PaymentsError;
 
 impl From<PaymentsError> for ApiError {
@@ -61,8 +63,48 @@ impl From<PaymentsError> for ApiError {
                 "the device signature is not valid",
             ),
             PaymentsError::DeviceNotRegistered => crate::auth::errors::device_not_registered(),
+            PaymentsError::MfaRequired { challenge } => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "MFA_REQUIRED",
+                "this payment needs a second factor: POST /api/v1/payments/{id}/mfa/verify",
+            )
+            .with_details(json!({ "challenge": challenge_json(&challenge) })),
+            PaymentsError::MfaNotEnrolled => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "MFA_NOT_ENROLLED",
+                "this payment needs a second factor and none is enrolled",
+            ),
+            PaymentsError::ChallengeNotFound => {
+                ApiError::not_found("no such challenge for this payment")
+            }
+            PaymentsError::ChallengeExpired => ApiError::new(
+                StatusCode::GONE,
+                "MFA_CHALLENGE_EXPIRED",
+                "the challenge expired; ask for a fresh one",
+            ),
+            PaymentsError::InvalidMfaCredentials { attempts_remaining } => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_MFA_CREDENTIALS",
+                "the second factor is not valid",
+            )
+            .with_details(json!({ "attempts_remaining": attempts_remaining })),
+            PaymentsError::MfaLocked => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "MFA_LOCKED",
+                "too many failed attempts; the payment failed",
+            ),
             PaymentsError::Repository(error) => error.into(),
             PaymentsError::Internal(cause) => ApiError::internal(cause),
         }
     }
+}
+
+/// `details.challenge` of `MFA_REQUIRED`, and the body of a fresh challenge.
+pub fn challenge_json(challenge: &MfaChallenge) -> serde_json::Value {
+    json!({
+        "challenge_id": challenge.id.to_string(),
+        "methods": challenge.methods.iter().map(|m| m.as_db()).collect::<Vec<_>>(),
+        "expires_at": challenge.expires_at.format(&Rfc3339).unwrap_or_default(),
+        "max_attempts": challenge.max_attempts,
+    })
 }

@@ -92,5 +92,6 @@ pub fn ports(state: &AppState) -> PaymentPorts<'_> {
     PaymentPorts {
         db: state.db.as_ref(),
         clock: state.clock.as_ref(),
+        cipher: &state.cipher,
     }
 }

@@ -4,7 +4,7 @@
 use crate::fields::FieldErrors;
 use tmcp_domain::payment_state::PaymentStatus;
 use tmcp_domain::Money;
-use tmcp_repository::{PaymentTxError, RepoError, WalletError};
+use tmcp_repository::{MfaChallenge, PaymentTxError, RepoError, WalletError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentsError {
@@ -37,6 +37,21 @@ pub enum PaymentsError {
     /// The device named by an authorization is not one of the user's.
     #[error("device not registered")]
     DeviceNotRegistered,
+    /// At or above the threshold: the amount is held and a second factor is needed.
+    #[error("a second factor is required")]
+    MfaRequired { challenge: Box<MfaChallenge> },
+    /// The user has no second factor to prove (the payment stays pending: enrol one, retry).
+    #[error("no second factor is enrolled")]
+    MfaNotEnrolled,
+    #[error("no such challenge for this payment")]
+    ChallengeNotFound,
+    #[error("the challenge expired")]
+    ChallengeExpired,
+    #[error("the second factor is not valid")]
+    InvalidMfaCredentials { attempts_remaining: i32 },
+    /// The last attempt failed; the payment failed and its hold was released.
+    #[error("too many failed attempts; the payment failed")]
+    MfaLocked,
     #[error(transparent)]
     Repository(RepoError),
     /// Our own failure; the cause is for the log.
@@ -78,8 +93,18 @@ impl From<PaymentTxError> for PaymentsError {
                 required,
                 available,
             },
+            PaymentTxError::ChallengeNotFound => Self::ChallengeNotFound,
             PaymentTxError::Repo(repo) => Self::Repository(repo),
             PaymentTxError::Wallet(WalletError::Repo(repo)) => Self::Repository(repo),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::accounts::AccountsError> for PaymentsError {
+    fn from(error: crate::accounts::AccountsError) -> Self {
+        match error {
+            crate::accounts::AccountsError::Repository(repo) => Self::Repository(repo),
             other => Self::Internal(other.to_string()),
         }
     }

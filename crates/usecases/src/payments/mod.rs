@@ -1,7 +1,7 @@
 //! The payment service (the TMCP protocol §4): a mini-app requests a payment, the user
 //! authorizes it (with a second factor at or above the threshold), the money moves through
 //! the wallet ledger in the same transaction as the payment's state change. One module per
-//! step: `request`, `authorize`, `reads`; the field rules in `input`, the device signature
+//! step: `request`, `authorize`, `mfa`, `reads`; the field rules in `input`, the device signature
 //! in `device_proof`, the configuration in `settings`, the errors in `error`. Who may call
 //! (scopes, tokens, rate limits) is the HTTP layer's decision before any of this runs.
 
@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod device_proof;
 pub mod error;
 pub mod input;
+pub mod mfa;
 pub mod reads;
 pub mod request;
 pub mod settings;
@@ -17,6 +18,7 @@ pub use error::PaymentsError;
 pub use settings::PaymentSettings;
 
 use time::OffsetDateTime;
+use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::wallet::WalletAccountId;
 use tmcp_domain::{Clock, Currency};
 use tmcp_repository::{Database, NewWalletAccount, WalletOwner};
@@ -29,9 +31,20 @@ pub const SCOPE_PAY: &str = "wallet:pay";
 pub struct PaymentPorts<'a> {
     pub db: &'a dyn Database,
     pub clock: &'a dyn Clock,
+    /// Opens the sealed MFA secrets (TOTP, PIN) of the second-factor checks.
+    pub cipher: &'a FieldCipher,
 }
 
-impl PaymentPorts<'_> {
+impl<'a> PaymentPorts<'a> {
+    /// The accounts service's ports, for its second-factor checks.
+    pub fn accounts(&self) -> crate::accounts::AccountPorts<'a> {
+        crate::accounts::AccountPorts {
+            db: self.db,
+            clock: self.clock,
+            cipher: self.cipher,
+        }
+    }
+
     /// Now, cut to whole microseconds: what both engines store, so a row read back equals
     /// the row written.
     pub fn now(&self) -> OffsetDateTime {

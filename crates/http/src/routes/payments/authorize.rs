@@ -40,7 +40,8 @@ pub struct AuthorizeBody {
         (status = 200, description = "the completed payment", body = PaymentResponse),
         (status = 400, description = "INVALID_REQUEST (device_id, signature and timestamp go together) or DEVICE_NOT_REGISTERED", body = ErrorEnvelope),
         (status = 401, description = "INVALID_TOKEN or INVALID_SIGNATURE", body = ErrorEnvelope),
-        (status = 402, description = "INSUFFICIENT_FUNDS (`details{required, available}`): the payment failed", body = ErrorEnvelope),
+        (status = 402, description = "INSUFFICIENT_FUNDS (`details{required, available}`): the payment failed; or MFA_REQUIRED at or above the threshold: the amount is held, `details.challenge{challenge_id, methods, expires_at, max_attempts}`", body = ErrorEnvelope),
+        (status = 403, description = "MFA_NOT_ENROLLED: at or above the threshold without a second factor (the payment stays pending)", body = ErrorEnvelope),
         (status = 404, description = "PAYMENT_NOT_FOUND (also another user's or app's)", body = ErrorEnvelope),
         (status = 409, description = "INVALID_STATE_TRANSITION: not pending authorization (completed, failed, expired, …)", body = ErrorEnvelope),
         (status = 429, description = "rate limited: payments.authorize_rate_per_minute per user", body = ErrorEnvelope)))]

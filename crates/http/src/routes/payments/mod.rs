@@ -3,6 +3,7 @@
 //! renders its result with the payment's wire shape defined here.
 
 pub mod authorize;
+pub mod mfa;
 pub mod reads;
 pub mod request;
 
@@ -29,6 +30,8 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/payments/{id}/authorize",
             post(authorize::authorize),
         )
+        .route("/api/v1/payments/{id}/mfa/verify", post(mfa::verify))
+        .route("/api/v1/payments/{id}/mfa/challenge", post(mfa::challenge))
 }
 
 /// The mini-app the payment is to.
