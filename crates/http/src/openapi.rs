@@ -70,6 +70,7 @@ pub use responses::SharedResponses;
         crate::routes::payments::authorize::authorize,
         crate::routes::payments::mfa::verify,
         crate::routes::payments::mfa::challenge,
+        crate::routes::payments::cancel::cancel,
         crate::routes::payments::reads::get,
         crate::routes::payments::reads::list,
     ),

@@ -4,6 +4,7 @@
 //! HTTP implementation of the use case's sending port. The binary decides where they run:
 //! `serve` (API and jobs), `serve --no-jobs` (API only) or `worker` (jobs only).
 
+pub mod payment_job;
 pub mod runner;
 pub mod sender;
 pub mod upkeep;

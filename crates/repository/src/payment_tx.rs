@@ -272,6 +272,29 @@ async fn fail_unpaid<T: PaymentTx + ?Sized>(
     })
 }
 
+/// Cancels a payment before settlement (pending or waiting for MFA): a hold is released,
+/// the state becomes `Cancelled` and `payment.failed` (status `cancelled`) is queued.
+pub async fn cancel<T: PaymentTx + ?Sized>(
+    tx: &mut T,
+    id: PaymentId,
+    viewer: &PaymentViewer,
+    at: OffsetDateTime,
+) -> PaymentTxResult<Payment> {
+    let mut payment = lock_visible(tx, id, viewer).await?;
+    let expected = payment.state;
+    payment.state = expected.transition(PaymentState::Cancelled)?;
+    if let Some(hold) = payment.hold_id {
+        wallet_tx::release_hold(tx, hold, at).await?;
+    }
+    tx.expire_pending_challenges(payment.id).await?;
+    payment.failure_reason = Some("cancelled".into());
+    payment.updated_at = at;
+    store(tx, &payment, expected).await?;
+    tx.enqueue(&payment_event(PAYMENT_FAILED, &payment, at)?)
+        .await?;
+    Ok(payment)
+}
+
 /// Expires the payment if it is still waiting and past its deadline: a hold is released,
 /// the state becomes `Expired` and `payment.failed` (status `expired`) is queued. `None`
 /// when there is nothing to expire (already moved on, or not due yet).
@@ -291,6 +314,7 @@ pub async fn expire<T: PaymentTx + ?Sized>(
     if let Some(hold) = payment.hold_id {
         wallet_tx::release_hold(tx, hold, at).await?;
     }
+    tx.expire_pending_challenges(payment.id).await?;
     payment.failure_reason = Some("expired".into());
     payment.updated_at = at;
     store(tx, &payment, expected).await?;

@@ -354,6 +354,14 @@ pub trait PaymentRepository: Send + Sync {
         attempt: crate::payment_tx::MfaAttempt,
     ) -> PaymentTxResult<MfaOutcome>;
 
+    /// Cancels the viewer's payment before settlement (releasing a hold).
+    async fn cancel_payment(
+        &self,
+        id: PaymentId,
+        viewer: &PaymentViewer,
+        at: OffsetDateTime,
+    ) -> PaymentTxResult<Payment>;
+
     /// The payment's refunds, oldest first.
     async fn payment_refunds(&self, id: PaymentId) -> crate::RepoResult<Vec<Refund>>;
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
+use tmcp_jobs::payment_job::PaymentExpiryJob;
 use tmcp_jobs::sender::HttpSender;
 use tmcp_jobs::upkeep::{self, UpkeepSettings};
 use tmcp_jobs::webhook_job::{WebhookDeliveryJob, WebhookHistoryJob};
@@ -58,11 +59,19 @@ pub fn runner(
         batch_size: config.maintenance.purge_batch_size,
         interval: Duration::from_secs(config.maintenance.interval_secs),
     };
+    let expiry = PaymentExpiryJob {
+        db: db.clone(),
+        batch_size: config.payments.expiry_batch_size,
+        interval: Duration::from_secs(config.payments.expiry_interval_secs),
+    };
     let mut runner = Runner::new(clock.clone());
     for job in upkeep::jobs(db, config.maintenance.upkeep_settings()) {
         runner = runner.with(job);
     }
-    Ok(runner.with(Arc::new(delivery)).with(Arc::new(history)))
+    Ok(runner
+        .with(Arc::new(delivery))
+        .with(Arc::new(history))
+        .with(Arc::new(expiry)))
 }
 
 /// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches

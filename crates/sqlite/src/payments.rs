@@ -166,6 +166,17 @@ impl PaymentRepository for SqliteDatabase {
         finish(unit, result).await
     }
 
+    async fn cancel_payment(
+        &self,
+        id: PaymentId,
+        viewer: &PaymentViewer,
+        at: OffsetDateTime,
+    ) -> PaymentTxResult<Payment> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::cancel(&mut unit, id, viewer, at).await;
+        finish(unit, result).await
+    }
+
     async fn payment_refunds(&self, id: PaymentId) -> RepoResult<Vec<Refund>> {
         let rows = sqlx::query(&format!(
             "SELECT {REFUND_COLUMNS} FROM payment_refunds WHERE payment_id = $1 \

@@ -23,7 +23,7 @@ use tmcp_repository::{IdempotencyRecord, IdempotencyScope, Payment, StoredReply,
 
 /// A fresh payment request of `minor` USD from `app` to `user`, created through the
 /// repository (state `Initiated`, expiring 5 minutes after creation).
-pub(crate) async fn request(fixture: &Fixture, user: UserId, app: &AppId, minor: i64) -> Payment {
+pub async fn request(fixture: &Fixture, user: UserId, app: &AppId, minor: i64) -> Payment {
     let payment = new_payment(fixture, user, app, minor);
     let key = key_for(&payment, &payment.id.to_string());
     let existing = fixture
@@ -36,7 +36,7 @@ pub(crate) async fn request(fixture: &Fixture, user: UserId, app: &AppId, minor:
 }
 
 /// The idempotency record of a request for `payment` under `key`, its 201 reply included.
-pub(crate) fn key_for(payment: &Payment, key: &str) -> IdempotencyRecord {
+pub fn key_for(payment: &Payment, key: &str) -> IdempotencyRecord {
     IdempotencyRecord {
         scope: IdempotencyScope {
             app_id: payment.app_id.clone(),
@@ -56,7 +56,7 @@ pub(crate) fn key_for(payment: &Payment, key: &str) -> IdempotencyRecord {
 }
 
 /// A payment request row, not stored.
-pub(crate) fn new_payment(fixture: &Fixture, user: UserId, app: &AppId, minor: i64) -> Payment {
+pub fn new_payment(fixture: &Fixture, user: UserId, app: &AppId, minor: i64) -> Payment {
     let at = fixture.clock.now_for_fixtures();
     Payment {
         id: PaymentId::new_v7(at),
@@ -86,7 +86,7 @@ pub(crate) fn new_payment(fixture: &Fixture, user: UserId, app: &AppId, minor: i
 
 /// A merchant app with its developer, and the merchant and platform accounts a settlement
 /// expects to exist.
-pub(crate) async fn merchant(fixture: &Fixture, id: &str) -> AppId {
+pub async fn merchant(fixture: &Fixture, id: &str) -> AppId {
     let developer = fixtures::user(fixture, &format!("dev_{id}")).await;
     let app = fixtures::app(fixture, id, &developer).await;
     open(fixture, WalletOwner::Merchant(app.clone())).await;

@@ -25,6 +25,10 @@ pub struct PaymentsConfig {
     /// Authorizations and MFA steps per minute per user, and the burst.
     pub authorize_rate_per_minute: u32,
     pub authorize_rate_burst: u32,
+    /// How often the `payment_expiry` job looks for requests past their deadline, and how
+    /// many it expires per batch.
+    pub expiry_interval_secs: u64,
+    pub expiry_batch_size: u32,
 }
 
 impl Default for PaymentsConfig {
@@ -38,6 +42,8 @@ impl Default for PaymentsConfig {
             request_rate_burst: 5,
             authorize_rate_per_minute: 3,
             authorize_rate_burst: 3,
+            expiry_interval_secs: 30,
+            expiry_batch_size: 100,
         }
     }
 }
@@ -93,6 +99,11 @@ impl PaymentsConfig {
             self.authorize_rate_per_minute,
             self.authorize_rate_burst,
         ];
+        if !(1..=3600).contains(&self.expiry_interval_secs)
+            || !(1..=10_000).contains(&self.expiry_batch_size)
+        {
+            bail!("payments.expiry_interval_secs must be 1–3600 and expiry_batch_size 1–10000");
+        }
         if rates.iter().any(|r| !(1..=1_000_000).contains(r)) {
             bail!("payments rate limits and bursts must be between 1 and 1000000");
         }

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod device_proof;
 pub mod error;
 pub mod input;
+pub mod lifecycle;
 pub mod mfa;
 pub mod reads;
 pub mod request;

@@ -3,6 +3,7 @@
 //! renders its result with the payment's wire shape defined here.
 
 pub mod authorize;
+pub mod cancel;
 pub mod mfa;
 pub mod reads;
 pub mod request;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/payments/{id}/mfa/verify", post(mfa::verify))
         .route("/api/v1/payments/{id}/mfa/challenge", post(mfa::challenge))
+        .route("/api/v1/payments/{id}/cancel", post(cancel::cancel))
 }
 
 /// The mini-app the payment is to.

@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod flow;
+mod lifecycle;
 mod mfa;
 mod tenancy;
 mod validation;
