@@ -5,7 +5,7 @@
 
 use crate::wallets::{LedgerRepository, LedgerSnapshot, WalletResult};
 use std::collections::{BTreeMap, BTreeSet};
-use tmcp_domain::wallet::{AccountKind, HoldState};
+use tmcp_domain::wallet::{AccountKind, EntryType, HoldState};
 use uuid::Uuid;
 
 /// What the check found; `findings` is empty when every invariant holds.
@@ -29,7 +29,8 @@ pub async fn ledger_check(ledger: &dyn LedgerRepository) -> WalletResult<LedgerR
     Ok(check_snapshot(&ledger.ledger_snapshot().await?))
 }
 
-/// Checks: every movement sums to zero per currency; each account's entries, in seq order,
+/// Checks: every movement sums to zero per currency; refunds never exceed what their
+/// payment captured, each refund one movement to one user wallet; each account's entries, in seq order,
 /// chain `balance_after` exactly from zero to its balance; each account's `held` is the sum
 /// of its open holds and never exceeds its balance; each hold is resolved at most once (a
 /// captured hold has exactly one capture movement, other holds none); no user wallet is
@@ -157,6 +158,7 @@ pub fn check_snapshot(snapshot: &LedgerSnapshot) -> LedgerReport {
     for hold in capture_movements.keys() {
         findings.push(format!("entries capture unknown hold {hold}"));
     }
+    check_refunds(snapshot, &mut findings);
 
     LedgerReport {
         accounts: snapshot.accounts.len(),
@@ -164,6 +166,64 @@ pub fn check_snapshot(snapshot: &LedgerSnapshot) -> LedgerReport {
         entries: snapshot.entries.len(),
         holds: snapshot.holds.len(),
         findings,
+    }
+}
+
+/// Refunds against payments, from the entries alone: per payment, what its refunds gave the
+/// user back never exceeds what its payment movements took from the user (refunds ≤
+/// captured); each refund is exactly one movement, which credits one user wallet with the
+/// refund's whole amount (its other legs are the merchant's and the platform's debits).
+fn check_refunds(snapshot: &LedgerSnapshot, findings: &mut Vec<String>) {
+    let user_accounts: BTreeSet<&str> = snapshot
+        .accounts
+        .iter()
+        .filter(|a| a.owner.kind() == AccountKind::User)
+        .map(|a| a.id.as_str())
+        .collect();
+    let mut captured: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut refunded: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut refund_legs: BTreeMap<Uuid, (BTreeSet<Uuid>, i64, i64, usize)> = BTreeMap::new();
+    for entry in &snapshot.entries {
+        let on_user = user_accounts.contains(entry.account_id.as_str());
+        if let Some(refund) = entry.refund_id {
+            let legs = refund_legs.entry(refund).or_default();
+            legs.0.insert(entry.movement_id);
+            if on_user {
+                legs.1 += entry.amount;
+                legs.3 += 1;
+            } else {
+                legs.2 -= entry.amount;
+            }
+        }
+        let (Some(payment), true) = (entry.payment_id, on_user) else {
+            continue;
+        };
+        match entry.entry_type {
+            EntryType::Payment => *captured.entry(payment.0).or_insert(0) -= entry.amount,
+            EntryType::Refund => *refunded.entry(payment.0).or_insert(0) += entry.amount,
+            _ => {}
+        }
+    }
+    for (payment, back) in &refunded {
+        let paid = captured.get(payment).copied().unwrap_or(0);
+        if *back > paid {
+            findings.push(format!(
+                "payment {payment}: refunds of {back} exceed the {paid} captured"
+            ));
+        }
+    }
+    for (refund, (movements, to_user, from_others, user_legs)) in &refund_legs {
+        if movements.len() != 1 {
+            findings.push(format!(
+                "refund {refund} posted by {} movements",
+                movements.len()
+            ));
+        }
+        if *user_legs != 1 || *to_user <= 0 || to_user != from_others {
+            findings.push(format!(
+                "refund {refund}: credits users {to_user} in {user_legs} legs for {from_others} debited"
+            ));
+        }
     }
 }
 
@@ -288,5 +348,59 @@ mod tests {
                 report.findings
             );
         }
+    }
+
+    #[test]
+    fn refunds_above_the_captured_amount_are_reported() {
+        use tmcp_domain::PaymentId;
+        // User 2 pays 100 to merchant 3, then gets 100 back in a
+        // refund: clean. A second refund of 1 exceeds the captured amount.
+        let mut snapshot = clean();
+        snapshot.accounts[2].owner =
+            WalletOwner::Merchant(tmcp_domain::AppId::parse("ma_shop").expect("app id"));
+        let payment = PaymentId(Uuid::from_u128(77));
+        for e in snapshot
+            .entries
+            .iter_mut()
+            .filter(|e| e.movement_id == Uuid::from_u128(2))
+        {
+            e.entry_type = EntryType::Payment;
+            e.payment_id = Some(payment);
+        }
+        let refund = |n: u8, seq, movement, amount, after, refund_id: u128| {
+            let mut e = entry(n, seq, movement, amount, after);
+            e.entry_type = EntryType::Refund;
+            e.payment_id = Some(payment);
+            e.refund_id = Some(Uuid::from_u128(refund_id));
+            e
+        };
+        snapshot.entries.push(refund(3, 2, 3, -100, 0, 31));
+        snapshot.entries.push(refund(2, 5, 3, 100, 500, 31));
+        snapshot.accounts[1].balance = 500;
+        snapshot.accounts[1].version = 5;
+        snapshot.accounts[2].balance = 0;
+        snapshot.accounts[2].version = 2;
+        let report = check_snapshot(&snapshot);
+        assert!(report.is_clean(), "{:?}", report.findings);
+
+        let mut over = snapshot.clone();
+        over.accounts[0].balance = -501;
+        over.accounts[0].version = 2;
+        over.accounts[1].balance = 501;
+        over.accounts[1].version = 6;
+        let mut from_clearing = entry(1, 2, 4, -1, -501);
+        from_clearing.entry_type = EntryType::Refund;
+        from_clearing.refund_id = Some(Uuid::from_u128(32));
+        over.entries.push(from_clearing);
+        over.entries.push(refund(2, 6, 4, 1, 501, 32));
+        let report = check_snapshot(&over);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.contains("exceed the 100 captured")),
+            "{:?}",
+            report.findings
+        );
     }
 }

@@ -41,7 +41,7 @@ pub use oauth::{
 pub use payments::{
     ChallengeMethod, ChallengeStatus, HoldOutcome, MfaChallenge, MfaOutcome, NewPaymentRecord,
     Payment, PaymentCursor, PaymentQuery, PaymentRepository, PaymentTxError, PaymentTxResult,
-    PaymentViewer, Refund, Settled,
+    PaymentViewer, Refund, RefundOutcome, Settled,
 };
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,

@@ -13,7 +13,7 @@ use crate::idempotency::{IdempotencyRecord, IdempotencyTx};
 use crate::oauth::OutboxEvent;
 use crate::payments::{
     ChallengeMethod, ChallengeStatus, HoldOutcome, MfaChallenge, MfaOutcome, Payment,
-    PaymentTxError, PaymentTxResult, PaymentViewer, Refund, Settled,
+    PaymentTxError, PaymentTxResult, PaymentViewer, Refund, RefundOutcome, Settled,
 };
 use crate::wallet_tx::{self, WalletTx};
 use crate::wallets::{HoldCapture, NewHold};
@@ -293,6 +293,137 @@ pub async fn cancel<T: PaymentTx + ?Sized>(
     tx.enqueue(&payment_event(PAYMENT_FAILED, &payment, at)?)
         .await?;
     Ok(payment)
+}
+
+/// A refund of (part of) a completed payment, by its app's backend or an administrator.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    pub payment_id: PaymentId,
+    pub viewer: PaymentViewer,
+    /// Minor units; `None` refunds what is left.
+    pub amount: Option<i64>,
+    pub reason: String,
+    /// A v7 id from the injected clock.
+    pub refund_id: Uuid,
+    /// The key, claimed in this unit of work (its reply is stored when the refund is made).
+    pub key: IdempotencyRecord,
+    /// Renders the answer stored for the key (the wire shape is the caller's).
+    pub render: fn(&Payment, &Refund) -> String,
+    pub at: OffsetDateTime,
+}
+
+/// The platform's share of a refund: the fee pro rata to the cumulative refunded amount,
+/// rounded down, less what earlier refunds took back. The shares of all refunds sum to the
+/// whole fee exactly when the whole amount is refunded, and never more.
+pub fn fee_share(fee: i64, amount: i64, refunded_before: i64, refund: i64) -> i64 {
+    let upto = |refunded: i64| {
+        let share = i128::from(fee) * i128::from(refunded) / i128::from(amount.max(1));
+        i64::try_from(share).unwrap_or(fee)
+    };
+    upto(refunded_before + refund) - upto(refunded_before)
+}
+
+/// Refunds: merchant (and platform, its fee share) → user, one movement per refund, the
+/// refund row, `payment.refunded` and `wallet.updated` events and the key's reply, all in
+/// this unit of work. The sum of refunds never exceeds the captured amount: checked here
+/// under the payment's lock and by the `refunded_amount <= amount` constraint.
+pub async fn refund<T: PaymentTx + IdempotencyTx + ?Sized>(
+    tx: &mut T,
+    r: &RefundRequest,
+) -> PaymentTxResult<RefundOutcome> {
+    if let Some(existing) = tx.claim_idempotency_key(&r.key).await? {
+        return Ok(RefundOutcome::Existing(existing));
+    }
+    let mut payment = lock_visible(tx, r.payment_id, &r.viewer).await?;
+    let expected = payment.state;
+    if expected != PaymentState::Completed {
+        return Err(expected.transition(PaymentState::Refunded).err().map_or(
+            PaymentTxError::StateChanged,
+            PaymentTxError::InvalidTransition,
+        ));
+    }
+    let refundable = payment.amount.minor - payment.refunded;
+    let amount = r.amount.unwrap_or(refundable);
+    if amount <= 0 || amount > refundable {
+        return Err(PaymentTxError::RefundTooLarge {
+            requested: amount,
+            refundable,
+        });
+    }
+    let app = payment.app_id.clone().ok_or(PaymentTxError::NoMerchant)?;
+    let like = payment.amount;
+    let fee_back = fee_share(payment.fee, like.minor, payment.refunded, amount);
+    let merchant = existing_account(tx, WalletOwner::Merchant(app), like).await?;
+    let user = existing_account(tx, WalletOwner::User(payment.user_id), like).await?;
+    let mut builder = MovementBuilder::new(EntryType::Refund)
+        .credit(user, money(amount, like))
+        .payment(payment.id)
+        .refund(r.refund_id);
+    if amount - fee_back > 0 {
+        builder = builder.debit(merchant.clone(), money(amount - fee_back, like));
+    }
+    if fee_back > 0 {
+        let platform = existing_account(tx, WalletOwner::Platform, like).await?;
+        builder = builder.debit(platform, money(fee_back, like));
+    }
+    let movement = builder.build(uuid_v7_at(r.at)).map_err(WalletError::from)?;
+    match wallet_tx::post_movement(tx, &movement, r.at).await {
+        Ok(_) => {}
+        Err(WalletError::InsufficientFunds(account)) => {
+            let available = tx
+                .lock_accounts(std::slice::from_ref(&account))
+                .await?
+                .first()
+                .map_or(0, |a| a.available());
+            let required = if account == merchant {
+                amount - fee_back
+            } else {
+                fee_back
+            };
+            return Err(PaymentTxError::InsufficientFunds {
+                required: money(required, like),
+                available: money(available, like),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    }
+    payment.refunded += amount;
+    if payment.refunded == payment.amount.minor {
+        payment.state = expected.transition(PaymentState::Refunded)?;
+    }
+    payment.updated_at = r.at;
+    store(tx, &payment, expected).await?;
+    let refund = Refund {
+        id: r.refund_id,
+        payment_id: payment.id,
+        payment_created_at: payment.created_at,
+        user_id: payment.user_id,
+        app_id: payment.app_id.clone(),
+        amount: money(amount, like),
+        fee: fee_back,
+        reason: r.reason.clone(),
+        movement_id: movement.id(),
+        created_at: r.at,
+    };
+    tx.insert_refund(&refund).await?;
+    let mut event = payment_event(PAYMENT_REFUNDED, &payment, r.at)?;
+    if let Some(data) = event.payload.as_object_mut() {
+        data.insert("refund_id".into(), json!(refund.id.to_string()));
+        data.insert(
+            "refund_amount".into(),
+            json!(refund.amount.to_major_string()),
+        );
+        data.insert("reason".into(), json!(refund.reason));
+    }
+    tx.enqueue(&event).await?;
+    wallet_updated(tx, &merchant, &payment, r.at).await?;
+    let reply = crate::idempotency::StoredReply {
+        status: 200,
+        body: (r.render)(&payment, &refund),
+    };
+    tx.store_idempotent_reply(&r.key.scope, &r.key.key, &reply)
+        .await?;
+    Ok(RefundOutcome::Refunded(Box::new((payment, refund, reply))))
 }
 
 /// Expires the payment if it is still waiting and past its deadline: a hold is released,
@@ -605,6 +736,22 @@ async fn wallet_updated<T: PaymentTx + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::fee_of;
+
+    #[test]
+    fn fee_shares_of_refunds_add_up_to_the_fee() {
+        use super::fee_share;
+        let (fee, amount) = (33, 1000);
+        let parts = [1, 333, 333, 333];
+        let mut before = 0;
+        let mut total = 0;
+        for part in parts {
+            total += fee_share(fee, amount, before, part);
+            before += part;
+        }
+        assert_eq!(total, fee);
+        assert_eq!(fee_share(0, 1000, 0, 1000), 0);
+        assert_eq!(fee_share(100, 1000, 0, 500), 50);
+    }
 
     #[test]
     fn fee_rounds_down_and_stays_within_the_amount() {

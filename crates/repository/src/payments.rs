@@ -288,6 +288,14 @@ pub enum MfaOutcome {
     Expired,
 }
 
+/// What a refund request ended in.
+#[derive(Debug, Clone)]
+pub enum RefundOutcome {
+    Refunded(Box<(Payment, Refund, crate::idempotency::StoredReply)>),
+    /// The key exists: nothing was written; the caller replays or refuses it.
+    Existing(IdempotencyRecord),
+}
+
 /// The user's current wallet account in the payment's currency, if any (for `available`).
 pub fn available_of(account: Option<&WalletAccount>) -> i64 {
     account.map_or(0, WalletAccount::available)
@@ -361,6 +369,12 @@ pub trait PaymentRepository: Send + Sync {
         viewer: &PaymentViewer,
         at: OffsetDateTime,
     ) -> PaymentTxResult<Payment>;
+
+    /// Refunds (part of) a completed payment (see [`crate::payment_tx::refund`]).
+    async fn refund_payment(
+        &self,
+        refund: crate::payment_tx::RefundRequest,
+    ) -> PaymentTxResult<RefundOutcome>;
 
     /// The payment's refunds, oldest first.
     async fn payment_refunds(&self, id: PaymentId) -> crate::RepoResult<Vec<Refund>>;

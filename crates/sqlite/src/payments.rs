@@ -9,10 +9,13 @@ use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tmcp_domain::PaymentId;
-use tmcp_repository::payment_tx::{self, HoldForMfa, MfaAttempt, NewChallenge, Settle};
+use tmcp_repository::payment_tx::{
+    self, HoldForMfa, MfaAttempt, NewChallenge, RefundRequest, Settle,
+};
 use tmcp_repository::{
     HoldOutcome, IdempotencyRecord, MfaChallenge, MfaOutcome, NewPaymentRecord, Payment,
-    PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer, Refund, RepoResult, Settled,
+    PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer, Refund, RefundOutcome,
+    RepoResult, Settled,
 };
 
 /// Ends a payment rule's transaction: committed if the rule succeeded, rolled back (nothing
@@ -174,6 +177,12 @@ impl PaymentRepository for SqliteDatabase {
     ) -> PaymentTxResult<Payment> {
         let mut unit = self.begin_payment().await?;
         let result = payment_tx::cancel(&mut unit, id, viewer, at).await;
+        finish(unit, result).await
+    }
+
+    async fn refund_payment(&self, refund: RefundRequest) -> PaymentTxResult<RefundOutcome> {
+        let mut unit = self.begin_payment().await?;
+        let result = payment_tx::refund(&mut unit, &refund).await;
         finish(unit, result).await
     }
 

@@ -12,6 +12,7 @@ pub mod input;
 pub mod lifecycle;
 pub mod mfa;
 pub mod reads;
+pub mod refund;
 pub mod request;
 pub mod settings;
 

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod cancel;
 pub mod mfa;
 pub mod reads;
+pub mod refund;
 pub mod request;
 
 use crate::error::ApiError;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/payments/{id}/mfa/verify", post(mfa::verify))
         .route("/api/v1/payments/{id}/mfa/challenge", post(mfa::challenge))
         .route("/api/v1/payments/{id}/cancel", post(cancel::cancel))
+        .route("/api/v1/payments/{id}/refund", post(refund::refund))
 }
 
 /// The mini-app the payment is to.

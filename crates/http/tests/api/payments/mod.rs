@@ -7,6 +7,7 @@ mod concurrency;
 mod flow;
 mod lifecycle;
 mod mfa;
+mod refunds;
 mod tenancy;
 mod validation;
 
