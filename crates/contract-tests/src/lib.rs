@@ -114,6 +114,7 @@ macro_rules! contract_suite {
             payments::due_requests_expire_once,
             payments::parallel_settlements_never_overdraw,
             payments::racing_requests_with_one_key_create_one_payment,
+            payments::random_payment_interleavings_keep_the_ledger_clean,
             idempotency::idempotency_keys_claim_once_and_replay,
             idempotency::racing_claimers_of_one_key_insert_once,
             idempotency::idempotency_purge_is_bounded_and_spares_running_keys,

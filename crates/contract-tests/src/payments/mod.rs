@@ -4,6 +4,7 @@
 
 pub mod concurrency;
 pub mod flow;
+pub mod property;
 
 pub use concurrency::{
     parallel_settlements_never_overdraw, racing_requests_with_one_key_create_one_payment,
@@ -12,6 +13,7 @@ pub use flow::{
     due_requests_expire_once, payments_are_read_only_by_their_owners,
     settlement_moves_money_fee_and_events_once, unpaid_payments_fail_cleanly,
 };
+pub use property::random_payment_interleavings_keep_the_ledger_clean;
 
 use crate::fixtures::{self, FixtureClock};
 use crate::wallets::{money, open};
