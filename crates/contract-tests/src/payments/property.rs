@@ -253,7 +253,8 @@ pub async fn random_payment_interleavings_keep_the_ledger_clean(fixture: &Fixtur
         merchant(fixture, "ma_prop_two").await,
     ];
     let clearing = clearing(fixture).await.id;
-    let world = std::sync::Mutex::new(World {
+    // Steps of a case run one after another; the lock only satisfies the runner's `Fn`.
+    let world = tokio::sync::Mutex::new(World {
         users,
         apps,
         clearing,
@@ -274,7 +275,7 @@ pub async fn random_payment_interleavings_keep_the_ledger_clean(fixture: &Fixtur
         });
         runner.run(&proptest::collection::vec(step(), 1..40), |steps| {
             handle.block_on(async {
-                let mut world = world.lock().unwrap_or_else(|p| p.into_inner());
+                let mut world = world.lock().await;
                 for (i, step) in steps.iter().enumerate() {
                     apply(fixture, &mut world, step)
                         .await
