@@ -11,13 +11,17 @@ pub mod idempotency;
 pub mod ledger_check;
 pub mod mfa;
 pub mod oauth;
+pub mod payment_methods;
 pub mod payments;
 pub mod sessions;
 pub mod storage;
 pub mod storage_tx;
 pub mod system;
 pub mod tokens;
+pub mod top_up_tx;
+pub mod top_ups;
 pub mod users;
+pub mod wallet_reads;
 pub mod wallet_tx;
 pub mod wallets;
 pub mod webhooks;
@@ -37,6 +41,7 @@ pub use oauth::{
     NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
     OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent,
 };
+pub use payment_methods::{NewPaymentMethod, PaymentMethod, PaymentMethodRepository};
 pub use payments::{NewPaymentRecord, PaymentRepository};
 pub use sessions::{
     NewSession, RefreshOutcome, RefreshRotation, RevokeReason, Session, SessionRepository,
@@ -52,7 +57,9 @@ pub use tokens::{
     IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, SigningKeyRepository,
     StoredSigningKey, TokenLiveness,
 };
+pub use top_ups::{NewTopUp, TopUp, TopUpBegin, TopUpError, TopUpRepository, TopUpSettlement};
 pub use users::{NewUser, User, UserRepository, UserSummary};
+pub use wallet_reads::{EntryCursor, UserEntry, UserEntryPage, WalletReadRepository};
 pub use wallets::{
     EntryPage, Hold, HoldCapture, LedgerEntry, LedgerRepository, LedgerSnapshot, NewHold,
     NewWalletAccount, WalletAccount, WalletBalance, WalletError, WalletOwner, WalletResult,
@@ -82,6 +89,9 @@ pub trait Database:
     + LedgerRepository
     + WebhookRepository
     + IdempotencyRepository
+    + PaymentMethodRepository
+    + TopUpRepository
+    + WalletReadRepository
 {
 }
 
@@ -102,5 +112,8 @@ impl<T> Database for T where
         + LedgerRepository
         + WebhookRepository
         + IdempotencyRepository
+        + PaymentMethodRepository
+        + TopUpRepository
+        + WalletReadRepository
 {
 }
