@@ -36,7 +36,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::devices::routes())
         .merge(routes::mfa::routes())
         .merge(routes::oauth::routes())
-        .merge(routes::storage::routes());
+        .merge(routes::storage::routes())
+        .merge(routes::wallet::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

@@ -66,6 +66,13 @@ pub use responses::SharedResponses;
         crate::routes::storage::sync::status,
         crate::routes::storage::conflicts::list,
         crate::routes::storage::conflicts::resolve,
+        crate::routes::wallet::methods::list,
+        crate::routes::wallet::methods::add,
+        crate::routes::wallet::methods::remove,
+        crate::routes::wallet::methods::make_default,
+        crate::routes::wallet::top_up::top_up,
+        crate::routes::wallet::reads::balance,
+        crate::routes::wallet::reads::transactions,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -100,6 +107,16 @@ pub use responses::SharedResponses;
         crate::auth::second_factor::SecondFactorProof,
         crate::routes::oauth::error::OAuthErrorBody,
         crate::routes::oauth::issue::TokenResponse,
+        crate::routes::wallet::views::PaymentMethodView,
+        crate::routes::wallet::views::PaymentMethodList,
+        crate::routes::wallet::views::TopUpView,
+        crate::routes::wallet::views::BalanceView,
+        crate::routes::wallet::views::BalanceResponse,
+        crate::routes::wallet::views::TransactionView,
+        crate::routes::wallet::views::TransactionPagination,
+        crate::routes::wallet::views::TransactionList,
+        crate::routes::wallet::methods::AddMethodRequest,
+        crate::routes::wallet::top_up::TopUpBody,
     )),
     modifiers(&SessionSecurity, &TepBearer, &SharedResponses),
     tags(
@@ -112,6 +129,9 @@ pub use responses::SharedResponses;
                                           batches, offline sync and conflicts. Keys whose first \
                                           segment is `quota`, `batch`, `sync` or `conflicts` are \
                                           reserved for these routes: writes refuse them with 422."),
+        (name = "wallet", description = "Payment methods, top-ups through a payment processor \
+                                         (built-in `sandbox`), balances and history. Amounts are \
+                                         strings in major units with the currency's decimals."),
     )
 )]
 pub struct ApiDoc;

@@ -248,8 +248,10 @@ impl WalletReadRepository for PgDatabase {
              WHERE a.kind = 'user' AND a.user_id = $1 \
                AND ($2::text IS NULL OR a.currency = $2) \
                AND ($3::timestamptz IS NULL \
-                    OR (e.created_at, e.account_id COLLATE \"C\", e.seq) < ($3, $4 COLLATE \"C\", $5)) \
-             ORDER BY e.created_at DESC, e.account_id COLLATE \"C\" DESC, e.seq DESC LIMIT $6"
+                    OR (e.created_at, e.movement_id, e.account_id COLLATE \"C\", e.seq) \
+                       < ($3, $7, $4 COLLATE \"C\", $5)) \
+             ORDER BY e.created_at DESC, e.movement_id DESC, e.account_id COLLATE \"C\" DESC, \
+                      e.seq DESC LIMIT $6"
         ))
         .bind(user.0)
         .bind(currency.map(|c| c.code()))
@@ -257,6 +259,7 @@ impl WalletReadRepository for PgDatabase {
         .bind(before.map(|c| c.account_id.as_str()))
         .bind(before.map(|c| c.seq))
         .bind(i64::from(limit) + 1)
+        .bind(before.map(|c| c.movement_id))
         .fetch_all(self.system_pool())
         .await
         .map_err(map_sqlx_error)?;

@@ -7,11 +7,14 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tmcp_domain::{Currency, UserId};
 
-/// Where a page of entries stopped: the last entry's (created_at, account, seq). The order is
-/// `created_at DESC, account_id DESC, seq DESC`, total because (account_id, seq) is the key.
+/// Where a page of entries stopped: the last entry's (created_at, movement, account, seq). The
+/// order is `created_at DESC, movement_id DESC, account_id DESC, seq DESC`: movement ids are
+/// v7 ids that keep creation order within one instant, and (account_id, seq) is the key, so
+/// the order is total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryCursor {
     pub created_at: OffsetDateTime,
+    pub movement_id: uuid::Uuid,
     pub account_id: String,
     pub seq: i64,
 }
@@ -52,6 +55,7 @@ pub fn page_of_user_entries(mut entries: Vec<UserEntry>, limit: u32) -> UserEntr
     let next = if has_more {
         entries.last().map(|e| EntryCursor {
             created_at: e.entry.created_at,
+            movement_id: e.entry.movement_id,
             account_id: e.entry.account_id.as_str().to_owned(),
             seq: e.entry.seq,
         })

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod wallet;
 pub mod webhooks;
+pub use wallet::WalletConfig;
 pub use webhooks::WebhooksConfig;
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -66,6 +68,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Webhook delivery (`[webhooks]`, `TMCP_WEBHOOKS__*`).
     pub webhooks: WebhooksConfig,
+    /// Payment methods, top-ups and their processor (`[wallet]`, `TMCP_WALLET__*`).
+    pub wallet: WalletConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -389,6 +393,7 @@ impl Default for Config {
             oauth: OAuthConfig::default(),
             http: HttpConfig::default(),
             webhooks: WebhooksConfig::default(),
+            wallet: WalletConfig::default(),
         }
     }
 }
@@ -449,6 +454,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         self.webhooks.validate()?;
+        self.wallet.validate()?;
         if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
             bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
         }
@@ -657,6 +663,7 @@ impl std::fmt::Debug for Config {
             .field("oauth", &self.oauth)
             .field("http", &self.http)
             .field("webhooks", &self.webhooks)
+            .field("wallet", &self.wallet)
             .finish_non_exhaustive()
     }
 }

@@ -247,8 +247,10 @@ impl WalletReadRepository for SqliteDatabase {
              JOIN wallet_accounts a ON a.id = e.account_id \
              WHERE a.kind = 'user' AND a.user_id = $1 \
                AND ($2 IS NULL OR a.currency = $2) \
-               AND ($3 IS NULL OR (e.created_at, e.account_id, e.seq) < ($3, $4, $5)) \
-             ORDER BY e.created_at DESC, e.account_id DESC, e.seq DESC LIMIT $6"
+               AND ($3 IS NULL \
+                    OR (e.created_at, e.movement_id, e.account_id, e.seq) < ($3, $7, $4, $5)) \
+             ORDER BY e.created_at DESC, e.movement_id DESC, e.account_id DESC, e.seq DESC \
+             LIMIT $6"
         ))
         .bind(user.0)
         .bind(currency.map(|c| c.code()))
@@ -256,6 +258,7 @@ impl WalletReadRepository for SqliteDatabase {
         .bind(before.map(|c| c.account_id.as_str()))
         .bind(before.map(|c| c.seq))
         .bind(i64::from(limit) + 1)
+        .bind(before.map(|c| c.movement_id))
         .fetch_all(&self.reader)
         .await
         .map_err(map_sqlx_error)?;

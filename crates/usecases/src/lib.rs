@@ -10,7 +10,8 @@
 //! second factors, profile), `oauth` (client registration, the token endpoint's grants,
 //! revocation, introspection, consent, grant withdrawal, the device flow, settings), `storage` (key-value rules, single-key operations,
 //! settings and limits), `webhooks` (endpoints, signing, the delivery schedule) and
-//! `idempotency` (keys, fingerprints and replays of money-moving requests).
+//! `idempotency` (keys, fingerprints and replays of money-moving requests) and `wallet`
+//! (payment methods, processors, top-ups, balances and history; docs/wallet.md).
 
 pub mod accounts;
 pub mod fields;
@@ -18,4 +19,5 @@ pub mod idempotency;
 pub mod limits;
 pub mod oauth;
 pub mod storage;
+pub mod wallet;
 pub mod webhooks;

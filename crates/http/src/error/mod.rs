@@ -171,4 +171,5 @@ impl IntoResponse for ApiError {
 mod accounts;
 pub mod oauth;
 mod storage;
+mod wallet;
 pub use accounts::{field_errors, login_error};

@@ -5,4 +5,5 @@ pub mod meta;
 pub mod mfa;
 pub mod oauth;
 pub mod storage;
+pub mod wallet;
 pub mod wellknown;
