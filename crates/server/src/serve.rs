@@ -133,6 +133,8 @@ pub async fn start_with(
             state.db.clone(),
             state.cipher.clone(),
             clock,
+            // The same processors as the API: the sandbox remembers its charges per key.
+            state.processors.clone(),
         )?)
     } else {
         None

@@ -19,7 +19,8 @@ use serde_json::json;
 use tmcp_domain::UserId;
 use tmcp_repository::{NewPaymentMethod, PaymentMethod};
 
-pub(crate) async fn add_method(
+/// A sandbox card of `user` with `token`.
+pub async fn add_method(
     fixture: &Fixture,
     user: UserId,
     token: &str,
