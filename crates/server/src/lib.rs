@@ -6,6 +6,7 @@ pub mod backup;
 pub mod config;
 pub mod database;
 pub mod jobs;
+pub mod ledger_admin;
 pub mod maintenance;
 pub mod oauth_admin;
 pub mod secrets;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tmcp_domain::SystemClock;
 use tmcp_server::{
-    admin, backup, config::Config, database, jobs, oauth_admin, serve, telemetry, webhook_admin,
+    admin, backup, config::Config, database, jobs, ledger_admin, oauth_admin, serve, telemetry,
+    webhook_admin,
 };
 
 #[derive(Parser)]
@@ -110,6 +111,9 @@ enum AdminCommand {
     },
     /// Start a new TEP signing key (old keys keep verifying until their tokens expire).
     RotateSigningKey,
+    /// Verify every ledger invariant; prints a JSON report and exits with status 3 when it
+    /// finds a violation (1 when it cannot run).
+    LedgerCheck,
 }
 
 #[tokio::main]
@@ -190,6 +194,9 @@ async fn main() -> ExitCode {
             .await
             .map(|answer| println!("{answer}")),
         Command::Admin {
+            command: AdminCommand::LedgerCheck,
+        } => ledger_admin::run_ledger_check(&config).await,
+        Command::Admin {
             command: AdminCommand::RotateSigningKey,
         } => oauth_admin::run_rotate_signing_key(&config, &SystemClock)
             .await
@@ -197,6 +204,10 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<ledger_admin::LedgerViolations>() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(ledger_admin::FINDINGS_EXIT_CODE)
+        }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "tmcp-server failed");
             eprintln!("error: {e:#}");

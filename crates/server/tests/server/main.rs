@@ -10,6 +10,7 @@ mod config_layers;
 mod connections;
 mod db_outage;
 mod descriptors;
+mod ledger_admin;
 mod lifecycle;
 mod maintenance;
 mod oauth_admin;
