@@ -23,6 +23,7 @@ pub struct CurrencyBalance {
 pub struct Balances {
     /// The user's first wallet account (the oldest currency); `None` before any top-up.
     pub wallet_id: Option<String>,
+    /// One per currency, by currency code.
     pub balances: Vec<CurrencyBalance>,
 }
 
@@ -30,9 +31,12 @@ pub async fn balances(
     ports: WalletPorts<'_>,
     user: UserId,
 ) -> Result<Balances, WalletServiceError> {
-    let accounts = ports.db.user_wallet_accounts(user).await?;
+    let mut accounts = ports.db.user_wallet_accounts(user).await?;
+    let wallet_id = accounts.first().map(|a| a.id.as_str().to_owned());
+    // A stable order for clients: by currency code.
+    accounts.sort_by_key(|a| a.currency.code());
     Ok(Balances {
-        wallet_id: accounts.first().map(|a| a.id.as_str().to_owned()),
+        wallet_id,
         balances: accounts
             .iter()
             .map(|a| CurrencyBalance {

@@ -53,7 +53,7 @@ async fn reads_show_only_own_rows_with_session_or_scoped_tep(w: Wallet) {
         .collect();
     assert_eq!(
         shown,
-        [("USD".into(), "4.00".into()), ("EUR".into(), "2.00".into())]
+        [("EUR".into(), "2.00".into()), ("USD".into(), "4.00".into())]
     );
 
     // A mini-app reads with the matching scope only.
