@@ -4,6 +4,7 @@
 
 mod methods;
 mod reads;
+mod recovery;
 mod top_up;
 mod validation;
 
