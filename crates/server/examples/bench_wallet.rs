@@ -147,8 +147,14 @@ async fn main() -> anyhow::Result<()> {
     let file = std::env::var_os("TMCP_CONFIG").map(std::path::PathBuf::from);
     let config = Config::load(file.as_deref())?;
     let mut args = std::env::args().skip(1);
-    let users: usize = args.next().context("usage: bench_wallet <users> <apps>")?.parse()?;
-    let apps: usize = args.next().context("usage: bench_wallet <users> <apps>")?.parse()?;
+    let users: usize = args
+        .next()
+        .context("usage: bench_wallet <users> <apps>")?
+        .parse()?;
+    let apps: usize = args
+        .next()
+        .context("usage: bench_wallet <users> <apps>")?
+        .parse()?;
     anyhow::ensure!(users > 0 && apps > 0, "users and apps must be positive");
     let state = tmcp_server::serve::build_state(&config, Arc::new(SystemClock)).await?;
     let developer = user(&state, DEVELOPER, Role::Developer).await?;
