@@ -17,6 +17,7 @@ pub mod redis_server;
 pub mod storage;
 pub mod system;
 pub mod users;
+pub mod wallet_api;
 pub mod wallets;
 pub mod webhooks;
 
@@ -118,6 +119,11 @@ macro_rules! contract_suite {
             idempotency::idempotency_keys_claim_once_and_replay,
             idempotency::racing_claimers_of_one_key_insert_once,
             idempotency::idempotency_purge_is_bounded_and_spares_running_keys,
+            wallet_api::payment_methods_are_per_user_with_one_default,
+            wallet_api::racing_default_changes_leave_one_default,
+            wallet_api::top_ups_begin_once_and_settle_with_their_movement,
+            wallet_api::racing_settlements_settle_a_top_up_once,
+            wallet_api::user_entries_page_newest_first_and_only_own,
             webhooks::webhook_endpoints_store_rotate_and_disable,
             webhooks::due_events_are_claimed_once_under_a_lease,
             webhooks::outcomes_are_logged_and_schedule_the_next_attempt,

@@ -37,7 +37,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::mfa::routes())
         .merge(routes::oauth::routes())
         .merge(routes::storage::routes())
-        .merge(routes::payments::routes());
+        .merge(routes::payments::routes())
+        .merge(routes::wallet::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

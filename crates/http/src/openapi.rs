@@ -74,6 +74,13 @@ pub use responses::SharedResponses;
         crate::routes::payments::refund::refund,
         crate::routes::payments::reads::get,
         crate::routes::payments::reads::list,
+        crate::routes::wallet::methods::list,
+        crate::routes::wallet::methods::add,
+        crate::routes::wallet::methods::remove,
+        crate::routes::wallet::methods::make_default,
+        crate::routes::wallet::top_up::top_up,
+        crate::routes::wallet::reads::balance,
+        crate::routes::wallet::reads::transactions,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -121,6 +128,16 @@ pub use responses::SharedResponses;
         crate::routes::payments::reads::PaymentPagination,
         crate::routes::oauth::error::OAuthErrorBody,
         crate::routes::oauth::issue::TokenResponse,
+        crate::routes::wallet::views::PaymentMethodView,
+        crate::routes::wallet::views::PaymentMethodList,
+        crate::routes::wallet::views::TopUpView,
+        crate::routes::wallet::views::BalanceView,
+        crate::routes::wallet::views::BalanceResponse,
+        crate::routes::wallet::views::TransactionView,
+        crate::routes::wallet::views::TransactionPagination,
+        crate::routes::wallet::views::TransactionList,
+        crate::routes::wallet::methods::AddMethodRequest,
+        crate::routes::wallet::top_up::TopUpBody,
     )),
     modifiers(&SessionSecurity, &TepBearer, &SharedResponses),
     tags(
@@ -136,6 +153,9 @@ pub use responses::SharedResponses;
         (name = "payments", description = "Payment requests of mini-apps, their authorization by \
                                            the user (a second factor at or above the threshold), \
                                            reads. Money moves through the wallet ledger."),
+        (name = "wallet", description = "Payment methods, top-ups through a payment processor \
+                                         (built-in `sandbox`), balances and history. Amounts are \
+                                         strings in major units with the currency's decimals."),
     )
 )]
 pub struct ApiDoc;

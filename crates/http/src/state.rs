@@ -12,6 +12,7 @@ use tmcp_usecases::accounts::{AccountPorts, AccountSettings};
 use tmcp_usecases::oauth::OAuthSettings;
 use tmcp_usecases::payments::PaymentSettings;
 use tmcp_usecases::storage::StorageSettings;
+use tmcp_usecases::wallet::{Processors, WalletPorts, WalletSettings};
 
 /// Limits and timeouts of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct HttpSettings {
     pub api_rate: LimitRule,
     /// Request line and header size limits (414 / 431 envelopes).
     pub head_limits: HeadLimits,
+    /// Payment methods, top-ups and processor timeouts.
+    pub wallet: WalletSettings,
 }
 
 impl Default for HttpSettings {
@@ -49,6 +52,7 @@ impl Default for HttpSettings {
             payments: PaymentSettings::default(),
             api_rate: crate::middleware::limit::DEFAULT_RULE,
             head_limits: HeadLimits::default(),
+            wallet: WalletSettings::default(),
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct AppState {
     pub tep: Arc<TepService>,
     /// Rate limits shared through Redis when configured.
     pub limiter: Arc<RateLimiter>,
+    /// The payment processors top-ups can use, by provider.
+    pub processors: Processors,
     pub settings: HttpSettings,
 }
 
@@ -77,6 +83,16 @@ impl AppState {
             db: self.db.as_ref(),
             clock: self.clock.as_ref(),
             cipher: &self.cipher,
+        }
+    }
+
+    /// What the wallet service's use cases need.
+    pub fn wallet_ports(&self) -> WalletPorts<'_> {
+        WalletPorts {
+            db: self.db.as_ref(),
+            clock: self.clock.as_ref(),
+            processors: &self.processors,
+            settings: &self.settings.wallet,
         }
     }
 }

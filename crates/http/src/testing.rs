@@ -28,6 +28,8 @@ pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
         metrics: Metrics::install(),
         tep,
         limiter: Arc::new(RateLimiter::new(None, namespace)),
+        processors: tmcp_usecases::wallet::Processors::new()
+            .with(Arc::new(tmcp_usecases::wallet::SandboxProcessor::default())),
         settings: HttpSettings::default(),
     }
 }

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod ledger_check;
 pub mod mfa;
 pub mod oauth;
+pub mod payment_methods;
 pub mod payment_tx;
 pub mod payments;
 pub mod sessions;
@@ -18,7 +19,10 @@ pub mod storage;
 pub mod storage_tx;
 pub mod system;
 pub mod tokens;
+pub mod top_up_tx;
+pub mod top_ups;
 pub mod users;
+pub mod wallet_reads;
 pub mod wallet_tx;
 pub mod wallets;
 pub mod webhooks;
@@ -38,6 +42,7 @@ pub use oauth::{
     NewAuthorizationCode, NewDeviceAuthorization, NewOAuthRefreshToken, OAuthGrantRepository,
     OAuthRefreshRedemption, OAuthRefreshRotation, OAuthRefreshToken, OutboxEvent,
 };
+pub use payment_methods::{NewPaymentMethod, PaymentMethod, PaymentMethodRepository};
 pub use payments::{
     ChallengeMethod, ChallengeStatus, HoldOutcome, MfaChallenge, MfaOutcome, NewPaymentRecord,
     Payment, PaymentCursor, PaymentQuery, PaymentRepository, PaymentTxError, PaymentTxResult,
@@ -57,7 +62,9 @@ pub use tokens::{
     IssuedToken, IssuedTokenRepository, OAuthClient, OAuthClientRepository, SigningKeyRepository,
     StoredSigningKey, TokenLiveness,
 };
+pub use top_ups::{NewTopUp, TopUp, TopUpBegin, TopUpError, TopUpRepository, TopUpSettlement};
 pub use users::{NewUser, User, UserRepository, UserSummary};
+pub use wallet_reads::{EntryCursor, UserEntry, UserEntryPage, WalletReadRepository};
 pub use wallets::{
     EntryPage, Hold, HoldCapture, LedgerEntry, LedgerRepository, LedgerSnapshot, NewHold,
     NewWalletAccount, WalletAccount, WalletBalance, WalletError, WalletOwner, WalletResult,
@@ -87,6 +94,9 @@ pub trait Database:
     + LedgerRepository
     + WebhookRepository
     + IdempotencyRepository
+    + PaymentMethodRepository
+    + TopUpRepository
+    + WalletReadRepository
 {
 }
 
@@ -107,5 +117,8 @@ impl<T> Database for T where
         + LedgerRepository
         + WebhookRepository
         + IdempotencyRepository
+        + PaymentMethodRepository
+        + TopUpRepository
+        + WalletReadRepository
 {
 }

@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub mod payments;
+pub mod wallet;
 pub mod webhooks;
 pub use payments::PaymentsConfig;
+pub use wallet::WalletConfig;
 pub use webhooks::WebhooksConfig;
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -70,6 +72,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// Payments (`[payments]`, `TMCP_PAYMENTS__*`).
     pub payments: PaymentsConfig,
+    /// Payment methods, top-ups and their processor (`[wallet]`, `TMCP_WALLET__*`).
+    pub wallet: WalletConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -394,6 +398,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             webhooks: WebhooksConfig::default(),
             payments: PaymentsConfig::default(),
+            wallet: WalletConfig::default(),
         }
     }
 }
@@ -454,6 +459,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         self.webhooks.validate()?;
+        self.wallet.validate()?;
         if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
             bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
         }
@@ -663,6 +669,7 @@ impl std::fmt::Debug for Config {
             .field("oauth", &self.oauth)
             .field("http", &self.http)
             .field("webhooks", &self.webhooks)
+            .field("wallet", &self.wallet)
             .finish_non_exhaustive()
     }
 }

@@ -1,5 +1,5 @@
-//! The background jobs of this process: upkeep (partitions, storage expiry, sync history)
-//! and webhook delivery, run by `serve` (unless `--no-jobs`) and by `worker`. Several
+//! The background jobs of this process: upkeep (partitions, storage expiry, sync history),
+//! webhook delivery, and the wallet's idempotency purge and top-up recovery, run by `serve` (unless `--no-jobs`) and by `worker`. Several
 //! workers may run against one PostgreSQL database: webhook events are claimed under a lease
 //! (`FOR UPDATE SKIP LOCKED`), so they never process the same event at once; upkeep is
 //! idempotent and each purge batch is its own transaction.
@@ -14,9 +14,11 @@ use tmcp_domain::{Clock, SystemClock};
 use tmcp_jobs::payment_job::PaymentExpiryJob;
 use tmcp_jobs::sender::HttpSender;
 use tmcp_jobs::upkeep::{self, UpkeepSettings};
+use tmcp_jobs::wallet_jobs::{IdempotencyExpiryJob, TopUpRecoveryJob};
 use tmcp_jobs::webhook_job::{WebhookDeliveryJob, WebhookHistoryJob};
 use tmcp_jobs::Runner;
 use tmcp_repository::Database;
+use tmcp_usecases::wallet::Processors;
 use tmcp_usecases::webhooks::delivery::jitter_rng;
 
 impl MaintenanceConfig {
@@ -37,6 +39,7 @@ pub fn runner(
     db: Arc<dyn Database>,
     cipher: FieldCipher,
     clock: Arc<dyn Clock>,
+    processors: Processors,
 ) -> anyhow::Result<Runner> {
     let hooks = &config.webhooks;
     let sender = HttpSender::new(
@@ -64,6 +67,19 @@ pub fn runner(
         batch_size: config.payments.expiry_batch_size,
         interval: Duration::from_secs(config.payments.expiry_interval_secs),
     };
+    let wallet_interval = Duration::from_secs(config.wallet.job_interval_seconds);
+    let idempotency = IdempotencyExpiryJob {
+        db: db.clone(),
+        batch_size: config.wallet.batch_size,
+        interval: wallet_interval,
+    };
+    let recovery = TopUpRecoveryJob {
+        db: db.clone(),
+        clock: clock.clone(),
+        processors,
+        settings: config.wallet.settings(),
+        interval: wallet_interval,
+    };
     let mut runner = Runner::new(clock.clone());
     for job in upkeep::jobs(db, config.maintenance.upkeep_settings()) {
         runner = runner.with(job);
@@ -71,7 +87,9 @@ pub fn runner(
     Ok(runner
         .with(Arc::new(delivery))
         .with(Arc::new(history))
-        .with(Arc::new(expiry)))
+        .with(Arc::new(expiry))
+        .with(Arc::new(idempotency))
+        .with(Arc::new(recovery)))
 }
 
 /// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches
@@ -89,7 +107,7 @@ pub async fn run_worker(config: Config, metrics_listen: Option<String>) -> anyho
         .await
         .context("start-up maintenance failed")?;
     tracing::info!(?report, "start-up maintenance done");
-    let runner = runner(&config, db, cipher, clock)?;
+    let runner = runner(&config, db, cipher, clock, config.wallet.processors())?;
     tracing::info!(jobs = ?runner.job_names(), "worker running");
     let handle = runner.spawn();
     crate::serve::wait_for_signal().await;

@@ -59,6 +59,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         metrics: Metrics::install(),
         tep: Arc::new(TepService::new(ring, tep_settings)),
         limiter: Arc::new(limiter),
+        processors: config.wallet.processors(),
         settings: HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
@@ -80,6 +81,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 config.api_rate_burst,
             ),
             head_limits: config.http.head_limits(),
+            wallet: config.wallet.settings(),
             ..HttpSettings::default()
         },
     })
@@ -132,6 +134,8 @@ pub async fn start_with(
             state.db.clone(),
             state.cipher.clone(),
             clock,
+            // The same processors as the API: the sandbox remembers its charges per key.
+            state.processors.clone(),
         )?)
     } else {
         None

@@ -10,8 +10,9 @@
 //! second factors, profile), `oauth` (client registration, the token endpoint's grants,
 //! revocation, introspection, consent, grant withdrawal, the device flow, settings), `storage` (key-value rules, single-key operations,
 //! settings and limits), `webhooks` (endpoints, signing, the delivery schedule) and
-//! `idempotency` (keys, fingerprints and replays of money-moving requests) and `payments`
-//! (payment requests, authorization, reads).
+//! `idempotency` (keys, fingerprints and replays of money-moving requests), `wallet`
+//! (payment methods, processors, top-ups, balances and history; docs/wallet.md) and
+//! `payments` (payment requests, authorization, MFA, cancel, expiry, refunds, reads).
 
 pub mod accounts;
 pub mod fields;
@@ -20,4 +21,5 @@ pub mod limits;
 pub mod oauth;
 pub mod payments;
 pub mod storage;
+pub mod wallet;
 pub mod webhooks;

@@ -323,3 +323,115 @@ async fn the_storage_read_function_uses_a_generic_plan() {
         Some(vec!["plan_cache_mode=force_generic_plan".to_owned()])
     );
 }
+
+/// The wallet API's tables (0010, 0012): the request role reads only its own user's rows and
+/// writes none; money work (the system pool) writes them.
+#[tokio::test]
+async fn wallet_api_tables_are_own_rows_and_read_only_for_the_request_role() {
+    use tmcp_domain::wallet::TopUpState;
+    use tmcp_repository::{
+        IdempotencyRecord, IdempotencyRepository, IdempotencyScope, NewPaymentMethod, NewTopUp,
+        PaymentMethodRepository, TopUp, TopUpRepository,
+    };
+    let (db, _url, _guard) = fresh_database().await;
+    let alice = user(&db, "alice").await;
+    let mallory = user(&db, "mallory").await;
+    let at = *START;
+    let method = db
+        .add_payment_method(NewPaymentMethod {
+            id: uuid_v7_at(at),
+            user_id: alice,
+            method_type: "card".into(),
+            provider: "sandbox".into(),
+            provider_method_id: "pm_sandbox_ok-rls".into(),
+            method_data: serde_json::json!({"last4": "4242"}),
+            make_default: true,
+            at,
+        })
+        .await
+        .expect("method");
+    let id = uuid_v7_at(at);
+    let scope = IdempotencyScope {
+        app_id: None,
+        user_id: alice,
+    };
+    db.begin_top_up(&NewTopUp {
+        top_up: TopUp {
+            id,
+            user_id: alice,
+            payment_method_id: method.id,
+            amount: Money {
+                minor: 100,
+                currency: Currency::parse("USD").expect("USD"),
+            },
+            state: TopUpState::Processing,
+            processor: String::new(),
+            provider_method_id: String::new(),
+            idempotency_key: "rls".into(),
+            processor_transaction_id: None,
+            failure_reason: None,
+            movement_id: None,
+            created_at: at,
+            updated_at: at,
+            settled_at: None,
+        },
+        idempotency: IdempotencyRecord {
+            scope,
+            key: "rls".into(),
+            operation: "top_up".into(),
+            fingerprint: [0; 32],
+            resource_id: id.to_string(),
+            reply: None,
+            created_at: at,
+            expires_at: at + Duration::hours(72),
+        },
+    })
+    .await
+    .expect("top-up begun");
+    for table in ["idempotency_keys", "wallet_top_ups", "payment_methods"] {
+        assert_eq!(
+            visible(&db, table, Some(alice)).await,
+            1,
+            "{table}: own row"
+        );
+        assert_eq!(
+            visible(&db, table, Some(mallory)).await,
+            0,
+            "{table}: not another's"
+        );
+        assert_eq!(
+            visible(&db, table, None).await,
+            0,
+            "{table}: no setting, no rows"
+        );
+    }
+    for statement in [
+        "UPDATE idempotency_keys SET reply_status = 200, reply_body = '{}'",
+        "DELETE FROM idempotency_keys",
+        "UPDATE wallet_top_ups SET state = 'failed', failure_reason = 'x', settled_at = now()",
+    ] {
+        let mut tx = db.app_pool().begin().await.expect("transaction");
+        sqlx::query("SELECT set_config('tmcp.user_id', $1, true)")
+            .bind(alice.to_string())
+            .execute(&mut *tx)
+            .await
+            .expect("setting applied");
+        let refused = tx.execute(statement).await;
+        assert!(
+            refused.is_err(),
+            "{statement}: the request role may not write"
+        );
+        tx.rollback().await.expect("rollback");
+    }
+    let _ = db
+        .idempotency_record(
+            &IdempotencyScope {
+                app_id: None,
+                user_id: alice,
+            },
+            "rls",
+        )
+        .await
+        .expect("the system path reads it")
+        .expect("kept");
+}

@@ -4,9 +4,11 @@
 
 pub mod hold;
 pub mod movement;
+pub mod top_up;
 
 pub use hold::{HoldState, HoldTransitionError};
 pub use movement::{EntryType, Leg, Movement, MovementBuilder, MovementError};
+pub use top_up::{TopUpState, TopUpTransitionError};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};

@@ -28,6 +28,7 @@ pub mod tep;
 mod tep_extract;
 mod tep_ports;
 pub mod throttle;
+pub mod wallet_reader;
 
 pub use session::SessionPrincipal;
 pub use tep::{MintedTep, TepMint, TepPrincipal, TepService, TepSettings};

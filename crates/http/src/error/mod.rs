@@ -172,4 +172,5 @@ mod accounts;
 pub mod oauth;
 pub mod payments;
 mod storage;
+mod wallet;
 pub use accounts::{field_errors, login_error};

@@ -7,7 +7,7 @@
 //!
 //! | fact | answers added |
 //! |---|---|
-//! | path under `/api/` | 400 (request text), 429 (default rate limit), 408, 500, 503 |
+//! | path under `/api/` or `/wallet/` | 400 (request text), 429 (default rate limit), 408, 500, 503 |
 //! | OAuth JSON endpoint (`/oauth2/…` but the pages) | 408, 500 and 503 as `server_error` |
 //! | OAuth HTML page (`/oauth2/authorize`, `/oauth2/device`) | 400 also as JSON, 408, 500 and 503 pages |
 //! | `session` or `tep` security | 401 `INVALID_TOKEN`, 403 |
@@ -43,7 +43,7 @@ enum Family {
 }
 
 fn family(path: &str) -> Family {
-    if path.starts_with("/api/") {
+    if path.starts_with("/api/") || path.starts_with("/wallet/") {
         Family::Api
     } else if path == "/oauth2/authorize" || path == "/oauth2/device" {
         Family::Page

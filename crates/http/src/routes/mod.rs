@@ -6,4 +6,5 @@ pub mod mfa;
 pub mod oauth;
 pub mod payments;
 pub mod storage;
+pub mod wallet;
 pub mod wellknown;

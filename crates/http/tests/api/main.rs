@@ -20,3 +20,4 @@ mod ratelimit;
 mod redis_outage;
 mod storage;
 mod tep;
+mod wallet;

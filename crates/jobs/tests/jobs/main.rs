@@ -6,6 +6,7 @@ mod receiver;
 mod runner;
 mod support;
 mod upkeep;
+mod wallet;
 mod webhooks;
 mod webhooks_failures;
 mod webhooks_workers;

@@ -415,6 +415,53 @@ pub(super) fn routes() -> Vec<Route> {
                 "/metadata/note",
             ],
         ),
+        get("/wallet/v1/payment-methods", Session),
+        route(
+            M::POST,
+            "/wallet/v1/payment-methods",
+            Session,
+            Payload::Json(json!({"type": "card", "provider": "sandbox",
+                "provider_method_id": "pm_sandbox_ok-probe", "method_data": {"brand": "visa"}})),
+            &[
+                "/type",
+                "/provider",
+                "/provider_method_id",
+                "/method_data/brand",
+            ],
+        ),
+        route(
+            M::DELETE,
+            "/wallet/v1/payment-methods/{id}",
+            Session,
+            Payload::None,
+            &[],
+        ),
+        route(
+            M::POST,
+            "/wallet/v1/payment-methods/{id}/default",
+            Session,
+            Payload::None,
+            &[],
+        ),
+        route(
+            M::POST,
+            "/wallet/v1/top-up",
+            Session,
+            Payload::Json(json!({"amount": "1.00", "currency": "USD",
+                "payment_method_id": "00000000-0000-0000-0000-000000000000",
+                "idempotency_key": "probe"})),
+            &[
+                "/amount",
+                "/currency",
+                "/payment_method_id",
+                "/idempotency_key",
+            ],
+        ),
+        get("/wallet/v1/balance", Session),
+        Route {
+            query: &[("limit", "10"), ("cursor", "c"), ("currency", "USD")],
+            ..get("/wallet/v1/transactions", Session)
+        },
         // Last: were one of these let through, it would end the session or the account the
         // probes use.
         route(M::POST, "/api/v1/auth/logout", Session, Payload::None, &[]),

@@ -1,0 +1,278 @@
+//! Top-ups on PostgreSQL: the steps of `tmcp_repository::top_up_tx` in a [`PgWalletTx`] on
+//! the system pool (the same unit of work as the ledger and the idempotency keys), and the
+//! wallet reads of a user.
+
+use crate::payment_methods::{MethodRow, METHOD_COLUMNS};
+use crate::wallet_tx::PgWalletTx;
+use crate::wallets::{account_from_row, entry_from_row, AccountRow};
+use crate::wallets::{ACCOUNT_COLUMNS, ENTRY_COLUMNS};
+use crate::{map_sqlx_error, PgDatabase};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tmcp_domain::wallet::TopUpState;
+use tmcp_domain::{Currency, Money, UserId};
+use tmcp_repository::top_up_tx::{self, TopUpTx};
+use tmcp_repository::wallet_reads::page_of_user_entries;
+use tmcp_repository::{
+    EntryCursor, NewTopUp, PaymentMethod, RepoError, RepoResult, TopUp, TopUpBegin, TopUpError,
+    TopUpRepository, TopUpSettlement, UserEntry, UserEntryPage, WalletAccount,
+    WalletReadRepository,
+};
+use uuid::Uuid;
+
+const TOP_UP_COLUMNS: &str = "id, user_id, payment_method_id, amount, currency, state, \
+     processor, provider_method_id, idempotency_key, processor_transaction_id, failure_reason, \
+     movement_id, created_at, updated_at, settled_at";
+
+#[derive(sqlx::FromRow)]
+struct TopUpRow {
+    id: Uuid,
+    user_id: Uuid,
+    payment_method_id: Uuid,
+    amount: i64,
+    currency: String,
+    state: String,
+    processor: String,
+    provider_method_id: String,
+    idempotency_key: String,
+    processor_transaction_id: Option<String>,
+    failure_reason: Option<String>,
+    movement_id: Option<Uuid>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    settled_at: Option<OffsetDateTime>,
+}
+
+fn top_up_from_row(row: TopUpRow) -> RepoResult<TopUp> {
+    let bad = |what: &str| RepoError::Internal(format!("bad stored top-up {what}"));
+    Ok(TopUp {
+        id: row.id,
+        user_id: UserId(row.user_id),
+        payment_method_id: row.payment_method_id,
+        amount: Money {
+            minor: row.amount,
+            currency: Currency::parse(&row.currency).map_err(|_| bad("currency"))?,
+        },
+        state: TopUpState::from_db(&row.state).ok_or_else(|| bad("state"))?,
+        processor: row.processor,
+        provider_method_id: row.provider_method_id,
+        idempotency_key: row.idempotency_key,
+        processor_transaction_id: row.processor_transaction_id,
+        failure_reason: row.failure_reason,
+        movement_id: row.movement_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        settled_at: row.settled_at,
+    })
+}
+
+#[async_trait]
+impl TopUpTx for PgWalletTx {
+    async fn find_active_method(
+        &mut self,
+        user: UserId,
+        id: Uuid,
+    ) -> RepoResult<Option<PaymentMethod>> {
+        let row: Option<MethodRow> = sqlx::query_as(&format!(
+            "SELECT {METHOD_COLUMNS} FROM payment_methods \
+             WHERE id = $1 AND user_id = $2 AND is_active"
+        ))
+        .bind(id)
+        .bind(user.0)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn insert_top_up(&mut self, top_up: &TopUp) -> RepoResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO wallet_top_ups ({TOP_UP_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
+        .bind(top_up.id)
+        .bind(top_up.user_id.0)
+        .bind(top_up.payment_method_id)
+        .bind(top_up.amount.minor)
+        .bind(top_up.amount.currency.code())
+        .bind(top_up.state.as_db())
+        .bind(&top_up.processor)
+        .bind(&top_up.provider_method_id)
+        .bind(&top_up.idempotency_key)
+        .bind(&top_up.processor_transaction_id)
+        .bind(&top_up.failure_reason)
+        .bind(top_up.movement_id)
+        .bind(top_up.created_at)
+        .bind(top_up.updated_at)
+        .bind(top_up.settled_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(())
+    }
+
+    async fn lock_top_up(&mut self, id: Uuid) -> RepoResult<Option<TopUp>> {
+        let row: Option<TopUpRow> = sqlx::query_as(&format!(
+            "SELECT {TOP_UP_COLUMNS} FROM wallet_top_ups WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        row.map(top_up_from_row).transpose()
+    }
+
+    async fn update_top_up(&mut self, top_up: &TopUp, expected: TopUpState) -> RepoResult<u64> {
+        let done = sqlx::query(
+            "UPDATE wallet_top_ups SET state = $2, processor_transaction_id = $3, \
+             failure_reason = $4, movement_id = $5, updated_at = $6, settled_at = $7 \
+             WHERE id = $1 AND state = $8",
+        )
+        .bind(top_up.id)
+        .bind(top_up.state.as_db())
+        .bind(&top_up.processor_transaction_id)
+        .bind(&top_up.failure_reason)
+        .bind(top_up.movement_id)
+        .bind(top_up.updated_at)
+        .bind(top_up.settled_at)
+        .bind(expected.as_db())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(done.rows_affected())
+    }
+}
+
+async fn finish<R>(unit: PgWalletTx, result: Result<R, TopUpError>) -> Result<R, TopUpError> {
+    match result {
+        Ok(done) => {
+            unit.tx.commit().await.map_err(map_sqlx_error)?;
+            Ok(done)
+        }
+        Err(refused) => {
+            unit.tx.rollback().await.map_err(map_sqlx_error)?;
+            Err(refused)
+        }
+    }
+}
+
+#[async_trait]
+impl TopUpRepository for PgDatabase {
+    async fn begin_top_up(&self, new: &NewTopUp) -> Result<TopUpBegin, TopUpError> {
+        let mut unit = PgWalletTx {
+            tx: self.system_tx().await?,
+        };
+        let result = top_up_tx::begin_top_up(&mut unit, new).await;
+        finish(unit, result).await
+    }
+
+    async fn settle_top_up(&self, settlement: &TopUpSettlement) -> Result<TopUp, TopUpError> {
+        let mut unit = PgWalletTx {
+            tx: self.system_tx().await?,
+        };
+        let result = top_up_tx::settle_top_up(&mut unit, settlement).await;
+        finish(unit, result).await
+    }
+
+    async fn top_up(&self, id: Uuid) -> RepoResult<Option<TopUp>> {
+        let row: Option<TopUpRow> = sqlx::query_as(&format!(
+            "SELECT {TOP_UP_COLUMNS} FROM wallet_top_ups WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.system_pool())
+        .await
+        .map_err(map_sqlx_error)?;
+        row.map(top_up_from_row).transpose()
+    }
+
+    async fn processing_top_ups(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> RepoResult<Vec<TopUp>> {
+        let rows: Vec<TopUpRow> = sqlx::query_as(&format!(
+            "SELECT {TOP_UP_COLUMNS} FROM wallet_top_ups \
+             WHERE state = 'processing' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(self.system_pool())
+        .await
+        .map_err(map_sqlx_error)?;
+        rows.into_iter().map(top_up_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl WalletReadRepository for PgDatabase {
+    async fn user_wallet_accounts(&self, user: UserId) -> RepoResult<Vec<WalletAccount>> {
+        let rows: Vec<AccountRow> = sqlx::query_as(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts \
+             WHERE kind = 'user' AND user_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(user.0)
+        .fetch_all(self.system_pool())
+        .await
+        .map_err(map_sqlx_error)?;
+        rows.into_iter().map(account_from_row).collect()
+    }
+
+    async fn user_wallet_entries(
+        &self,
+        user: UserId,
+        currency: Option<Currency>,
+        before: Option<&EntryCursor>,
+        limit: u32,
+    ) -> RepoResult<UserEntryPage> {
+        let columns = ENTRY_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        type Row = (
+            String,
+            i64,
+            Uuid,
+            i64,
+            i64,
+            String,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Uuid>,
+            OffsetDateTime,
+            String,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {columns}, a.currency FROM wallet_entries e \
+             JOIN wallet_accounts a ON a.id = e.account_id \
+             WHERE a.kind = 'user' AND a.user_id = $1 \
+               AND ($2::text IS NULL OR a.currency = $2) \
+               AND ($3::timestamptz IS NULL \
+                    OR (e.created_at, e.movement_id, e.account_id COLLATE \"C\", e.seq) \
+                       < ($3, $7, $4 COLLATE \"C\", $5)) \
+             ORDER BY e.created_at DESC, e.movement_id DESC, e.account_id COLLATE \"C\" DESC, \
+                      e.seq DESC LIMIT $6"
+        ))
+        .bind(user.0)
+        .bind(currency.map(|c| c.code()))
+        .bind(before.map(|c| c.created_at))
+        .bind(before.map(|c| c.account_id.as_str()))
+        .bind(before.map(|c| c.seq))
+        .bind(i64::from(limit) + 1)
+        .bind(before.map(|c| c.movement_id))
+        .fetch_all(self.system_pool())
+        .await
+        .map_err(map_sqlx_error)?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (a, seq, movement, amount, after, kind, payment, refund, hold, at, code) = row;
+            let entry = entry_from_row((
+                a, seq, movement, amount, after, kind, payment, refund, hold, at,
+            ))?;
+            let currency = Currency::parse(&code)
+                .map_err(|_| RepoError::Internal(format!("bad stored currency {code:?}")))?;
+            entries.push(UserEntry { entry, currency });
+        }
+        Ok(page_of_user_entries(entries, limit))
+    }
+}
