@@ -462,6 +462,79 @@ pub(super) fn routes() -> Vec<Route> {
             query: &[("limit", "10"), ("cursor", "c"), ("currency", "USD")],
             ..get("/wallet/v1/transactions", Session)
         },
+        route(
+            M::POST,
+            "/api/v1/payments/request",
+            Tep,
+            Payload::Json(
+                json!({"amount": "1.00", "currency": "USD", "description": "d",
+                "merchant_order_id": "o", "items": [{"item_id": "i", "name": "n", "quantity": 1,
+                "unit_price": "1.00"}], "metadata": {"note": "n"},
+                "callback_url": "https://shop.example/cb", "idempotency_key": "probe"}),
+            ),
+            &[
+                "/amount",
+                "/currency",
+                "/description",
+                "/merchant_order_id",
+                "/items/0/item_id",
+                "/items/0/name",
+                "/items/0/unit_price",
+                "/metadata/note",
+                "/callback_url",
+                "/idempotency_key",
+            ],
+        ),
+        Route {
+            query: &[("status", "completed"), ("limit", "10"), ("cursor", "c")],
+            ..get("/api/v1/payments", Tep)
+        },
+        get("/api/v1/payments/{id}", Tep),
+        route(
+            M::POST,
+            "/api/v1/payments/{id}/authorize",
+            Tep,
+            Payload::Json(json!({"device_id": "dev-1", "signature": "c2ln", "timestamp": 1})),
+            &["/device_id", "/signature"],
+        ),
+        route(
+            M::POST,
+            "/api/v1/payments/{id}/mfa/verify",
+            Tep,
+            Payload::Json(
+                json!({"challenge_id": "c", "method": "pin", "code": "123456",
+                "pin": "135790", "device_id": "dev-1", "signature": "c2ln", "timestamp": 1}),
+            ),
+            &[
+                "/challenge_id",
+                "/method",
+                "/code",
+                "/pin",
+                "/device_id",
+                "/signature",
+            ],
+        ),
+        route(
+            M::POST,
+            "/api/v1/payments/{id}/mfa/challenge",
+            Tep,
+            Payload::None,
+            &[],
+        ),
+        route(
+            M::POST,
+            "/api/v1/payments/{id}/cancel",
+            Tep,
+            Payload::None,
+            &[],
+        ),
+        route(
+            M::POST,
+            "/api/v1/payments/{id}/refund",
+            Tep,
+            Payload::Json(json!({"amount": "1.00", "reason": "r", "idempotency_key": "probe"})),
+            &["/amount", "/reason", "/idempotency_key"],
+        ),
         // Last: were one of these let through, it would end the session or the account the
         // probes use.
         route(M::POST, "/api/v1/auth/logout", Session, Payload::None, &[]),
