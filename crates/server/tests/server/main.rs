@@ -15,5 +15,6 @@ mod lifecycle;
 mod maintenance;
 mod oauth_admin;
 mod oversize_heads;
+mod payment_crash;
 mod redis_outage;
 mod webhooks_admin;
