@@ -120,7 +120,7 @@ async fn seed(config: &Config) -> String {
         .expect("state");
     let db = state.db.as_ref();
     let now = SystemClock.now();
-    let mut user = |name: &str, role| NewUser {
+    let user = |name: &str, role| NewUser {
         id: UserId::new_v7(now),
         username: name.into(),
         email: format!("{name}@example.com"),
