@@ -92,6 +92,10 @@ enum AdminCommand {
         /// The mini-app backend's webhook URL; the webhook secret is printed once.
         #[arg(long)]
         webhook_url: Option<String>,
+        /// Also register the mini-app itself, owned by this user (login), so it can take
+        /// payments into its developer's wallet.
+        #[arg(long)]
+        developer: Option<String>,
     },
     /// Give a client's webhook endpoint a new secret; the old one keeps signing for
     /// `webhooks.rotation_overlap_secs`. Prints the new secret once.
@@ -162,6 +166,7 @@ async fn main() -> ExitCode {
                     official,
                     confidential,
                     webhook_url,
+                    developer,
                 },
         } => webhook_admin::run_create_client(
             &config,
@@ -173,6 +178,7 @@ async fn main() -> ExitCode {
                 scopes,
                 official,
                 confidential,
+                developer,
             },
             webhook_url.as_deref(),
         )

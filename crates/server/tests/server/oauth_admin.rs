@@ -20,6 +20,7 @@ fn spec(id: &str) -> ClientSpec {
         scopes: "storage:read user:read".into(),
         official: false,
         confidential: false,
+        developer: None,
     }
 }
 
@@ -158,6 +159,46 @@ async fn signing_keys_rotate_and_old_keys_keep_verifying(fixture: Fixture) {
         .is_err());
 }
 
+/// `--developer` registers the mini-app too (so it can take payments); a missing developer
+/// or a non-mini-app id is refused before anything is written.
+async fn a_developer_registers_the_mini_app_with_its_client(fixture: Fixture) {
+    let db = fixture.db.as_ref();
+    let clock = &fixture.clock;
+    tmcp_contract_tests::fixtures::user(&fixture, "shop_dev").await;
+    let with_app = |id: &str, login: &str| ClientSpec {
+        developer: Some(login.into()),
+        ..spec(id)
+    };
+    create_client(db, clock, with_app("ma_dev_shop", "shop_dev"))
+        .await
+        .expect("client and app");
+    let app = tmcp_domain::AppId::parse("ma_dev_shop").expect("app id");
+    let summary = db.app_summary(&app).await.expect("read").expect("app row");
+    assert_eq!(summary.name, "Demo App");
+
+    for (bad, why) in [
+        (with_app("ma_dev_ghost", "nobody"), "unknown developer"),
+        (with_app("demo.backend", "shop_dev"), "not a mini-app id"),
+        (with_app("ma_dev_shop", "shop_dev"), "registered twice"),
+    ] {
+        assert!(
+            create_client(db, clock, bad.clone()).await.is_err(),
+            "{why} must be refused"
+        );
+        if why != "registered twice" {
+            assert!(
+                db.find_client(&bad.client_id)
+                    .await
+                    .expect("find")
+                    .is_none(),
+                "{why}: no client left behind"
+            );
+        }
+    }
+    let ghost = tmcp_domain::AppId::parse("ma_dev_ghost").expect("app id");
+    assert!(db.app_summary(&ghost).await.expect("read").is_none());
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -170,6 +211,7 @@ macro_rules! on_both_engines {
 }
 
 on_both_engines!(
+    a_developer_registers_the_mini_app_with_its_client,
     clients_are_registered_with_validated_settings,
     signing_keys_rotate_and_old_keys_keep_verifying,
 );

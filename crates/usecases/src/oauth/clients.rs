@@ -7,7 +7,7 @@ use super::grant_types;
 use tmcp_domain::oauth::{client_secret_hash, new_secret, validate_redirect_uri, SecretKind};
 use tmcp_domain::scope::{rules, ScopeSet};
 use tmcp_domain::{AppId, Clock};
-use tmcp_repository::{Database, OAuthClient, RepoError};
+use tmcp_repository::{Database, NewApp, OAuthClient, RepoError};
 
 /// A client to register.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,10 @@ pub struct ClientRegistration {
     pub official: bool,
     /// Confidential clients get a secret (returned once) and may use client credentials.
     pub confidential: bool,
+    /// The login of the mini-app's developer: with it, the mini-app itself (the `apps` row)
+    /// is registered too, owned by that user, so it can take payments into its developer's
+    /// wallet. Only for mini-app client ids (`ma_…`).
+    pub developer: Option<String>,
 }
 
 /// The stored client and, for a confidential one, its secret: kept only as a hash, so this
@@ -105,6 +109,18 @@ pub async fn register_client(
         is_active: true,
         created_at: clock.now(),
     };
+    if let Some(login) = &registration.developer {
+        let app = developer_app(db, &registration, name, login, client.created_at).await?;
+        // The app is written first: a refusal of the client afterwards can only be a race
+        // with another registration of the same id, which the check below has just excluded.
+        match db.create_app(app).await {
+            Ok(()) => {}
+            Err(RepoError::Conflict { .. }) => {
+                return Err(OAuthServiceError::ClientExists(registration.client_id))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     match db.create_client(client.clone()).await {
         Ok(()) => {}
         Err(RepoError::Conflict { .. }) => {
@@ -115,5 +131,42 @@ pub async fn register_client(
     Ok(RegisteredClient {
         client,
         client_secret: secret.map(|s| s.value),
+    })
+}
+
+/// The `apps` row of a mini-app registered with `--developer`: active at once (the store's
+/// review workflow will take over registration), classified by the client's `official` flag.
+async fn developer_app(
+    db: &dyn Database,
+    registration: &ClientRegistration,
+    name: &str,
+    login: &str,
+    at: time::OffsetDateTime,
+) -> Result<NewApp, OAuthServiceError> {
+    let app_id = AppId::parse(&registration.client_id)
+        .map_err(|_| invalid("--developer needs a mini-app client id (ma_ + [a-z0-9_]{3,60})"))?;
+    if db.find_client(&registration.client_id).await?.is_some() {
+        return Err(OAuthServiceError::ClientExists(
+            registration.client_id.clone(),
+        ));
+    }
+    let developer = db
+        .find_user_by_login(login)
+        .await?
+        .ok_or_else(|| invalid(format!("--developer: no user {login}")))?;
+    Ok(NewApp {
+        app_id,
+        name: name.to_owned(),
+        version: "1.0.0".into(),
+        classification: if registration.official {
+            "official"
+        } else {
+            "community"
+        }
+        .into(),
+        developer_id: developer.id,
+        developer_name: developer.username,
+        status: "active".into(),
+        created_at: at,
     })
 }
