@@ -121,6 +121,12 @@ pub async fn app_summary_is_exact_with_many_joined_rows(fixture: &Fixture) {
         (0, 0, 0)
     );
     assert_eq!((empty.average_rating, empty.total_revenue), (0.0, 0));
+
+    // The name alone, as request paths read it, agrees with the view.
+    let name = fixture.db.app_name(&lonely).await.expect("read");
+    assert_eq!(name.as_deref(), Some(empty.name.as_str()));
+    let nobody = tmcp_domain::AppId::parse("ma_nobody").expect("app id");
+    assert_eq!(fixture.db.app_name(&nobody).await.expect("read"), None);
 }
 
 pub async fn one_live_installation_and_one_active_review(fixture: &Fixture) {

@@ -97,4 +97,12 @@ impl AppRepository for PgDatabase {
             },
         ))
     }
+
+    async fn app_name(&self, app: &AppId) -> RepoResult<Option<String>> {
+        sqlx::query_scalar("SELECT name FROM apps WHERE app_id = $1")
+            .bind(app.as_str())
+            .fetch_optional(&self.system)
+            .await
+            .map_err(map_sqlx_error)
+    }
 }

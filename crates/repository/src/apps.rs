@@ -47,4 +47,7 @@ pub trait AppRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> RepoResult<uuid::Uuid>;
     async fn app_summary(&self, app: &AppId) -> RepoResult<Option<AppSummary>>;
+    /// The mini-app's display name: one primary-key read, for request paths (the summary
+    /// view aggregates installs, reviews and payments).
+    async fn app_name(&self, app: &AppId) -> RepoResult<Option<String>>;
 }

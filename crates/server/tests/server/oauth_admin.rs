@@ -173,8 +173,8 @@ async fn a_developer_registers_the_mini_app_with_its_client(fixture: Fixture) {
         .await
         .expect("client and app");
     let app = tmcp_domain::AppId::parse("ma_dev_shop").expect("app id");
-    let summary = db.app_summary(&app).await.expect("read").expect("app row");
-    assert_eq!(summary.name, "Demo App");
+    let name = db.app_name(&app).await.expect("read");
+    assert_eq!(name.as_deref(), Some("Demo App"));
 
     for (bad, why) in [
         (with_app("ma_dev_ghost", "nobody"), "unknown developer"),
@@ -196,7 +196,7 @@ async fn a_developer_registers_the_mini_app_with_its_client(fixture: Fixture) {
         }
     }
     let ghost = tmcp_domain::AppId::parse("ma_dev_ghost").expect("app id");
-    assert!(db.app_summary(&ghost).await.expect("read").is_none());
+    assert!(db.app_name(&ghost).await.expect("read").is_none());
 }
 
 macro_rules! on_both_engines {

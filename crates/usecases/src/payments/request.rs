@@ -56,8 +56,8 @@ pub async fn request_payment(
         return replay(ports, settings, existing, &fingerprint).await;
     }
     let valid = validate(input)?;
-    let merchant =
-        ports.db.app_summary(app).await?.ok_or_else(|| {
+    let merchant_name =
+        ports.db.app_name(app).await?.ok_or_else(|| {
             PaymentsError::invalid("app", "the calling mini-app is not registered")
         })?;
     let now = ports.now();
@@ -87,7 +87,7 @@ pub async fn request_payment(
     };
     let reply = StoredReply {
         status: 201,
-        body: render(&payment, &merchant.name),
+        body: render(&payment, &merchant_name),
     };
     let mut record = new_record(
         scope,

@@ -115,12 +115,7 @@ impl PaymentResponse {
     /// Renders the payment with its merchant's name (looked up).
     pub async fn load(state: &AppState, payment: &Payment) -> Result<Self, ApiError> {
         let name = match &payment.app_id {
-            Some(app) => state
-                .db
-                .app_summary(app)
-                .await?
-                .map(|a| a.name)
-                .unwrap_or_default(),
+            Some(app) => state.db.app_name(app).await?.unwrap_or_default(),
             None => String::new(),
         };
         Ok(Self::of(payment, &name))
