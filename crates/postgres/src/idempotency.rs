@@ -160,9 +160,7 @@ impl IdempotencyRepository for PgDatabase {
         &self,
         record: &IdempotencyRecord,
     ) -> RepoResult<Option<IdempotencyRecord>> {
-        let mut unit = PgWalletTx {
-            tx: self.system_tx().await?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let existing = IdempotencyTx::claim_idempotency_key(&mut unit, record).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)?;
         Ok(existing)
@@ -174,9 +172,7 @@ impl IdempotencyRepository for PgDatabase {
         key: &str,
         reply: &StoredReply,
     ) -> RepoResult<()> {
-        let mut unit = PgWalletTx {
-            tx: self.system_tx().await?,
-        };
+        let mut unit = self.begin_wallet().await?;
         IdempotencyTx::store_idempotent_reply(&mut unit, scope, key, reply).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)
     }

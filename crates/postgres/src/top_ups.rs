@@ -3,7 +3,7 @@
 //! wallet reads of a user.
 
 use crate::payment_methods::{MethodRow, METHOD_COLUMNS};
-use crate::wallet_tx::PgWalletTx;
+use crate::wallet_tx::{finish, PgWalletTx};
 use crate::wallets::{account_from_row, entry_from_row, AccountRow};
 use crate::wallets::{ACCOUNT_COLUMNS, ENTRY_COLUMNS};
 use crate::{map_sqlx_error, PgDatabase};
@@ -143,33 +143,16 @@ impl TopUpTx for PgWalletTx {
     }
 }
 
-async fn finish<R>(unit: PgWalletTx, result: Result<R, TopUpError>) -> Result<R, TopUpError> {
-    match result {
-        Ok(done) => {
-            unit.tx.commit().await.map_err(map_sqlx_error)?;
-            Ok(done)
-        }
-        Err(refused) => {
-            unit.tx.rollback().await.map_err(map_sqlx_error)?;
-            Err(refused)
-        }
-    }
-}
-
 #[async_trait]
 impl TopUpRepository for PgDatabase {
     async fn begin_top_up(&self, new: &NewTopUp) -> Result<TopUpBegin, TopUpError> {
-        let mut unit = PgWalletTx {
-            tx: self.system_tx().await?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let result = top_up_tx::begin_top_up(&mut unit, new).await;
         finish(unit, result).await
     }
 
     async fn settle_top_up(&self, settlement: &TopUpSettlement) -> Result<TopUp, TopUpError> {
-        let mut unit = PgWalletTx {
-            tx: self.system_tx().await?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let result = top_up_tx::settle_top_up(&mut unit, settlement).await;
         finish(unit, result).await
     }

@@ -138,18 +138,6 @@ impl IdempotencyTx for SqliteWalletTx {
     }
 }
 
-impl SqliteDatabase {
-    async fn begin_idempotency(&self) -> RepoResult<SqliteWalletTx> {
-        Ok(SqliteWalletTx {
-            tx: self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_sqlx_error)?,
-        })
-    }
-}
-
 #[async_trait]
 impl IdempotencyRepository for SqliteDatabase {
     async fn idempotency_record(
@@ -164,7 +152,7 @@ impl IdempotencyRepository for SqliteDatabase {
         &self,
         record: &IdempotencyRecord,
     ) -> RepoResult<Option<IdempotencyRecord>> {
-        let mut unit = self.begin_idempotency().await?;
+        let mut unit = self.begin_wallet().await?;
         let existing = IdempotencyTx::claim_idempotency_key(&mut unit, record).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)?;
         Ok(existing)
@@ -176,7 +164,7 @@ impl IdempotencyRepository for SqliteDatabase {
         key: &str,
         reply: &StoredReply,
     ) -> RepoResult<()> {
-        let mut unit = self.begin_idempotency().await?;
+        let mut unit = self.begin_wallet().await?;
         IdempotencyTx::store_idempotent_reply(&mut unit, scope, key, reply).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)
     }

@@ -4,7 +4,7 @@
 
 use crate::payment_methods::active_method;
 use crate::time_text::{from_opt_text, from_text, to_text};
-use crate::wallet_tx::SqliteWalletTx;
+use crate::wallet_tx::{finish, SqliteWalletTx};
 use crate::wallets::{account_from_row, entry_from_row, AccountRow};
 use crate::wallets::{ACCOUNT_COLUMNS, ENTRY_COLUMNS};
 use crate::{map_sqlx_error, SqliteDatabase};
@@ -135,41 +135,16 @@ impl TopUpTx for SqliteWalletTx {
     }
 }
 
-async fn finish<R>(unit: SqliteWalletTx, result: Result<R, TopUpError>) -> Result<R, TopUpError> {
-    match result {
-        Ok(done) => {
-            unit.tx.commit().await.map_err(map_sqlx_error)?;
-            Ok(done)
-        }
-        Err(refused) => {
-            unit.tx.rollback().await.map_err(map_sqlx_error)?;
-            Err(refused)
-        }
-    }
-}
-
 #[async_trait]
 impl TopUpRepository for SqliteDatabase {
     async fn begin_top_up(&self, new: &NewTopUp) -> Result<TopUpBegin, TopUpError> {
-        let mut unit = SqliteWalletTx {
-            tx: self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_sqlx_error)?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let result = top_up_tx::begin_top_up(&mut unit, new).await;
         finish(unit, result).await
     }
 
     async fn settle_top_up(&self, settlement: &TopUpSettlement) -> Result<TopUp, TopUpError> {
-        let mut unit = SqliteWalletTx {
-            tx: self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_sqlx_error)?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let result = top_up_tx::settle_top_up(&mut unit, settlement).await;
         finish(unit, result).await
     }
