@@ -3,7 +3,7 @@
 //! the request role with row-level security; an app's or an administrator's through the
 //! system role, filtered here.
 
-use crate::payment_rows::{payment_from_row, refund_from_row, PAYMENT_COLUMNS, REFUND_COLUMNS};
+use crate::stored::{payment_from_row, refund_from_row};
 use crate::wallet_tx::finish;
 use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
@@ -12,6 +12,7 @@ use tmcp_domain::PaymentId;
 use tmcp_repository::payment_tx::{
     self, HoldForMfa, MfaAttempt, NewChallenge, RefundRequest, Settle,
 };
+use tmcp_repository::stored::{PAYMENT_COLUMNS, REFUND_COLUMNS};
 use tmcp_repository::{
     HoldOutcome, IdempotencyRecord, MfaChallenge, MfaOutcome, NewPaymentRecord, Payment,
     PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer, Refund, RefundOutcome,

@@ -2,7 +2,7 @@
 //! [`SqliteWalletTx`] (`BEGIN IMMEDIATE` on the single writer). Reads use the reader pool
 //! and filter by the viewer here (SQLite has no row-level security).
 
-use crate::payment_rows::{payment_from_row, refund_from_row, PAYMENT_COLUMNS, REFUND_COLUMNS};
+use crate::stored::{payment_from_row, refund_from_row};
 use crate::time_text::to_text;
 use crate::wallet_tx::finish;
 use crate::{map_sqlx_error, SqliteDatabase};
@@ -12,6 +12,7 @@ use tmcp_domain::PaymentId;
 use tmcp_repository::payment_tx::{
     self, HoldForMfa, MfaAttempt, NewChallenge, RefundRequest, Settle,
 };
+use tmcp_repository::stored::{PAYMENT_COLUMNS, REFUND_COLUMNS};
 use tmcp_repository::{
     HoldOutcome, IdempotencyRecord, MfaChallenge, MfaOutcome, NewPaymentRecord, Payment,
     PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer, Refund, RefundOutcome,
