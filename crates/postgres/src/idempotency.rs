@@ -2,57 +2,17 @@
 //! [`PgWalletTx`] (system pool); lookups and the purge run on the system pool too, since the
 //! money work that writes the keys runs there.
 
+use crate::stored::idempotency_record_from_row;
 use crate::wallet_tx::PgWalletTx;
 use crate::{map_sqlx_error, PgDatabase};
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use tmcp_domain::UserId;
 use tmcp_repository::idempotency::REPLY_STORED;
+use tmcp_repository::stored::IDEMPOTENCY_COLUMNS;
 use tmcp_repository::{
     IdempotencyRecord, IdempotencyRepository, IdempotencyScope, IdempotencyTx, RepoError,
     RepoResult, StoredReply,
 };
-use uuid::Uuid;
-
-const COLUMNS: &str = "scope, user_id, idem_key, operation, fingerprint, resource_id, \
-     reply_status, reply_body, created_at, expires_at";
-
-type Row = (
-    String,
-    Uuid,
-    String,
-    String,
-    Vec<u8>,
-    String,
-    Option<i32>,
-    Option<String>,
-    OffsetDateTime,
-    OffsetDateTime,
-);
-
-fn from_row(row: Row) -> RepoResult<IdempotencyRecord> {
-    let (scope, user, key, operation, fingerprint, resource_id, status, body, created, expires) =
-        row;
-    let bad = |what: &str| RepoError::Internal(format!("bad stored idempotency {what}"));
-    let reply = match (status, body) {
-        (Some(status), Some(body)) => Some(StoredReply {
-            status: u16::try_from(status).map_err(|_| bad("status"))?,
-            body,
-        }),
-        (None, None) => None,
-        _ => return Err(bad("reply")),
-    };
-    Ok(IdempotencyRecord {
-        scope: IdempotencyScope::from_columns(&scope, UserId(user))?,
-        key,
-        operation,
-        fingerprint: fingerprint.try_into().map_err(|_| bad("fingerprint"))?,
-        resource_id,
-        reply,
-        created_at: created,
-        expires_at: expires,
-    })
-}
 
 async fn select<'c, E>(
     executor: E,
@@ -62,8 +22,8 @@ async fn select<'c, E>(
 where
     E: sqlx::PgExecutor<'c>,
 {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM idempotency_keys \
+    let row = sqlx::query(&format!(
+        "SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys \
          WHERE scope = $1 AND user_id = $2 AND idem_key = $3"
     ))
     .bind(scope.scope_column())
@@ -72,7 +32,7 @@ where
     .fetch_optional(executor)
     .await
     .map_err(map_sqlx_error)?;
-    row.map(from_row).transpose()
+    row.as_ref().map(idempotency_record_from_row).transpose()
 }
 
 #[async_trait]
@@ -160,9 +120,7 @@ impl IdempotencyRepository for PgDatabase {
         &self,
         record: &IdempotencyRecord,
     ) -> RepoResult<Option<IdempotencyRecord>> {
-        let mut unit = PgWalletTx {
-            tx: self.system_tx().await?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let existing = IdempotencyTx::claim_idempotency_key(&mut unit, record).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)?;
         Ok(existing)
@@ -174,9 +132,7 @@ impl IdempotencyRepository for PgDatabase {
         key: &str,
         reply: &StoredReply,
     ) -> RepoResult<()> {
-        let mut unit = PgWalletTx {
-            tx: self.system_tx().await?,
-        };
+        let mut unit = self.begin_wallet().await?;
         IdempotencyTx::store_idempotent_reply(&mut unit, scope, key, reply).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)
     }

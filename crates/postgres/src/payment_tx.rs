@@ -3,14 +3,13 @@
 //! movement and its outbox rows commit together.
 
 use crate::map_sqlx_error;
-use crate::payment_rows::{
-    challenge_from_row, methods_json, payment_from_row, CHALLENGE_COLUMNS, PAYMENT_COLUMNS,
-};
+use crate::stored::{challenge_from_row, payment_from_row};
 use crate::wallet_tx::PgWalletTx;
 use async_trait::async_trait;
 use tmcp_domain::payment_state::PaymentState;
 use tmcp_domain::PaymentId;
 use tmcp_repository::payment_tx::PaymentTx;
+use tmcp_repository::stored::{challenge_methods_json, CHALLENGE_COLUMNS, PAYMENT_COLUMNS};
 use tmcp_repository::{MfaChallenge, OutboxEvent, Payment, Refund, RepoResult};
 use uuid::Uuid;
 
@@ -117,7 +116,7 @@ impl PaymentTx for PgWalletTx {
         .bind(c.payment_id.0)
         .bind(c.payment_created_at)
         .bind(c.user_id.0)
-        .bind(methods_json(&c.methods))
+        .bind(challenge_methods_json(&c.methods))
         .bind(c.method.as_db())
         .bind(c.status.as_db())
         .bind(c.attempts)

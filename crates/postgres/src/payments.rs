@@ -3,8 +3,8 @@
 //! the request role with row-level security; an app's or an administrator's through the
 //! system role, filtered here.
 
-use crate::payment_rows::{payment_from_row, refund_from_row, PAYMENT_COLUMNS, REFUND_COLUMNS};
-use crate::wallet_tx::PgWalletTx;
+use crate::stored::{payment_from_row, refund_from_row};
+use crate::wallet_tx::finish;
 use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -12,34 +12,14 @@ use tmcp_domain::PaymentId;
 use tmcp_repository::payment_tx::{
     self, HoldForMfa, MfaAttempt, NewChallenge, RefundRequest, Settle,
 };
+use tmcp_repository::stored::{PAYMENT_COLUMNS, REFUND_COLUMNS};
 use tmcp_repository::{
     HoldOutcome, IdempotencyRecord, MfaChallenge, MfaOutcome, NewPaymentRecord, Payment,
     PaymentQuery, PaymentRepository, PaymentTxResult, PaymentViewer, Refund, RefundOutcome,
     RepoResult, Settled,
 };
 
-/// Ends a payment rule's transaction: committed if the rule succeeded, rolled back (nothing
-/// written) if it refused or failed.
-async fn finish<R>(unit: PgWalletTx, result: PaymentTxResult<R>) -> PaymentTxResult<R> {
-    match result {
-        Ok(done) => {
-            unit.tx.commit().await.map_err(map_sqlx_error)?;
-            Ok(done)
-        }
-        Err(refused) => {
-            unit.tx.rollback().await.map_err(map_sqlx_error)?;
-            Err(refused)
-        }
-    }
-}
-
 impl PgDatabase {
-    async fn begin_payment(&self) -> RepoResult<PgWalletTx> {
-        Ok(PgWalletTx {
-            tx: self.system_tx().await?,
-        })
-    }
-
     /// A read transaction for the viewer: a user's rows through row-level security.
     async fn viewer_tx(&self, viewer: &PaymentViewer) -> RepoResult<PgTx> {
         match viewer {
@@ -89,7 +69,7 @@ impl PaymentRepository for PgDatabase {
         payment: &Payment,
         key: &IdempotencyRecord,
     ) -> PaymentTxResult<Option<IdempotencyRecord>> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::create(&mut unit, payment, key).await;
         finish(unit, result).await
     }
@@ -146,7 +126,7 @@ impl PaymentRepository for PgDatabase {
     }
 
     async fn settle_payment(&self, settle: Settle) -> PaymentTxResult<Settled> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::settle(&mut unit, &settle).await;
         finish(unit, result).await
     }
@@ -156,25 +136,25 @@ impl PaymentRepository for PgDatabase {
         id: PaymentId,
         at: OffsetDateTime,
     ) -> PaymentTxResult<Option<Payment>> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::expire(&mut unit, id, at).await;
         finish(unit, result).await
     }
 
     async fn hold_for_mfa(&self, hold: HoldForMfa) -> PaymentTxResult<HoldOutcome> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::hold_for_mfa(&mut unit, &hold).await;
         finish(unit, result).await
     }
 
     async fn new_mfa_challenge(&self, challenge: NewChallenge) -> PaymentTxResult<MfaChallenge> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::new_challenge(&mut unit, &challenge).await;
         finish(unit, result).await
     }
 
     async fn record_mfa_attempt(&self, attempt: MfaAttempt) -> PaymentTxResult<MfaOutcome> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::record_mfa(&mut unit, &attempt).await;
         finish(unit, result).await
     }
@@ -185,13 +165,13 @@ impl PaymentRepository for PgDatabase {
         viewer: &PaymentViewer,
         at: OffsetDateTime,
     ) -> PaymentTxResult<Payment> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::cancel(&mut unit, id, viewer, at).await;
         finish(unit, result).await
     }
 
     async fn refund_payment(&self, refund: RefundRequest) -> PaymentTxResult<RefundOutcome> {
-        let mut unit = self.begin_payment().await?;
+        let mut unit = self.begin_wallet().await?;
         let result = payment_tx::refund(&mut unit, &refund).await;
         finish(unit, result).await
     }

@@ -18,6 +18,25 @@ pub(crate) struct PgWalletTx {
     pub tx: crate::PgTx,
 }
 
+/// Ends the transaction of a rule run in a [`PgWalletTx`] (wallet, top-up, payment,
+/// idempotency): committed if the rule succeeded, rolled back (nothing written) if it
+/// refused or failed.
+pub(crate) async fn finish<R, E: From<tmcp_repository::RepoError>>(
+    unit: PgWalletTx,
+    result: Result<R, E>,
+) -> Result<R, E> {
+    match result {
+        Ok(done) => {
+            unit.tx.commit().await.map_err(map_sqlx_error)?;
+            Ok(done)
+        }
+        Err(refused) => {
+            unit.tx.rollback().await.map_err(map_sqlx_error)?;
+            Err(refused)
+        }
+    }
+}
+
 #[async_trait]
 impl WalletTx for PgWalletTx {
     async fn lock_accounts(&mut self, ids: &[WalletAccountId]) -> WalletResult<Vec<WalletAccount>> {

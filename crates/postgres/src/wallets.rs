@@ -2,7 +2,7 @@
 //! [`PgWalletTx`] on the system pool. Reads need no lock; the ledger snapshot is one
 //! repeatable-read transaction, so it sees the tables as of one instant.
 
-use crate::wallet_tx::PgWalletTx;
+use crate::wallet_tx::{finish, PgWalletTx};
 use crate::{map_sqlx_error, PgDatabase, PgTx};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -113,23 +113,8 @@ pub(crate) fn hold_from_row(row: HoldRow) -> RepoResult<Hold> {
     })
 }
 
-/// Ends a wallet rule's transaction: committed if the rule succeeded, rolled back (nothing
-/// written) if it refused or failed.
-async fn finish<R>(unit: PgWalletTx, result: WalletResult<R>) -> WalletResult<R> {
-    match result {
-        Ok(done) => {
-            unit.tx.commit().await.map_err(map_sqlx_error)?;
-            Ok(done)
-        }
-        Err(refused) => {
-            unit.tx.rollback().await.map_err(map_sqlx_error)?;
-            Err(refused)
-        }
-    }
-}
-
 impl PgDatabase {
-    async fn begin_wallet(&self) -> WalletResult<PgWalletTx> {
+    pub(crate) async fn begin_wallet(&self) -> RepoResult<PgWalletTx> {
         Ok(PgWalletTx {
             tx: self.system_tx().await?,
         })

@@ -17,6 +17,7 @@ pub mod payments;
 pub mod sessions;
 pub mod storage;
 pub mod storage_tx;
+pub mod stored;
 pub mod system;
 pub mod tokens;
 pub mod top_up_tx;

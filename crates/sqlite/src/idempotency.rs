@@ -3,58 +3,18 @@
 //! waits for the write lock, then finds the first one's committed row). Lookups use the
 //! reader pool; the purge runs on the writer.
 
-use crate::time_text::{from_text, to_text};
+use crate::stored::idempotency_record_from_row;
+use crate::time_text::to_text;
 use crate::wallet_tx::SqliteWalletTx;
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use tmcp_domain::UserId;
 use tmcp_repository::idempotency::REPLY_STORED;
+use tmcp_repository::stored::IDEMPOTENCY_COLUMNS;
 use tmcp_repository::{
     IdempotencyRecord, IdempotencyRepository, IdempotencyScope, IdempotencyTx, RepoError,
     RepoResult, StoredReply,
 };
-use uuid::Uuid;
-
-const COLUMNS: &str = "scope, user_id, idem_key, operation, fingerprint, resource_id, \
-     reply_status, reply_body, created_at, expires_at";
-
-type Row = (
-    String,
-    Uuid,
-    String,
-    String,
-    Vec<u8>,
-    String,
-    Option<i64>,
-    Option<String>,
-    String,
-    String,
-);
-
-fn from_row(row: Row) -> RepoResult<IdempotencyRecord> {
-    let (scope, user, key, operation, fingerprint, resource_id, status, body, created, expires) =
-        row;
-    let bad = |what: &str| RepoError::Internal(format!("bad stored idempotency {what}"));
-    let reply = match (status, body) {
-        (Some(status), Some(body)) => Some(StoredReply {
-            status: u16::try_from(status).map_err(|_| bad("status"))?,
-            body,
-        }),
-        (None, None) => None,
-        _ => return Err(bad("reply")),
-    };
-    Ok(IdempotencyRecord {
-        scope: IdempotencyScope::from_columns(&scope, UserId(user))?,
-        key,
-        operation,
-        fingerprint: fingerprint.try_into().map_err(|_| bad("fingerprint"))?,
-        resource_id,
-        reply,
-        created_at: from_text(&created)?,
-        expires_at: from_text(&expires)?,
-    })
-}
 
 async fn select<'c, E>(
     executor: E,
@@ -64,8 +24,8 @@ async fn select<'c, E>(
 where
     E: sqlx::SqliteExecutor<'c>,
 {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM idempotency_keys \
+    let row = sqlx::query(&format!(
+        "SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys \
          WHERE scope = $1 AND user_id = $2 AND idem_key = $3"
     ))
     .bind(scope.scope_column())
@@ -74,7 +34,7 @@ where
     .fetch_optional(executor)
     .await
     .map_err(map_sqlx_error)?;
-    row.map(from_row).transpose()
+    row.as_ref().map(idempotency_record_from_row).transpose()
 }
 
 #[async_trait]
@@ -138,18 +98,6 @@ impl IdempotencyTx for SqliteWalletTx {
     }
 }
 
-impl SqliteDatabase {
-    async fn begin_idempotency(&self) -> RepoResult<SqliteWalletTx> {
-        Ok(SqliteWalletTx {
-            tx: self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_sqlx_error)?,
-        })
-    }
-}
-
 #[async_trait]
 impl IdempotencyRepository for SqliteDatabase {
     async fn idempotency_record(
@@ -164,7 +112,7 @@ impl IdempotencyRepository for SqliteDatabase {
         &self,
         record: &IdempotencyRecord,
     ) -> RepoResult<Option<IdempotencyRecord>> {
-        let mut unit = self.begin_idempotency().await?;
+        let mut unit = self.begin_wallet().await?;
         let existing = IdempotencyTx::claim_idempotency_key(&mut unit, record).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)?;
         Ok(existing)
@@ -176,7 +124,7 @@ impl IdempotencyRepository for SqliteDatabase {
         key: &str,
         reply: &StoredReply,
     ) -> RepoResult<()> {
-        let mut unit = self.begin_idempotency().await?;
+        let mut unit = self.begin_wallet().await?;
         IdempotencyTx::store_idempotent_reply(&mut unit, scope, key, reply).await?;
         unit.tx.commit().await.map_err(map_sqlx_error)
     }

@@ -3,15 +3,17 @@
 //! reads of a user on the reader pool.
 
 use crate::payment_methods::active_method;
-use crate::time_text::{from_opt_text, from_text, to_text};
-use crate::wallet_tx::SqliteWalletTx;
+use crate::stored::top_up_from_row;
+use crate::time_text::to_text;
+use crate::wallet_tx::{finish, SqliteWalletTx};
 use crate::wallets::{account_from_row, entry_from_row, AccountRow};
 use crate::wallets::{ACCOUNT_COLUMNS, ENTRY_COLUMNS};
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tmcp_domain::wallet::TopUpState;
-use tmcp_domain::{Currency, Money, UserId};
+use tmcp_domain::{Currency, UserId};
+use tmcp_repository::stored::TOP_UP_COLUMNS;
 use tmcp_repository::top_up_tx::{self, TopUpTx};
 use tmcp_repository::wallet_reads::page_of_user_entries;
 use tmcp_repository::{
@@ -20,52 +22,6 @@ use tmcp_repository::{
     WalletReadRepository,
 };
 use uuid::Uuid;
-
-const TOP_UP_COLUMNS: &str = "id, user_id, payment_method_id, amount, currency, state, \
-     processor, provider_method_id, idempotency_key, processor_transaction_id, failure_reason, \
-     movement_id, created_at, updated_at, settled_at";
-
-#[derive(sqlx::FromRow)]
-struct TopUpRow {
-    id: Uuid,
-    user_id: Uuid,
-    payment_method_id: Uuid,
-    amount: i64,
-    currency: String,
-    state: String,
-    processor: String,
-    provider_method_id: String,
-    idempotency_key: String,
-    processor_transaction_id: Option<String>,
-    failure_reason: Option<String>,
-    movement_id: Option<Uuid>,
-    created_at: String,
-    updated_at: String,
-    settled_at: Option<String>,
-}
-
-fn top_up_from_row(row: TopUpRow) -> RepoResult<TopUp> {
-    let bad = |what: &str| RepoError::Internal(format!("bad stored top-up {what}"));
-    Ok(TopUp {
-        id: row.id,
-        user_id: UserId(row.user_id),
-        payment_method_id: row.payment_method_id,
-        amount: Money {
-            minor: row.amount,
-            currency: Currency::parse(&row.currency).map_err(|_| bad("currency"))?,
-        },
-        state: TopUpState::from_db(&row.state).ok_or_else(|| bad("state"))?,
-        processor: row.processor,
-        provider_method_id: row.provider_method_id,
-        idempotency_key: row.idempotency_key,
-        processor_transaction_id: row.processor_transaction_id,
-        failure_reason: row.failure_reason,
-        movement_id: row.movement_id,
-        created_at: from_text(&row.created_at)?,
-        updated_at: from_text(&row.updated_at)?,
-        settled_at: from_opt_text(row.settled_at)?,
-    })
-}
 
 #[async_trait]
 impl TopUpTx for SqliteWalletTx {
@@ -104,14 +60,14 @@ impl TopUpTx for SqliteWalletTx {
     }
 
     async fn lock_top_up(&mut self, id: Uuid) -> RepoResult<Option<TopUp>> {
-        let row: Option<TopUpRow> = sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {TOP_UP_COLUMNS} FROM wallet_top_ups WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&mut *self.tx)
         .await
         .map_err(map_sqlx_error)?;
-        row.map(top_up_from_row).transpose()
+        row.as_ref().map(top_up_from_row).transpose()
     }
 
     async fn update_top_up(&mut self, top_up: &TopUp, expected: TopUpState) -> RepoResult<u64> {
@@ -135,54 +91,29 @@ impl TopUpTx for SqliteWalletTx {
     }
 }
 
-async fn finish<R>(unit: SqliteWalletTx, result: Result<R, TopUpError>) -> Result<R, TopUpError> {
-    match result {
-        Ok(done) => {
-            unit.tx.commit().await.map_err(map_sqlx_error)?;
-            Ok(done)
-        }
-        Err(refused) => {
-            unit.tx.rollback().await.map_err(map_sqlx_error)?;
-            Err(refused)
-        }
-    }
-}
-
 #[async_trait]
 impl TopUpRepository for SqliteDatabase {
     async fn begin_top_up(&self, new: &NewTopUp) -> Result<TopUpBegin, TopUpError> {
-        let mut unit = SqliteWalletTx {
-            tx: self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_sqlx_error)?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let result = top_up_tx::begin_top_up(&mut unit, new).await;
         finish(unit, result).await
     }
 
     async fn settle_top_up(&self, settlement: &TopUpSettlement) -> Result<TopUp, TopUpError> {
-        let mut unit = SqliteWalletTx {
-            tx: self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_sqlx_error)?,
-        };
+        let mut unit = self.begin_wallet().await?;
         let result = top_up_tx::settle_top_up(&mut unit, settlement).await;
         finish(unit, result).await
     }
 
     async fn top_up(&self, id: Uuid) -> RepoResult<Option<TopUp>> {
-        let row: Option<TopUpRow> = sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {TOP_UP_COLUMNS} FROM wallet_top_ups WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.reader)
         .await
         .map_err(map_sqlx_error)?;
-        row.map(top_up_from_row).transpose()
+        row.as_ref().map(top_up_from_row).transpose()
     }
 
     async fn processing_top_ups(
@@ -190,7 +121,7 @@ impl TopUpRepository for SqliteDatabase {
         before: OffsetDateTime,
         limit: u32,
     ) -> RepoResult<Vec<TopUp>> {
-        let rows: Vec<TopUpRow> = sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {TOP_UP_COLUMNS} FROM wallet_top_ups \
              WHERE state = 'processing' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
         ))
@@ -199,7 +130,7 @@ impl TopUpRepository for SqliteDatabase {
         .fetch_all(&self.reader)
         .await
         .map_err(map_sqlx_error)?;
-        rows.into_iter().map(top_up_from_row).collect()
+        rows.iter().map(top_up_from_row).collect()
     }
 }
 

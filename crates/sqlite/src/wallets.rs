@@ -3,7 +3,7 @@
 //! ledger snapshot is one read transaction, so WAL shows it the tables as of one instant.
 
 use crate::time_text::{from_opt_text, from_text};
-use crate::wallet_tx::SqliteWalletTx;
+use crate::wallet_tx::{finish, SqliteWalletTx};
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
@@ -115,23 +115,8 @@ pub(crate) fn hold_from_row(row: HoldRow) -> RepoResult<Hold> {
     })
 }
 
-/// Ends a wallet rule's transaction: committed if the rule succeeded, rolled back (nothing
-/// written) if it refused or failed.
-async fn finish<R>(unit: SqliteWalletTx, result: WalletResult<R>) -> WalletResult<R> {
-    match result {
-        Ok(done) => {
-            unit.tx.commit().await.map_err(map_sqlx_error)?;
-            Ok(done)
-        }
-        Err(refused) => {
-            unit.tx.rollback().await.map_err(map_sqlx_error)?;
-            Err(refused)
-        }
-    }
-}
-
 impl SqliteDatabase {
-    async fn begin_wallet(&self) -> WalletResult<SqliteWalletTx> {
+    pub(crate) async fn begin_wallet(&self) -> RepoResult<SqliteWalletTx> {
         Ok(SqliteWalletTx {
             tx: self
                 .writer
