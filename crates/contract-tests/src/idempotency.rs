@@ -38,6 +38,14 @@ fn reply(status: u16, body: &str) -> StoredReply {
     }
 }
 
+async fn purge(fixture: &Fixture, now: OffsetDateTime, limit: u32) -> u64 {
+    fixture
+        .db
+        .purge_idempotency_keys(now, limit)
+        .await
+        .expect("purge")
+}
+
 pub async fn idempotency_keys_claim_once_and_replay(fixture: &Fixture) {
     let user = fixtures::user(fixture, "idem_owner").await;
     let other = fixtures::user(fixture, "idem_other").await;
@@ -231,30 +239,9 @@ pub async fn idempotency_purge_is_bounded_and_spares_running_keys(fixture: &Fixt
     );
 
     let now = at + Duration::hours(2);
-    assert_eq!(
-        fixture
-            .db
-            .purge_idempotency_keys(now, 3)
-            .await
-            .expect("purge"),
-        3
-    );
-    assert_eq!(
-        fixture
-            .db
-            .purge_idempotency_keys(now, 3)
-            .await
-            .expect("purge"),
-        2
-    );
-    assert_eq!(
-        fixture
-            .db
-            .purge_idempotency_keys(now, 3)
-            .await
-            .expect("purge"),
-        0
-    );
+    assert_eq!(purge(fixture, now, 3).await, 3);
+    assert_eq!(purge(fixture, now, 3).await, 2);
+    assert_eq!(purge(fixture, now, 3).await, 0);
     for key in &keys[..5] {
         assert_eq!(
             fixture
@@ -277,14 +264,7 @@ pub async fn idempotency_purge_is_bounded_and_spares_running_keys(fixture: &Fixt
         );
     }
     // Exactly at expiry counts as expired.
-    assert_eq!(
-        fixture
-            .db
-            .purge_idempotency_keys(later, 10)
-            .await
-            .expect("purge"),
-        2
-    );
+    assert_eq!(purge(fixture, later, 10).await, 2);
     assert!(fixture
         .db
         .idempotency_record(&scope, "running")

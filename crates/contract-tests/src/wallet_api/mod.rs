@@ -16,8 +16,12 @@ pub use top_ups::{
 use crate::fixtures::FixtureClock;
 use crate::Fixture;
 use serde_json::json;
-use tmcp_domain::UserId;
-use tmcp_repository::{NewPaymentMethod, PaymentMethod};
+use time::OffsetDateTime;
+use tmcp_domain::ids::uuid_v7_at;
+use tmcp_domain::wallet::TopUpState;
+use tmcp_domain::{Money, UserId};
+use tmcp_repository::{NewPaymentMethod, PaymentMethod, TopUp};
+use uuid::Uuid;
 
 /// A sandbox card of `user` with `token`.
 pub async fn add_method(
@@ -30,7 +34,7 @@ pub async fn add_method(
     fixture
         .db
         .add_payment_method(NewPaymentMethod {
-            id: tmcp_domain::ids::uuid_v7_at(at),
+            id: uuid_v7_at(at),
             user_id: user,
             method_type: "card".into(),
             provider: "sandbox".into(),
@@ -41,4 +45,31 @@ pub async fn add_method(
         })
         .await
         .expect("method added")
+}
+
+/// A top-up of `amount` with `method` under idempotency `key`, as its request's first
+/// transaction writes it: processing, not yet sent to a processor, created at `at`.
+pub fn processing_top_up(
+    user: UserId,
+    method: Uuid,
+    key: &str,
+    amount: Money,
+    at: OffsetDateTime,
+) -> TopUp {
+    TopUp {
+        id: uuid_v7_at(at),
+        user_id: user,
+        payment_method_id: method,
+        amount,
+        state: TopUpState::Processing,
+        processor: String::new(),
+        provider_method_id: String::new(),
+        idempotency_key: key.into(),
+        processor_transaction_id: None,
+        failure_reason: None,
+        movement_id: None,
+        created_at: at,
+        updated_at: at,
+        settled_at: None,
+    }
 }

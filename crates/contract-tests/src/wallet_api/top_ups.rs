@@ -1,9 +1,9 @@
 //! Top-ups: the key is claimed with the top-up; a second begin with the key writes nothing;
 //! a settlement is a guarded update + the ledger movement + the reply, once.
 
-use super::add_method;
+use super::{add_method, processing_top_up};
 use crate::fixtures::{self, FixtureClock};
-use crate::wallets::{assert_ledger_clean, money, new_account_id, usd};
+use crate::wallets::{assert_ledger_clean, money, open};
 use crate::Fixture;
 use futures::future::join_all;
 use std::sync::Arc;
@@ -12,63 +12,55 @@ use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::wallet::{TopUpState, WalletAccountId};
 use tmcp_domain::UserId;
 use tmcp_repository::{
-    IdempotencyRecord, IdempotencyScope, NewTopUp, NewWalletAccount, StoredReply, TopUp,
-    TopUpBegin, TopUpError, TopUpSettlement, WalletOwner,
+    IdempotencyRecord, IdempotencyScope, NewTopUp, StoredReply, TopUp, TopUpBegin, TopUpError,
+    TopUpSettlement, WalletOwner,
 };
 use uuid::Uuid;
 
 fn new_top_up(fixture: &Fixture, user: UserId, method: Uuid, key: &str, minor: i64) -> NewTopUp {
-    let at = fixture.clock.now_for_fixtures();
-    let id = uuid_v7_at(at);
-    NewTopUp {
-        top_up: TopUp {
-            id,
+    let top_up = processing_top_up(
+        user,
+        method,
+        key,
+        money(minor),
+        fixture.clock.now_for_fixtures(),
+    );
+    let idempotency = IdempotencyRecord {
+        scope: IdempotencyScope {
+            app_id: None,
             user_id: user,
-            payment_method_id: method,
-            amount: money(minor),
-            state: TopUpState::Processing,
-            processor: String::new(),
-            provider_method_id: String::new(),
-            idempotency_key: key.into(),
-            processor_transaction_id: None,
-            failure_reason: None,
-            movement_id: None,
-            created_at: at,
-            updated_at: at,
-            settled_at: None,
         },
-        idempotency: IdempotencyRecord {
-            scope: IdempotencyScope {
-                app_id: None,
-                user_id: user,
-            },
-            key: key.into(),
-            operation: "top_up".into(),
-            fingerprint: [9; 32],
-            resource_id: id.to_string(),
-            reply: None,
-            created_at: at,
-            expires_at: at + Duration::hours(72),
-        },
+        key: key.into(),
+        operation: "top_up".into(),
+        fingerprint: [9; 32],
+        resource_id: top_up.id.to_string(),
+        reply: None,
+        created_at: top_up.created_at,
+        expires_at: top_up.created_at + Duration::hours(72),
+    };
+    NewTopUp {
+        top_up,
+        idempotency,
     }
 }
 
 async fn accounts(fixture: &Fixture, user: UserId) -> (WalletAccountId, WalletAccountId) {
-    let mut ids = Vec::new();
-    for owner in [WalletOwner::Clearing, WalletOwner::User(user)] {
-        let account = fixture
-            .db
-            .open_wallet_account(NewWalletAccount {
-                id: new_account_id(),
-                owner,
-                currency: usd(),
-                at: fixture.clock.now_for_fixtures(),
-            })
-            .await
-            .expect("account opens");
-        ids.push(account.id);
-    }
-    (ids[0].clone(), ids[1].clone())
+    (
+        open(fixture, WalletOwner::Clearing).await.id,
+        open(fixture, WalletOwner::User(user)).await.id,
+    )
+}
+
+/// The wallet's available balance in minor units.
+async fn available(fixture: &Fixture, wallet: &WalletAccountId) -> i64 {
+    fixture
+        .db
+        .wallet_balance(wallet)
+        .await
+        .expect("balance")
+        .expect("wallet")
+        .available
+        .minor
 }
 
 fn completed(fixture: &Fixture, top_up: &TopUp) -> TopUp {
@@ -172,13 +164,7 @@ pub async fn top_ups_begin_once_and_settle_with_their_movement(fixture: &Fixture
         .await
         .expect("settles");
     assert_eq!(done.state, TopUpState::Completed);
-    let balance = fixture
-        .db
-        .wallet_balance(&wallet)
-        .await
-        .expect("balance")
-        .expect("wallet");
-    assert_eq!(balance.available.minor, 500);
+    assert_eq!(available(fixture, &wallet).await, 500);
     let record = fixture
         .db
         .idempotency_record(&scope, "k1")
@@ -222,13 +208,7 @@ pub async fn top_ups_begin_once_and_settle_with_their_movement(fixture: &Fixture
         .expect("found");
     assert_eq!(stored.state, TopUpState::Completed);
     assert_eq!(stored.movement_id, settled.movement_id);
-    let balance = fixture
-        .db
-        .wallet_balance(&wallet)
-        .await
-        .expect("balance")
-        .expect("wallet");
-    assert_eq!(balance.available.minor, 500);
+    assert_eq!(available(fixture, &wallet).await, 500);
 
     // A failed top-up moves no money and stores its reply.
     let second = new_top_up(fixture, user, method.id, "k2", 700);
@@ -253,13 +233,7 @@ pub async fn top_ups_begin_once_and_settle_with_their_movement(fixture: &Fixture
         })
         .await
         .expect("fails cleanly");
-    let balance = fixture
-        .db
-        .wallet_balance(&wallet)
-        .await
-        .expect("balance")
-        .expect("wallet");
-    assert_eq!(balance.available.minor, 500);
+    assert_eq!(available(fixture, &wallet).await, 500);
     let record = fixture
         .db
         .idempotency_record(&scope, "k2")
@@ -301,12 +275,6 @@ pub async fn racing_settlements_settle_a_top_up_once(fixture: &Fixture) {
         }
     }
     assert_eq!(settled, 1);
-    let balance = fixture
-        .db
-        .wallet_balance(&wallet)
-        .await
-        .expect("balance")
-        .expect("wallet");
-    assert_eq!(balance.available.minor, 300);
+    assert_eq!(available(fixture, &wallet).await, 300);
     assert_ledger_clean(fixture).await;
 }

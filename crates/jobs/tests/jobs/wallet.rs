@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 use time::Duration;
 use tmcp_contract_tests::fixtures;
-use tmcp_contract_tests::wallet_api::add_method;
+use tmcp_contract_tests::wallet_api::{add_method, processing_top_up};
 use tmcp_contract_tests::Fixture;
-use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::wallet::TopUpState;
 use tmcp_domain::{Clock, Currency, Money, UserId};
 use tmcp_jobs::runner::run_once;
@@ -94,37 +93,29 @@ pub async fn expired_idempotency_keys_drain_in_bounded_batches(fixture: Fixture)
 
 async fn stuck_top_up(fixture: &Fixture, user: UserId, method: Uuid, key: &str) -> TopUp {
     let at = fixture.clock.now();
-    let id = uuid_v7_at(at);
-    let new = NewTopUp {
-        top_up: TopUp {
-            id,
-            user_id: user,
-            payment_method_id: method,
-            amount: Money {
-                minor: 1500,
-                currency: Currency::parse("USD").expect("USD"),
-            },
-            state: TopUpState::Processing,
-            processor: String::new(),
-            provider_method_id: String::new(),
-            idempotency_key: key.into(),
-            processor_transaction_id: None,
-            failure_reason: None,
-            movement_id: None,
-            created_at: at,
-            updated_at: at,
-            settled_at: None,
+    let usd = Currency::parse("USD").expect("USD");
+    let top_up = processing_top_up(
+        user,
+        method,
+        key,
+        Money {
+            minor: 1500,
+            currency: usd,
         },
+        at,
+    );
+    let new = NewTopUp {
         idempotency: IdempotencyRecord {
             scope: scope(user),
             key: key.into(),
             operation: "top_up".into(),
             fingerprint: [2; 32],
-            resource_id: id.to_string(),
+            resource_id: top_up.id.to_string(),
             reply: None,
             created_at: at,
             expires_at: at + Duration::hours(72),
         },
+        top_up,
     };
     match fixture.db.begin_top_up(&new).await.expect("begin") {
         TopUpBegin::Created(top_up) => top_up,

@@ -15,7 +15,7 @@ on_both_engines!(setup = setup, runtime = (flavor = "multi_thread", worker_threa
 
 async fn request_authorize_and_read_back(pay: Pay) {
     let token = pay.tep(Some(pay.alice), SHOP, PAY).await;
-    let wallet = pay.fund(pay.alice, 10_000).await;
+    pay.fund(pay.alice, 10_000).await;
     let created = pay.request(&token, &body("12.5", "k1")).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let p = &created.json;
@@ -54,7 +54,6 @@ async fn request_authorize_and_read_back(pay: Pay) {
     );
     let shop = tmcp_domain::AppId::parse(SHOP).expect("app id");
     assert_eq!(pay.balance(WalletOwner::Merchant(shop)).await, 1_250);
-    let _ = wallet;
 
     // Any other transition is refused.
     let again = pay.authorize(&token, &id).await;

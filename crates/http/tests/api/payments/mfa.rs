@@ -110,6 +110,18 @@ impl Pay {
         (id, challenge_id)
     }
 
+    /// Authorizes with a body (the optional device signature).
+    async fn authorize_with(&self, token: &str, id: &str, body: Value) -> Reply {
+        let path = format!("/api/v1/payments/{id}/authorize");
+        self.call(Method::POST, &path, token, Some(&body)).await
+    }
+
+    /// Asks for a fresh challenge.
+    async fn new_challenge(&self, token: &str, id: &str) -> Reply {
+        let path = format!("/api/v1/payments/{id}/mfa/challenge");
+        self.call(Method::POST, &path, token, None).await
+    }
+
     async fn verify(&self, token: &str, id: &str, body: Value) -> Reply {
         let path = format!("/api/v1/payments/{id}/mfa/verify");
         self.call(Method::POST, &path, token, Some(&body)).await
@@ -190,14 +202,7 @@ async fn totp_verifies_counts_down_and_locks(pay: Pay) {
     assert_eq!(read.json["status"], "failed");
     assert_eq!(read.json["failure_reason"], "mfa_locked");
     assert_eq!(pay.available(me.clone()).await, 14_000);
-    let again = pay
-        .call(
-            Method::POST,
-            &format!("/api/v1/payments/{id}/mfa/challenge"),
-            &token,
-            None,
-        )
-        .await;
+    let again = pay.new_challenge(&token, &id).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     pay.assert_ledger_clean().await;
 }
@@ -217,14 +222,7 @@ async fn pin_challenges_expire_and_are_renewed(pay: Pay) {
         .await;
     assert_eq!(late.status, StatusCode::GONE, "{}", late.text);
     assert_eq!(late.code(), "MFA_CHALLENGE_EXPIRED");
-    let fresh = pay
-        .call(
-            Method::POST,
-            &format!("/api/v1/payments/{id}/mfa/challenge"),
-            &token,
-            None,
-        )
-        .await;
+    let fresh = pay.new_challenge(&token, &id).await;
     assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text);
     assert_eq!(
         fresh.json["challenge"]["methods"],
@@ -304,35 +302,31 @@ async fn biometric_signatures_complete_the_payment(pay: Pay) {
         let message = format!("{id}:500:USD:{ts}");
         STANDARD.encode(pair.sign(&rng, message.as_bytes()).expect("sign").as_ref())
     };
-    let path = format!("/api/v1/payments/{id}/authorize");
     let stale = now - 301;
     let refused = pay
-        .call(
-            Method::POST,
-            &path,
+        .authorize_with(
             &token,
-            Some(&json!({"device_id": "phone",
-            "signature": amount_sig(stale), "timestamp": stale})),
+            &id,
+            json!({"device_id": "phone",
+            "signature": amount_sig(stale), "timestamp": stale}),
         )
         .await;
     assert_eq!(refused.code(), "INVALID_SIGNATURE", "{}", refused.text);
     let unknown = pay
-        .call(
-            Method::POST,
-            &path,
+        .authorize_with(
             &token,
-            Some(&json!({"device_id": "tablet",
-            "signature": amount_sig(now), "timestamp": now})),
+            &id,
+            json!({"device_id": "tablet",
+            "signature": amount_sig(now), "timestamp": now}),
         )
         .await;
     assert_eq!(unknown.code(), "DEVICE_NOT_REGISTERED");
     let signed = pay
-        .call(
-            Method::POST,
-            &path,
+        .authorize_with(
             &token,
-            Some(&json!({"device_id": "phone",
-            "signature": amount_sig(now), "timestamp": now})),
+            &id,
+            json!({"device_id": "phone",
+            "signature": amount_sig(now), "timestamp": now}),
         )
         .await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.text);

@@ -8,10 +8,9 @@ use axum::http::StatusCode;
 use serde_json::json;
 use std::time::Duration as StdDuration;
 use time::Duration;
-use tmcp_domain::ids::uuid_v7_at;
-use tmcp_domain::wallet::TopUpState;
+use tmcp_contract_tests::wallet_api::processing_top_up;
 use tmcp_domain::{Clock, Currency, Money};
-use tmcp_repository::{IdempotencyScope, NewTopUp, TopUp, TopUpBegin};
+use tmcp_repository::{IdempotencyScope, NewTopUp, TopUpBegin};
 use tmcp_usecases::idempotency::{fingerprint, new_record};
 use tmcp_usecases::wallet::top_up::recover_stuck;
 
@@ -24,26 +23,18 @@ async fn a_crashed_top_up_is_finished_by_recovery_and_replayed(mut w: Wallet) {
     // What the first transaction of the dead request left behind.
     let db = &w.env.fixture.db;
     let now = w.env.fixture.clock.now();
-    let id = uuid_v7_at(now);
-    let top_up = TopUp {
-        id,
-        user_id: w.env.user,
-        payment_method_id: method,
-        amount: Money {
+    let usd = Currency::parse("USD").expect("USD");
+    let top_up = processing_top_up(
+        w.env.user,
+        method,
+        "crashed",
+        Money {
             minor: 999,
-            currency: Currency::parse("USD").expect("USD"),
+            currency: usd,
         },
-        state: TopUpState::Processing,
-        processor: String::new(),
-        provider_method_id: String::new(),
-        idempotency_key: "crashed".into(),
-        processor_transaction_id: None,
-        failure_reason: None,
-        movement_id: None,
-        created_at: now,
-        updated_at: now,
-        settled_at: None,
-    };
+        now,
+    );
+    let id = top_up.id;
     let scope = IdempotencyScope {
         app_id: None,
         user_id: w.env.user,
