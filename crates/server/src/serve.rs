@@ -74,7 +74,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             },
             bench_routes: config.bench_routes,
             storage: config.storage.settings(),
-            payments: config.payments.settings(),
+            payments: config.payments.settings(&config.wallet),
             api_rate: LimitRule::per_minute(
                 "api_default",
                 config.api_rate_per_minute,

@@ -1,6 +1,7 @@
 //! `[payments]` (`TMCP_PAYMENTS__*`): the MFA threshold per currency, the platform fee and
 //! the payment rate limits.
 
+use super::WalletConfig;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -64,8 +65,11 @@ impl PaymentsConfig {
         Ok(out)
     }
 
-    /// The payment service's settings (validated by [`Self::validate`] at start-up).
-    pub fn settings(&self) -> PaymentSettings {
+    /// The payment service's settings (validated by [`Self::validate`] at start-up). The
+    /// idempotency keys of payments are kept and waited for like every money-moving
+    /// request's: `wallet.idempotency_retention_hours`, `wallet.duplicate_wait_seconds`.
+    pub fn settings(&self, wallet: &WalletConfig) -> PaymentSettings {
+        let idempotency = wallet.settings();
         PaymentSettings {
             mfa_thresholds: self.thresholds().unwrap_or_default(),
             default_threshold_major: self.mfa_threshold_default.clone(),
@@ -80,6 +84,8 @@ impl PaymentsConfig {
                 self.authorize_rate_per_minute,
                 self.authorize_rate_burst,
             ),
+            duplicate_wait: idempotency.duplicate_wait,
+            key_retention: idempotency.idempotency_retention,
             ..PaymentSettings::default()
         }
     }
@@ -122,11 +128,20 @@ mod tests {
         config.mfa_threshold.insert("usd".into(), "100.00".into());
         config.mfa_threshold.insert("JPY".into(), "5000".into());
         assert!(config.validate().is_ok());
-        let settings = config.settings();
+        let settings = config.settings(&WalletConfig::default());
         assert_eq!(settings.mfa_thresholds.get("USD"), Some(&10_000));
         assert_eq!(settings.mfa_thresholds.get("JPY"), Some(&5_000));
         assert_eq!(settings.request_rate.rate, 5);
         assert_eq!(settings.authorize_rate.burst, 3);
+
+        let wallet = WalletConfig {
+            idempotency_retention_hours: 24,
+            duplicate_wait_seconds: 2,
+            ..WalletConfig::default()
+        };
+        let settings = config.settings(&wallet);
+        assert_eq!(settings.key_retention, time::Duration::hours(24));
+        assert_eq!(settings.duplicate_wait, std::time::Duration::from_secs(2));
 
         let mut bad = PaymentsConfig::default();
         bad.mfa_threshold.insert("XXX".into(), "1".into());
