@@ -153,6 +153,36 @@ pub async fn await_reply(
     Ok(decision)
 }
 
+/// Why a request whose key was seen before gets no stored reply (409
+/// `DUPLICATE_TRANSACTION` either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// The first request is still running (after the wait); otherwise the key was used for
+    /// a different request.
+    pub still_processing: bool,
+}
+
+/// The answer to a request whose key was seen before ([`await_reply`], then the decision
+/// read out): the first request's stored reply, or why there is none.
+pub async fn answer_repeat(
+    repo: &dyn IdempotencyRepository,
+    existing: IdempotencyRecord,
+    fingerprint: &[u8; 32],
+    wait: Duration,
+) -> RepoResult<Result<StoredReply, Refused>> {
+    Ok(
+        match await_reply(repo, existing, fingerprint, wait).await? {
+            Decision::Replay(reply) => Ok(reply),
+            Decision::Mismatch => Err(Refused {
+                still_processing: false,
+            }),
+            Decision::InFlight => Err(Refused {
+                still_processing: true,
+            }),
+        },
+    )
+}
+
 /// A new record for `key`, running (no reply), kept for `retention`.
 pub fn new_record(
     scope: IdempotencyScope,

@@ -78,6 +78,14 @@ impl From<RepoError> for PaymentsError {
     }
 }
 
+impl From<crate::idempotency::Refused> for PaymentsError {
+    fn from(refused: crate::idempotency::Refused) -> Self {
+        Self::Duplicate {
+            still_processing: refused.still_processing,
+        }
+    }
+}
+
 impl From<PaymentTxError> for PaymentsError {
     fn from(error: PaymentTxError) -> Self {
         match error {

@@ -6,7 +6,7 @@
 use super::input::{check_text, parse_amount, MAX_REASON_CHARS};
 use super::{PaymentPorts, PaymentSettings, PaymentsError};
 use crate::fields::FieldErrors;
-use crate::idempotency::{await_reply, decide, new_record, validate_key, Decision};
+use crate::idempotency::{answer_repeat, new_record, validate_key};
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::{PaymentId, UserId};
 use tmcp_repository::payment_tx::RefundRequest;
@@ -122,19 +122,6 @@ async fn replay(
     existing: IdempotencyRecord,
     fingerprint: &[u8; 32],
 ) -> Result<StoredReply, PaymentsError> {
-    let decision = match decide(&existing, fingerprint) {
-        Decision::InFlight => {
-            await_reply(ports.db, existing, fingerprint, settings.duplicate_wait).await?
-        }
-        decided => decided,
-    };
-    match decision {
-        Decision::Replay(reply) => Ok(reply),
-        Decision::Mismatch => Err(PaymentsError::Duplicate {
-            still_processing: false,
-        }),
-        Decision::InFlight => Err(PaymentsError::Duplicate {
-            still_processing: true,
-        }),
-    }
+    let answer = answer_repeat(ports.db, existing, fingerprint, settings.duplicate_wait).await?;
+    Ok(answer?)
 }

@@ -37,6 +37,14 @@ impl From<FieldErrors> for WalletServiceError {
     }
 }
 
+impl From<crate::idempotency::Refused> for WalletServiceError {
+    fn from(refused: crate::idempotency::Refused) -> Self {
+        Self::DuplicateTransaction {
+            in_flight: refused.still_processing,
+        }
+    }
+}
+
 impl From<WalletError> for WalletServiceError {
     fn from(error: WalletError) -> Self {
         match error {

@@ -14,7 +14,7 @@
 use super::processor::{charge_within, ChargeOutcome, ChargeRequest};
 use super::replies::settled_reply;
 use super::{WalletPorts, WalletServiceError};
-use crate::idempotency::{await_reply, new_record, Decision};
+use crate::idempotency::{answer_repeat, new_record};
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::wallet::{TopUpState, WalletAccountId};
 use tmcp_domain::{Money, UserId};
@@ -82,22 +82,14 @@ pub async fn top_up(
     let top_up = match ports.db.begin_top_up(&new).await? {
         TopUpBegin::Created(top_up) => top_up,
         TopUpBegin::Existing(record) => {
-            let decision = await_reply(
+            let answer = answer_repeat(
                 ports.db,
                 record,
                 &request.fingerprint,
                 ports.settings.duplicate_wait,
             )
             .await?;
-            return match decision {
-                Decision::Replay(reply) => Ok(reply),
-                Decision::Mismatch => {
-                    Err(WalletServiceError::DuplicateTransaction { in_flight: false })
-                }
-                Decision::InFlight => {
-                    Err(WalletServiceError::DuplicateTransaction { in_flight: true })
-                }
-            };
+            return Ok(answer?);
         }
     };
     // Open the accounts before asking the processor: each opening is its own small
