@@ -23,7 +23,8 @@ pub struct PaymentsConfig {
     /// Payment requests per minute per (user, app), and the burst.
     pub request_rate_per_minute: u32,
     pub request_rate_burst: u32,
-    /// Authorizations and MFA steps per minute per user, and the burst.
+    /// Authorizations per minute per user, and the burst (MFA verify and challenge are capped
+    /// per payment instead: 3 attempts).
     pub authorize_rate_per_minute: u32,
     pub authorize_rate_burst: u32,
     /// How often the `payment_expiry` job looks for requests past their deadline, and how

@@ -7,11 +7,11 @@ use sqlx::{Connection, Executor, PgConnection};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use tmcp_contract_tests::engines::fresh_database;
+use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::wallet::{EntryType, MovementBuilder, WalletAccountId};
 use tmcp_domain::{Clock, SystemClock};
 use tmcp_domain::{Currency, Money};
 use tmcp_repository::{LedgerRepository, NewWalletAccount, WalletOwner};
-use uuid::Uuid;
 
 fn ledger_check(data_dir: &Path, database_url: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tmcp-server"));
@@ -64,7 +64,7 @@ async fn one_movement(ledger: &dyn LedgerRepository) {
     let movement = MovementBuilder::new(EntryType::Adjustment)
         .debit(clearing.id, amount)
         .credit(platform.id, amount)
-        .build(Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0001))
+        .build(uuid_v7_at(at))
         .expect("balanced");
     ledger.post_movement(&movement, at).await.expect("posted");
 }

@@ -23,7 +23,7 @@ pub struct PaymentSettings {
     pub challenge_ttl: Duration,
     /// Payment requests per (user, app).
     pub request_rate: LimitRule,
-    /// Authorizations (and MFA verifications) per user.
+    /// Authorizations per user (MFA verify and challenge are capped per payment instead: 3 attempts).
     pub authorize_rate: LimitRule,
     /// How long a duplicate request waits for the first one with its key.
     pub duplicate_wait: std::time::Duration,
