@@ -6,6 +6,8 @@
 #
 #   bash bench/run.sh [seconds] [connections]      (defaults: 10 s, 64 connections)
 #   BENCH_PORT=18080                           (loopback port of the server)
+#   BENCH_ENGINES="SQLite PostgreSQL"          (which engines to run)
+#   BENCH_SCENARIOS="storage auth payments"    (which bench/scenarios/*.sh to source)
 #
 # Needs wrk (apt-get install wrk). Bounded: each run lasts `seconds`, loopback only.
 set -euo pipefail
@@ -43,8 +45,8 @@ start_server() { # $1 = engine label, $2 = database url ('' for SQLite)
     TMCP_BENCH_ROUTES=true TMCP_LOG_LEVEL=warn TMCP_OAUTH__TOKEN_RATE_PER_MINUTE=1000000 \
     TMCP_API_RATE_PER_MINUTE=1000000000 TMCP_API_RATE_BURST=1000000000 \
     TMCP_STORAGE__RATE_PER_MINUTE=1000000000 TMCP_STORAGE__RATE_BURST=1000000000 \
-    TMCP_PAYMENTS__REQUEST_RATE_PER_MINUTE=1000000000 TMCP_PAYMENTS__REQUEST_RATE_BURST=1000000000 \
-    TMCP_PAYMENTS__AUTHORIZE_RATE_PER_MINUTE=1000000000 TMCP_PAYMENTS__AUTHORIZE_RATE_BURST=1000000000 \
+    TMCP_PAYMENTS__REQUEST_RATE_PER_MINUTE=1000000 TMCP_PAYMENTS__REQUEST_RATE_BURST=1000000 \
+    TMCP_PAYMENTS__AUTHORIZE_RATE_PER_MINUTE=1000000 TMCP_PAYMENTS__AUTHORIZE_RATE_BURST=1000000 \
     "$BIN" serve >"$data/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
@@ -98,6 +100,10 @@ run_engine() { # $1 label, $2 url
   row "GET /bench/select1 (SELECT 1)" "$raw_rps" "$select1"
   for scenario in bench/scenarios/*.sh; do
     [ -f "$scenario" ] || continue
+    case " ${BENCH_SCENARIOS:-$(basename -s .sh bench/scenarios/*.sh | tr '\n' ' ')} " in
+      *" $(basename "$scenario" .sh) "*) ;;
+      *) continue ;;
+    esac
     # shellcheck disable=SC1090
     source "$scenario"
     scenario_run "$base" "$raw_rps"
@@ -106,7 +112,9 @@ run_engine() { # $1 label, $2 url
 }
 
 echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ) ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
-run_engine "SQLite" ""
+ENGINES="${BENCH_ENGINES:-SQLite PostgreSQL}"
+case " $ENGINES " in *" SQLite "*) run_engine "SQLite" "" ;; esac
+case " $ENGINES " in *" PostgreSQL "*) ;; *) exit 0 ;; esac
 PG_ADMIN="${TMCP_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
 DB="tmcp_bench_$$"
 psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null

@@ -37,9 +37,9 @@ scenario_run() { # $1 base url, $2 raw req/s
   local bench_wallet="${CARGO_TARGET_DIR:-target}/release/examples/bench_wallet"
   [ -x "$bench_wallet" ] || cargo build --release --locked -p tmcp-server --example bench_wallet
   local spread="$WORK/pay_spread" hot="$WORK/pay_hot"
-  TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" TMCP_LOG_LEVEL=warn \
+  TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" TMCP_LOG_LEVEL=warn \
     "$bench_wallet" "$PAY_USERS" 1000 > "$spread"
-  TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" TMCP_LOG_LEVEL=warn \
+  TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" TMCP_LOG_LEVEL=warn \
     "$bench_wallet" "$PAY_USERS" 1 > "$hot"
   local tpcb; tpcb=$(pgbench_tpcb)
   local a b

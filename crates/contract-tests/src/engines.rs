@@ -68,6 +68,7 @@ pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
     // tests build their own pools with the short timeout they assert.
     let settings = PgSettings {
         max_connections: 8,
+        system_max_connections: 4,
         acquire_timeout: std::time::Duration::from_secs(15),
     };
     let db = PgDatabase::connect(&url, &settings)

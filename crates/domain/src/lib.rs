@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod clock;
 pub mod crypto;
+pub mod cursor;
 pub mod ids;
 pub mod money;
 pub mod oauth;

@@ -1,9 +1,10 @@
 //! Extractors that answer with the error envelope instead of axum's plain-text rejections.
 
 use crate::error::ApiError;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -49,4 +50,27 @@ pub(crate) fn json_rejection(rejection: JsonRejection) -> ApiError {
         }
         other => ApiError::invalid_request(other.body_text()),
     }
+}
+
+/// Parses a JSON body after the caller has been admitted (so a token without the scope
+/// learns nothing from body validation): needs `Content-Type: application/json`; malformed
+/// JSON → 400 `INVALID_REQUEST`; wrong shape → 422 `VALIDATION_FAILED`.
+pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json")
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::invalid_request(
+            "expected Content-Type: application/json",
+        ));
+    }
+    axum::Json::<T>::from_bytes(body)
+        .map(|axum::Json(value)| value)
+        .map_err(crate::extract::json_rejection)
 }

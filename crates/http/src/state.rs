@@ -73,6 +73,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// The payment processors top-ups can use, by provider.
     pub processors: Processors,
+    /// Merchant and platform wallet accounts this process knows are open.
+    pub opened_accounts: Arc<tmcp_usecases::payments::opened::OpenedAccounts>,
     pub settings: HttpSettings,
 }
 

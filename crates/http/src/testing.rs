@@ -30,6 +30,7 @@ pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
         limiter: Arc::new(RateLimiter::new(None, namespace)),
         processors: tmcp_usecases::wallet::Processors::new()
             .with(Arc::new(tmcp_usecases::wallet::SandboxProcessor::default())),
+        opened_accounts: Arc::default(),
         settings: HttpSettings::default(),
     }
 }

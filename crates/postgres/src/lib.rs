@@ -43,7 +43,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Pool sizing and timeouts.
 #[derive(Debug, Clone)]
 pub struct PgSettings {
+    /// The request pool (role `tmcp_app`, row-level security).
     pub max_connections: u32,
+    /// The system pool (role `tmcp_system`): token checks, jobs and all money work. Every
+    /// ledger transaction holds one of these until its commit, so this bounds how many
+    /// payments settle at once (and how many commits share one WAL flush).
+    pub system_max_connections: u32,
     /// How long a call waits for a connection before it fails as `RepoError::Unavailable`.
     /// It also bounds opening a new connection: the pool retries a refused connect and gives
     /// each attempt only the time left, so a dead or unreachable server fails within it.
@@ -58,6 +63,7 @@ impl Default for PgSettings {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            system_max_connections: 4,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
         }
     }
@@ -78,7 +84,7 @@ impl PgDatabase {
         migrate(&options).await?;
         let app = role_pool(&options, "tmcp_app", settings).await?;
         let system_settings = PgSettings {
-            max_connections: 4,
+            max_connections: settings.system_max_connections,
             ..settings.clone()
         };
         let system = role_pool(&options, "tmcp_system", &system_settings).await?;

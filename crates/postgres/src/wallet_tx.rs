@@ -60,17 +60,41 @@ impl WalletTx for PgWalletTx {
         owner: &WalletOwner,
         currency: Currency,
     ) -> WalletResult<Option<WalletAccount>> {
-        let row: Option<AccountRow> = sqlx::query_as(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts \
-             WHERE kind = $1 AND user_id IS NOT DISTINCT FROM $2 \
-               AND app_id IS NOT DISTINCT FROM $3 AND currency = $4"
-        ))
-        .bind(owner.kind().as_db())
-        .bind(owner.user_id().map(|u| u.0))
-        .bind(owner.app_id().map(|a| a.as_str()))
-        .bind(currency.code())
-        .fetch_optional(&mut *self.tx)
-        .await
+        // One literal kind per owner, so the lookup probes that kind's partial unique
+        // index (`kind = $1` or a NULL-tolerant comparison would scan every account).
+        let sql = |filter: &str| {
+            format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts WHERE {filter} AND currency = $1"
+            )
+        };
+        let row: Option<AccountRow> = match owner {
+            WalletOwner::User(user) => {
+                sqlx::query_as(&sql("kind = 'user' AND user_id = $2"))
+                    .bind(currency.code())
+                    .bind(user.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+            }
+            WalletOwner::Merchant(app) => {
+                sqlx::query_as(&sql("kind = 'merchant' AND app_id = $2"))
+                    .bind(currency.code())
+                    .bind(app.as_str())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+            }
+            WalletOwner::Platform => {
+                sqlx::query_as(&sql("kind = 'platform'"))
+                    .bind(currency.code())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+            }
+            WalletOwner::Clearing => {
+                sqlx::query_as(&sql("kind = 'clearing'"))
+                    .bind(currency.code())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+            }
+        }
         .map_err(map_sqlx_error)?;
         Ok(row.map(account_from_row).transpose()?)
     }

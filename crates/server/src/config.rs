@@ -37,6 +37,9 @@ pub struct Config {
     /// A tracing filter such as `info` or `tmcp=debug,info` (`RUST_LOG` overrides it).
     pub log_level: String,
     pub db_max_connections: u32,
+    /// The PostgreSQL system pool (`TMCP_DB_SYSTEM_MAX_CONNECTIONS`): token checks, jobs and
+    /// every money transaction run on it.
+    pub db_system_max_connections: u32,
     /// How long a request waits for a PostgreSQL connection, connecting included, before it
     /// fails with 503 (`TMCP_DB_ACQUIRE_TIMEOUT_MS`). Short, so a database outage answers
     /// promptly instead of holding requests.
@@ -378,6 +381,7 @@ impl Default for Config {
             log_format: "text".into(),
             log_level: "info".into(),
             db_max_connections: 16,
+            db_system_max_connections: 8,
             db_acquire_timeout_ms: 2000,
             request_timeout_secs: 30,
             body_limit_bytes: 10 * 1024 * 1024,
@@ -526,6 +530,9 @@ impl Config {
         if self.db_max_connections == 0 {
             bail!("TMCP_DB_MAX_CONNECTIONS must be at least 1");
         }
+        if self.db_system_max_connections == 0 {
+            bail!("TMCP_DB_SYSTEM_MAX_CONNECTIONS must be at least 1");
+        }
         if !(50..=600_000).contains(&self.db_acquire_timeout_ms) {
             bail!("TMCP_DB_ACQUIRE_TIMEOUT_MS must be between 50 and 600000");
         }
@@ -662,6 +669,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_system_max_connections", &self.db_system_max_connections)
             .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
             .field("maintenance", &self.maintenance)
             .field("storage", &self.storage)

@@ -13,6 +13,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Database>> {
         DatabaseTarget::Postgres(url) => {
             let settings = PgSettings {
                 max_connections: config.db_max_connections,
+                system_max_connections: config.db_system_max_connections,
                 acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
             };
             let db = PgDatabase::connect(&url, &settings)

@@ -60,6 +60,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         tep: Arc::new(TepService::new(ring, tep_settings)),
         limiter: Arc::new(limiter),
         processors: config.wallet.processors(),
+        opened_accounts: Arc::default(),
         settings: HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),

@@ -15,6 +15,7 @@
 //! `payments` (payment requests, authorization, MFA, cancel, expiry, refunds, reads).
 
 pub mod accounts;
+pub mod amounts;
 pub mod fields;
 pub mod idempotency;
 pub mod limits;

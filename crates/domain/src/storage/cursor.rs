@@ -1,19 +1,7 @@
-//! Opaque cursors. Clients get them from one reply and send them back unchanged; the text
-//! is base64url of a small versioned form so it can change without breaking the wire.
+//! The storage listings' and change feed's cursors, over the shared codec in
+//! [`crate::cursor`]. Clients get them from one reply and send them back unchanged.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
-fn encode(plain: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(plain)
-}
-
-fn decode(text: &str) -> Option<Vec<u8>> {
-    if text.is_empty() || text.len() > 1024 {
-        return None;
-    }
-    URL_SAFE_NO_PAD.decode(text).ok()
-}
+use crate::cursor::{decode, encode};
 
 /// A position in one (user, app)'s change feed.
 ///
@@ -28,13 +16,11 @@ pub struct ChangeCursor {
 
 impl ChangeCursor {
     pub fn encode(self) -> String {
-        encode(format!("c1:{}:{}", self.seq, self.floor).as_bytes())
+        encode("c1", &[&self.seq.to_string(), &self.floor.to_string()])
     }
 
     pub fn decode(text: &str) -> Option<Self> {
-        let plain = String::from_utf8(decode(text)?).ok()?;
-        let rest = plain.strip_prefix("c1:")?;
-        let (seq, floor) = rest.split_once(':')?;
+        let [seq, floor] = decode("c1", text)?;
         let seq: i64 = seq.parse().ok()?;
         let floor: i64 = floor.parse().ok()?;
         (seq >= 0 && floor >= 0).then_some(Self { seq, floor })
@@ -52,15 +38,12 @@ pub struct KeyCursor(pub String);
 
 impl KeyCursor {
     pub fn encode(&self) -> String {
-        let mut plain = b"k1:".to_vec();
-        plain.extend_from_slice(self.0.as_bytes());
-        encode(&plain)
+        encode("k1", &[&self.0])
     }
 
     pub fn decode(text: &str) -> Option<Self> {
-        let plain = decode(text)?;
-        let key = plain.strip_prefix(b"k1:")?;
-        String::from_utf8(key.to_vec()).ok().map(Self)
+        let [key] = decode("k1", text)?;
+        Some(Self(key))
     }
 }
 
@@ -70,13 +53,12 @@ pub struct IdCursor(pub uuid::Uuid);
 
 impl IdCursor {
     pub fn encode(self) -> String {
-        encode(format!("i1:{}", self.0.simple()).as_bytes())
+        encode("i1", &[&self.0.simple().to_string()])
     }
 
     pub fn decode(text: &str) -> Option<Self> {
-        let plain = String::from_utf8(decode(text)?).ok()?;
-        let id = plain.strip_prefix("i1:")?;
-        uuid::Uuid::parse_str(id).ok().map(Self)
+        let [id] = decode("i1", text)?;
+        uuid::Uuid::parse_str(&id).ok().map(Self)
     }
 }
 
@@ -96,7 +78,7 @@ mod tests {
             assert_eq!(ChangeCursor::decode(bad), None, "{bad}");
         }
         assert_eq!(KeyCursor::decode(&c.encode()), None);
-        assert_eq!(ChangeCursor::decode(&encode(b"c1:-1:0")), None);
+        assert_eq!(ChangeCursor::decode(&encode("c1", &["-1", "0"])), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ macro_rules! redacted_debug {
 }
 pub(crate) use redacted_debug;
 
+pub mod caller;
 pub mod client;
 pub mod errors;
 pub mod keys;
@@ -28,8 +29,8 @@ pub mod tep;
 mod tep_extract;
 mod tep_ports;
 pub mod throttle;
-pub mod wallet_reader;
 
+pub use caller::SessionOrTep;
 pub use session::SessionPrincipal;
 pub use tep::{MintedTep, TepMint, TepPrincipal, TepService, TepSettings};
 /// Argon2id hashing lives with the accounts service.

@@ -4,67 +4,33 @@
 //! session: the user's; a user TEP: that user's payments to that app; an app backend's
 //! client-credentials token: its app's). Rate limits are taken here, before the use case.
 
-use crate::auth::{SessionPrincipal, TepPrincipal};
+use crate::auth::{SessionOrTep, TepPrincipal};
 use crate::error::ApiError;
 use crate::ratelimit::RateDecision;
 use crate::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use tmcp_domain::{AppId, UserId};
 use tmcp_repository::PaymentViewer;
 use tmcp_usecases::payments::{PaymentPorts, SCOPE_PAY};
 
-/// The caller of a payment route: a session or a TEP, told apart by the TEP's `tep.` prefix.
-#[derive(Debug, Clone)]
-pub enum PaymentCaller {
-    Session(SessionPrincipal),
-    Tep(TepPrincipal),
-}
-
-impl FromRequestParts<AppState> for PaymentCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let is_tep = crate::auth::session::bearer_token(&parts.headers)
-            .is_some_and(|token| token.starts_with("tep."));
-        if is_tep {
-            Ok(Self::Tep(
-                TepPrincipal::from_request_parts(parts, state).await?,
-            ))
-        } else {
-            Ok(Self::Session(
-                SessionPrincipal::from_request_parts(parts, state).await?,
-            ))
+/// Whose payments the caller may read: a session the user's; a user TEP (`wallet:pay`) that
+/// user's payments to its app; an app backend (client credentials) its app's.
+pub fn payment_reader(caller: &SessionOrTep) -> Result<PaymentViewer, ApiError> {
+    match caller {
+        SessionOrTep::Session(session) => Ok(PaymentViewer::User(session.user_id)),
+        SessionOrTep::Tep(tep) if tep.user_id.is_none() => Ok(PaymentViewer::App(tep.app_id()?)),
+        SessionOrTep::Tep(tep) => {
+            let user = caller.user_with_scope(SCOPE_PAY)?;
+            Ok(PaymentViewer::UserInApp(user, tep.app_id()?))
         }
     }
 }
 
-impl PaymentCaller {
-    /// Whose payments the caller may read.
-    pub fn reader(&self) -> Result<PaymentViewer, ApiError> {
-        match self {
-            Self::Session(session) => Ok(PaymentViewer::User(session.user_id)),
-            Self::Tep(tep) => match tep.user_id {
-                Some(user) => {
-                    tep.require_scope(SCOPE_PAY)?;
-                    Ok(PaymentViewer::UserInApp(user, tep.app_id()?))
-                }
-                // An app backend (client credentials) reads its app's payments.
-                None => Ok(PaymentViewer::App(tep.app_id()?)),
-            },
-        }
-    }
-
-    /// The paying user, for authorizations: a session, or a user TEP with `wallet:pay`.
-    pub fn payer(&self) -> Result<(UserId, PaymentViewer), ApiError> {
-        match self {
-            Self::Session(session) => Ok((session.user_id, PaymentViewer::User(session.user_id))),
-            Self::Tep(tep) => {
-                tep.require_scope(SCOPE_PAY)?;
-                let user = tep.require_user()?;
-                Ok((user, PaymentViewer::UserInApp(user, tep.app_id()?)))
-            }
-        }
+/// The paying user, for authorizations: a session, or a user TEP with `wallet:pay`.
+pub fn payer(caller: &SessionOrTep) -> Result<(UserId, PaymentViewer), ApiError> {
+    let user = caller.user_with_scope(SCOPE_PAY)?;
+    match caller {
+        SessionOrTep::Session(_) => Ok((user, PaymentViewer::User(user))),
+        SessionOrTep::Tep(tep) => Ok((user, PaymentViewer::UserInApp(user, tep.app_id()?))),
     }
 }
 
@@ -93,5 +59,6 @@ pub fn ports(state: &AppState) -> PaymentPorts<'_> {
         db: state.db.as_ref(),
         clock: state.clock.as_ref(),
         cipher: &state.cipher,
+        opened: &state.opened_accounts,
     }
 }

@@ -8,10 +8,7 @@ use crate::auth::TepPrincipal;
 use crate::error::ApiError;
 use crate::ratelimit::RateDecision;
 use crate::AppState;
-use axum::body::Bytes;
-use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use tmcp_domain::{AppId, UserId};
 use tmcp_repository::WriteContext;
 
@@ -56,29 +53,6 @@ pub fn respond(decision: &RateDecision, result: Result<Response, ApiError>) -> R
 /// The clock and the configured limits of the caller's app.
 pub fn context(state: &AppState, app: &AppId) -> WriteContext {
     write_context(state.clock.now(), &state.settings.storage, app)
-}
-
-/// Parses a JSON body after the caller has been admitted (so a token without the scope
-/// learns nothing from body validation): needs `Content-Type: application/json`; malformed
-/// JSON → 400 `INVALID_REQUEST`; wrong shape → 422 `VALIDATION_FAILED`.
-pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim();
-            mime.eq_ignore_ascii_case("application/json")
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        });
-    if !is_json {
-        return Err(ApiError::invalid_request(
-            "expected Content-Type: application/json",
-        ));
-    }
-    axum::Json::<T>::from_bytes(body)
-        .map(|axum::Json(value)| value)
-        .map_err(crate::extract::json_rejection)
 }
 
 /// Deletes all of a user's storage for an app and resets its quota (app uninstall, account

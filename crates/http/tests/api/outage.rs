@@ -58,6 +58,7 @@ async fn postgres() -> Option<(Env, Outage)> {
     let cluster = PrivateCluster::start().await?;
     let settings = PgSettings {
         max_connections: 4,
+        system_max_connections: 4,
         acquire_timeout: Duration::from_secs(1),
     };
     let db = PgDatabase::connect(&cluster.url(), &settings)

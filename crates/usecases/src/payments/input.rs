@@ -2,9 +2,10 @@
 //! sent (a number or a string in major units) and are parsed without a float round trip.
 
 use super::PaymentsError;
+use crate::amounts::parse_json_amount;
 use crate::fields::FieldErrors;
 use serde_json::Value;
-use tmcp_domain::{Currency, Money, MoneyError};
+use tmcp_domain::{Currency, Money};
 
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_ORDER_ID_CHARS: usize = 255;
@@ -56,31 +57,14 @@ pub fn parse_currency(code: &str) -> Result<Currency, PaymentsError> {
         .map_err(|_| PaymentsError::invalid("currency", "currency is not a known ISO 4217 code"))
 }
 
-/// An amount from its JSON text: a string or a plain decimal number literal (no sign, no
-/// exponent), in major units of `currency`, positive, with at most its decimals.
+/// An amount from its JSON text, by the shared wire rules of [`crate::amounts`].
 pub fn parse_amount(
     field: &'static str,
     raw: &str,
     currency: Currency,
 ) -> Result<Money, PaymentsError> {
-    let raw = raw.trim();
-    let text = if raw.starts_with('"') {
-        serde_json::from_str::<String>(raw)
-            .map_err(|_| PaymentsError::invalid(field, format!("{field} is not a decimal")))?
-    } else {
-        raw.to_owned()
-    };
-    Money::parse_major(&text, currency).map_err(|e| {
-        let message = match e {
-            MoneyError::TooManyDecimals(n) => {
-                format!("{field} has more than {n} decimals for {}", currency.code())
-            }
-            MoneyError::NotPositive => format!("{field} must be positive"),
-            MoneyError::Overflow => format!("{field} is too large"),
-            _ => format!("{field} must be a decimal number in major units, e.g. \"12.50\""),
-        };
-        PaymentsError::invalid(field, message)
-    })
+    parse_json_amount(raw, currency)
+        .map_err(|e| PaymentsError::invalid(field, e.message(field, currency)))
 }
 
 /// Text without control characters (NUL included), within `max` characters.
@@ -193,42 +177,6 @@ fn validate_items(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn usd() -> Currency {
-        Currency::parse("USD").expect("known")
-    }
-
-    #[test]
-    fn amounts_parse_exactly_from_numbers_and_strings() {
-        assert_eq!(
-            parse_amount("amount", "12.5", usd()).map(|m| m.minor).ok(),
-            Some(1250)
-        );
-        assert_eq!(
-            parse_amount("amount", "\"12.50\"", usd())
-                .map(|m| m.minor)
-                .ok(),
-            Some(1250)
-        );
-        for bad in [
-            "12.505",
-            "0",
-            "-1",
-            "1e3",
-            "\"abc\"",
-            "null",
-            "\"\"",
-            "99999999999999999999",
-        ] {
-            assert!(parse_amount("amount", bad, usd()).is_err(), "{bad}");
-        }
-        let jpy = Currency::parse("JPY").expect("known");
-        assert_eq!(
-            parse_amount("amount", "1250", jpy).map(|m| m.minor).ok(),
-            Some(1250)
-        );
-        assert!(parse_amount("amount", "12.5", jpy).is_err());
-    }
 
     #[test]
     fn text_fields_refuse_control_characters() {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod input;
 pub mod lifecycle;
 pub mod mfa;
+pub mod opened;
 pub mod reads;
 pub mod refund;
 pub mod request;
@@ -35,6 +36,8 @@ pub struct PaymentPorts<'a> {
     pub clock: &'a dyn Clock,
     /// Opens the sealed MFA secrets (TOTP, PIN) of the second-factor checks.
     pub cipher: &'a FieldCipher,
+    /// Merchant and platform accounts known to be open (skips a read per authorization).
+    pub opened: &'a opened::OpenedAccounts,
 }
 
 impl<'a> PaymentPorts<'a> {
@@ -63,6 +66,9 @@ impl<'a> PaymentPorts<'a> {
         owner: WalletOwner,
         currency: Currency,
     ) -> Result<(), PaymentsError> {
+        if self.opened.contains(&owner, currency) {
+            return Ok(());
+        }
         if self
             .db
             .find_wallet_account(&owner, currency)
@@ -70,18 +76,20 @@ impl<'a> PaymentPorts<'a> {
             .map_err(PaymentsError::internal)?
             .is_some()
         {
+            self.opened.remember(owner, currency);
             return Ok(());
         }
         let id = WalletAccountId::generate(&mut rand::rngs::OsRng);
         self.db
             .open_wallet_account(NewWalletAccount {
                 id,
-                owner,
+                owner: owner.clone(),
                 currency,
                 at: self.now(),
             })
             .await
             .map_err(PaymentsError::internal)?;
+        self.opened.remember(owner, currency);
         Ok(())
     }
 }

@@ -3,9 +3,8 @@
 //! already dead.
 
 use super::{PaymentPorts, PaymentsError};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use time::OffsetDateTime;
+use tmcp_domain::cursor;
 use tmcp_domain::payment_state::PaymentStatus;
 use tmcp_domain::PaymentId;
 use tmcp_repository::{Payment, PaymentCursor, PaymentQuery, PaymentViewer};
@@ -103,27 +102,18 @@ pub async fn list(
     })
 }
 
-/// `<unix nanoseconds>.<payment id>`, base64url: opaque to clients, exact for us.
+/// Newest-first position: the last payment's creation time (unix nanoseconds) and id.
 fn encode_cursor(payment: &Payment) -> String {
-    let text = format!(
-        "{}.{}",
-        payment.created_at.unix_timestamp_nanos(),
-        payment.id.0.simple()
-    );
-    URL_SAFE_NO_PAD.encode(text)
+    let nanos = payment.created_at.unix_timestamp_nanos().to_string();
+    cursor::encode("p1", &[&nanos, &payment.id.0.simple().to_string()])
 }
 
-fn decode_cursor(cursor: &str) -> Result<PaymentCursor, PaymentsError> {
+fn decode_cursor(text: &str) -> Result<PaymentCursor, PaymentsError> {
     let bad = || PaymentsError::invalid("cursor", "cursor is not valid");
-    if cursor.len() > 200 {
-        return Err(bad());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (nanos, id) = text.split_once('.').ok_or_else(bad)?;
+    let [nanos, id] = cursor::decode("p1", text).ok_or_else(bad)?;
     let nanos: i128 = nanos.parse().map_err(|_| bad())?;
     let created_at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| bad())?;
-    let id = Uuid::try_parse(id).map_err(|_| bad())?;
+    let id = Uuid::try_parse(&id).map_err(|_| bad())?;
     Ok(PaymentCursor {
         created_at,
         id: PaymentId(id),

@@ -3,9 +3,8 @@
 
 use super::amounts::parse_currency;
 use super::{WalletPorts, WalletServiceError};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use time::OffsetDateTime;
+use tmcp_domain::cursor;
 use tmcp_domain::{Money, UserId};
 use tmcp_repository::{EntryCursor, UserEntry};
 
@@ -68,41 +67,31 @@ pub struct HistoryPage {
     pub next_cursor: Option<String>,
 }
 
-/// `<unix nanos>.<movement id>.<account id>.<seq>`, base64url: opaque to clients, exact for
-/// us.
-pub fn encode_cursor(cursor: &EntryCursor) -> String {
-    let raw = format!(
-        "{}.{}.{}.{}",
-        cursor.created_at.unix_timestamp_nanos(),
-        cursor.movement_id.simple(),
-        cursor.account_id,
-        cursor.seq
-    );
-    URL_SAFE_NO_PAD.encode(raw)
+/// Newest-first position: the last entry's time (unix nanoseconds), movement, account, seq.
+pub fn encode_cursor(entry: &EntryCursor) -> String {
+    cursor::encode(
+        "e1",
+        &[
+            &entry.created_at.unix_timestamp_nanos().to_string(),
+            &entry.movement_id.simple().to_string(),
+            &entry.account_id,
+            &entry.seq.to_string(),
+        ],
+    )
 }
 
 pub fn decode_cursor(text: &str) -> Result<EntryCursor, WalletServiceError> {
     let invalid = || WalletServiceError::InvalidCursor;
-    if text.len() > 200 {
-        return Err(invalid());
-    }
-    let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-    let raw = String::from_utf8(raw).map_err(|_| invalid())?;
-    let mut parts = raw.splitn(4, '.');
-    let (Some(nanos), Some(movement), Some(account), Some(seq)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid());
-    };
-    let movement_id = uuid::Uuid::parse_str(movement).map_err(|_| invalid())?;
+    let [nanos, movement, account, seq] = cursor::decode("e1", text).ok_or_else(invalid)?;
+    let movement_id = uuid::Uuid::parse_str(&movement).map_err(|_| invalid())?;
     let nanos: i128 = nanos.parse().map_err(|_| invalid())?;
     let created_at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid())?;
-    tmcp_domain::wallet::WalletAccountId::parse(account).map_err(|_| invalid())?;
+    tmcp_domain::wallet::WalletAccountId::parse(&account).map_err(|_| invalid())?;
     let seq: i64 = seq.parse().map_err(|_| invalid())?;
     Ok(EntryCursor {
         created_at,
         movement_id,
-        account_id: account.to_owned(),
+        account_id: account,
         seq,
     })
 }

@@ -1,9 +1,10 @@
 //! `POST /api/v1/payments/{id}/authorize`: the user pays.
 
 use super::{respond, PaymentResponse};
+use crate::auth::SessionOrTep;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::services::payments::{admit_payer, ports, PaymentCaller};
-use crate::services::storage::parse_body;
+use crate::extract::parse_body;
+use crate::services::payments::{admit_payer, payer, ports};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -47,12 +48,12 @@ pub struct AuthorizeBody {
         (status = 429, description = "rate limited: payments.authorize_rate_per_minute per user", body = ErrorEnvelope)))]
 pub async fn authorize(
     State(state): State<AppState>,
-    caller: PaymentCaller,
+    caller: SessionOrTep,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (user, viewer) = match caller.payer() {
+    let (user, viewer) = match payer(&caller) {
         Ok(found) => found,
         Err(e) => return e.into_response(),
     };

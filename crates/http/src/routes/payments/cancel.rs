@@ -2,8 +2,9 @@
 
 use super::authorize::payment_id;
 use super::PaymentResponse;
+use crate::auth::SessionOrTep;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::services::payments::{ports, PaymentCaller};
+use crate::services::payments::{payment_reader, ports};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -21,10 +22,10 @@ use tmcp_usecases::payments::lifecycle;
         (status = 409, description = "INVALID_STATE_TRANSITION: already settled, failed, expired or cancelled", body = ErrorEnvelope)))]
 pub async fn cancel(
     State(state): State<AppState>,
-    caller: PaymentCaller,
+    caller: SessionOrTep,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let viewer = caller.reader()?;
+    let viewer = payment_reader(&caller)?;
     let payment = lifecycle::cancel(ports(&state), &viewer, payment_id(&id)?).await?;
     Ok(Json(PaymentResponse::load(&state, &payment).await?).into_response())
 }

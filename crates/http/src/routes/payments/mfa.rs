@@ -5,10 +5,11 @@
 use super::authorize::payment_id;
 use super::PaymentResponse;
 use crate::auth::second_factor::SecondFactorProof;
+use crate::auth::SessionOrTep;
 use crate::error::payments::challenge_json;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::services::payments::{ports, PaymentCaller};
-use crate::services::storage::parse_body;
+use crate::extract::parse_body;
+use crate::services::payments::{payer, ports};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -74,12 +75,12 @@ pub struct ChallengeEnvelope {
         (status = 429, description = "MFA_LOCKED: the third failure failed the payment and released the hold", body = ErrorEnvelope)))]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: PaymentCaller,
+    caller: SessionOrTep,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (_, viewer) = caller.payer()?;
+    let (_, viewer) = payer(&caller)?;
     let id = payment_id(&id)?;
     let body: VerifyBody = parse_body(&headers, &body)?;
     let proof = SecondFactorProof {
@@ -118,10 +119,10 @@ pub async fn verify(
         (status = 409, description = "INVALID_STATE_TRANSITION: not waiting for MFA", body = ErrorEnvelope)))]
 pub async fn challenge(
     State(state): State<AppState>,
-    caller: PaymentCaller,
+    caller: SessionOrTep,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (_, viewer) = caller.payer()?;
+    let (_, viewer) = payer(&caller)?;
     let id = payment_id(&id)?;
     let challenge =
         mfa::new_challenge(ports(&state), &state.settings.payments, &viewer, id).await?;

@@ -2,8 +2,9 @@
 
 use super::authorize::payment_id;
 use super::PaymentResponse;
+use crate::auth::SessionOrTep;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::services::payments::{ports, PaymentCaller};
+use crate::services::payments::{payment_reader, ports};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -21,10 +22,10 @@ use utoipa::{IntoParams, ToSchema};
         (status = 404, description = "PAYMENT_NOT_FOUND (also another user's or app's)", body = ErrorEnvelope)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: PaymentCaller,
+    caller: SessionOrTep,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let viewer = caller.reader()?;
+    let viewer = payment_reader(&caller)?;
     let payment = reads::payment(ports(&state), &viewer, payment_id(&id)?).await?;
     Ok(Json(PaymentResponse::load(&state, &payment).await?).into_response())
 }
@@ -65,10 +66,10 @@ pub struct PaymentList {
         (status = 400, description = "INVALID_REQUEST: unknown status, limit out of range, bad cursor", body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
-    caller: PaymentCaller,
+    caller: SessionOrTep,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let viewer = caller.reader()?;
+    let viewer = payment_reader(&caller)?;
     let Query(query) = query.map_err(|e| ApiError::invalid_request(e.body_text()))?;
     let page = reads::list(
         ports(&state),

@@ -3,9 +3,10 @@
 
 use super::authorize::payment_id;
 use super::PaymentResponse;
+use crate::auth::SessionOrTep;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::services::payments::{ports, PaymentCaller};
-use crate::services::storage::parse_body;
+use crate::extract::parse_body;
+use crate::services::payments::ports;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -75,20 +76,20 @@ fn render(payment: &Payment, refund: &Refund) -> String {
         (status = 409, description = "INVALID_STATE_TRANSITION (not completed) or DUPLICATE_TRANSACTION", body = ErrorEnvelope)))]
 pub async fn refund(
     State(state): State<AppState>,
-    caller: PaymentCaller,
+    caller: SessionOrTep,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (viewer, admin) = match &caller {
-        PaymentCaller::Tep(tep) if tep.user_id.is_none() => {
+        SessionOrTep::Tep(tep) if tep.user_id.is_none() => {
             (PaymentViewer::App(tep.app_id()?), None)
         }
-        PaymentCaller::Session(session) => {
+        SessionOrTep::Session(session) => {
             session.require_role(Role::Admin)?;
             (PaymentViewer::Admin, Some(session.user_id))
         }
-        PaymentCaller::Tep(_) => {
+        SessionOrTep::Tep(_) => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "INSUFFICIENT_PERMISSIONS",

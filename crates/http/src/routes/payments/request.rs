@@ -3,8 +3,8 @@
 use super::{respond, PaymentResponse};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::parse_body;
 use crate::services::payments::{admit_request, ports};
-use crate::services::storage::parse_body;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;

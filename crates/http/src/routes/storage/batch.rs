@@ -5,8 +5,9 @@ use super::entries::DeleteResponse;
 use super::{present, EntryResponse, QuotaResponse, WriteResult};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::parse_body;
 use crate::services::storage::{
-    admit, parse_body, respond, Caller, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
+    admit, respond, Caller, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;

@@ -3,9 +3,10 @@
 use super::{present, EntryResponse, Pagination};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::parse_body;
 use crate::services::storage::{
-    admit, parse_body, respond, rfc3339, stored_value_json, Caller, RouteClass, ValueInput,
-    SCOPE_READ, SCOPE_WRITE,
+    admit, respond, rfc3339, stored_value_json, Caller, RouteClass, ValueInput, SCOPE_READ,
+    SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;

@@ -3,9 +3,9 @@
 use super::{present, EntryResponse, Pagination, WriteResult};
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::parse_body;
 use crate::services::storage::{
-    admit, parse_body, path_key, respond, rfc3339, Caller, RouteClass, ValueInput, SCOPE_READ,
-    SCOPE_WRITE,
+    admit, path_key, respond, rfc3339, Caller, RouteClass, ValueInput, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;

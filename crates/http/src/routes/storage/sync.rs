@@ -4,8 +4,9 @@
 use super::present;
 use crate::auth::TepPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::parse_body;
 use crate::services::storage::{
-    admit, parse_body, render_value, respond, rfc3339, Caller, RouteClass, SCOPE_READ, SCOPE_WRITE,
+    admit, render_value, respond, rfc3339, Caller, RouteClass, SCOPE_READ, SCOPE_WRITE,
 };
 use crate::AppState;
 use axum::body::Bytes;

@@ -4,7 +4,7 @@
 use super::views::{
     BalanceResponse, BalanceView, TransactionList, TransactionPagination, TransactionView,
 };
-use crate::auth::wallet_reader::{BalanceScope, HistoryScope, WalletReader};
+use crate::auth::SessionOrTep;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
 use axum::extract::{Query, State};
@@ -12,6 +12,10 @@ use axum::Json;
 use serde::Deserialize;
 use tmcp_usecases::wallet::reads::{self, HistoryQuery};
 use utoipa::IntoParams;
+
+/// What a mini-app's TEP needs to read the balance / the history (a session needs nothing).
+const SCOPE_BALANCE: &str = "wallet:balance";
+const SCOPE_HISTORY: &str = "wallet:history";
 
 /// The caller's balances, one per currency they hold.
 #[utoipa::path(get, path = "/wallet/v1/balance", tag = "wallet",
@@ -21,9 +25,10 @@ use utoipa::IntoParams;
         (status = 403, description = "`INSUFFICIENT_PERMISSIONS`: a TEP without `wallet:balance`", body = ErrorEnvelope)))]
 pub async fn balance(
     State(state): State<AppState>,
-    reader: WalletReader<BalanceScope>,
+    caller: SessionOrTep,
 ) -> Result<Json<BalanceResponse>, ApiError> {
-    let balances = reads::balances(state.wallet_ports(), reader.user_id).await?;
+    let user = caller.user_with_scope(SCOPE_BALANCE)?;
+    let balances = reads::balances(state.wallet_ports(), user).await?;
     Ok(Json(BalanceResponse {
         wallet_id: balances.wallet_id,
         balances: balances
@@ -64,14 +69,16 @@ pub struct TransactionsQuery {
         (status = 422, description = "`VALIDATION_FAILED`: limit outside 1–100", body = ErrorEnvelope)))]
 pub async fn transactions(
     State(state): State<AppState>,
-    reader: WalletReader<HistoryScope>,
+    caller: SessionOrTep,
     query: Result<Query<TransactionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<TransactionList>, ApiError> {
+    // The scope before the query: a token without it learns nothing from query validation.
+    let user = caller.user_with_scope(SCOPE_HISTORY)?;
     let Query(query) =
         query.map_err(|e| ApiError::invalid_request(format!("query: {}", e.body_text())))?;
     let page = reads::history(
         state.wallet_ports(),
-        reader.user_id,
+        user,
         HistoryQuery {
             limit: query.limit,
             cursor: query.cursor,

@@ -4,13 +4,15 @@
 
 use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::ApiJson;
+use crate::extract::parse_body;
 use crate::middleware::request_id::current_request_id;
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tmcp_usecases::fields::FieldErrors;
 use tmcp_usecases::idempotency::{fingerprint, validate_key};
@@ -27,7 +29,7 @@ pub struct TopUpBody {
     /// Major units, a string or a number, positive, at most the currency's decimals
     /// (`"12.50"`, `12.5`; `1250` for JPY); at most 10^12 minor units.
     #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "12.50")]
-    pub amount: Value,
+    pub amount: Box<RawValue>,
     /// ISO 4217 code this server knows (e.g. `USD`, `EUR`, `JPY`).
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
@@ -59,15 +61,18 @@ pub struct TopUpBody {
 pub async fn top_up(
     State(state): State<AppState>,
     principal: SessionPrincipal,
-    ApiJson(raw): ApiJson<Value>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: TopUpBody = serde_json::from_value(raw.clone()).map_err(|e| {
+    let raw: Value = parse_body(&headers, &body)?;
+    // Typed from the bytes, not from `raw`: the amount must stay the literal the client sent.
+    let body: TopUpBody = serde_json::from_slice(&body).map_err(|e| {
         let mut errors = FieldErrors::new();
         errors.add("body", e.to_string());
         ApiError::from(errors)
     })?;
     let currency = parse_currency(&body.currency)?;
-    let amount = parse_amount(&body.amount, currency)?;
+    let amount = parse_amount(body.amount.get(), currency)?;
     let mut errors = FieldErrors::new();
     let method = Uuid::parse_str(&body.payment_method_id).ok();
     if method.is_none() {

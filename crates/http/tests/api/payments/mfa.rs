@@ -17,6 +17,7 @@ on_both_engines!(setup = setup, runtime = (flavor = "multi_thread", worker_threa
     biometric_signatures_complete_the_payment,
     without_a_factor_or_funds_nothing_is_held,
     an_unverified_payment_expires_and_releases_its_hold,
+    every_method_locks_after_three_failures_and_expires,
 );
 
 const PIN: &str = "482915";
@@ -366,5 +367,121 @@ async fn an_unverified_payment_expires_and_releases_its_hold(pay: Pay) {
         .verify(&token, &id, json!({"challenge_id": challenge, "pin": PIN}))
         .await;
     assert_eq!(late.status, StatusCode::CONFLICT);
+    pay.assert_ledger_clean().await;
+}
+
+/// Lock and expiry are the challenge's rules, whatever the factor: for TOTP, PIN and
+/// biometric alike, three wrong proofs fail the payment (429 `MFA_LOCKED`, hold released) and
+/// a correct proof after 3 minutes is 410 `MFA_CHALLENGE_EXPIRED`.
+async fn every_method_locks_after_three_failures_and_expires(pay: Pay) {
+    let token = pay.tep(Some(pay.alice), SHOP, PAY).await;
+    pay.fund(pay.alice, 10_000).await;
+    let key = pay.enrol_totp().await;
+    pay.enrol_pin().await;
+    let pair = pay.enrol_biometric().await;
+    let rng = SystemRandom::new();
+    let me = WalletOwner::User(pay.alice);
+    let proof = |method: &str, challenge: &str, payment: &str, good: bool| {
+        let now = pay.env.fixture.clock.now().unix_timestamp();
+        match method {
+            "totp" => {
+                let code = if good {
+                    key.code_at(pay.unix())
+                } else {
+                    "000000".to_owned()
+                };
+                json!({"challenge_id": challenge, "method": "totp", "code": code})
+            }
+            "pin" => {
+                let pin = if good { PIN } else { "000001" };
+                json!({"challenge_id": challenge, "method": "pin", "pin": pin})
+            }
+            _ => {
+                let signed = if good { payment } else { "another-payment" };
+                let message = format!("tmcp-mfa:payment:{signed}:phone:{now}");
+                let signature = pair.sign(&rng, message.as_bytes()).expect("sign");
+                json!({"challenge_id": challenge, "method": "biometric", "device_id": "phone",
+                       "signature": STANDARD.encode(signature.as_ref()), "timestamp": now})
+            }
+        }
+    };
+    for method in ["totp", "pin", "biometric"] {
+        let (id, challenge) = pay
+            .challenged(&token, "60.00", &format!("lock-{method}"))
+            .await;
+        assert_eq!(pay.available(me.clone()).await, 4_000, "{method}: held");
+        for remaining in [2, 1] {
+            let wrong = pay
+                .verify(&token, &id, proof(method, &challenge, &id, false))
+                .await;
+            assert_eq!(
+                wrong.code(),
+                "INVALID_MFA_CREDENTIALS",
+                "{method}: {}",
+                wrong.text
+            );
+            assert_eq!(
+                wrong.json["error"]["details"]["attempts_remaining"],
+                remaining
+            );
+        }
+        let locked = pay
+            .verify(&token, &id, proof(method, &challenge, &id, false))
+            .await;
+        assert_eq!(
+            locked.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{method}: {}",
+            locked.text
+        );
+        assert_eq!(locked.code(), "MFA_LOCKED");
+        // Even the right proof cannot revive a locked payment.
+        let after = pay
+            .verify(&token, &id, proof(method, &challenge, &id, true))
+            .await;
+        assert_ne!(after.status, StatusCode::OK, "{method}: {}", after.text);
+        let read = pay.get(&token, &format!("/api/v1/payments/{id}")).await;
+        assert_eq!(read.json["status"], "failed", "{method}");
+        assert_eq!(
+            pay.available(me.clone()).await,
+            10_000,
+            "{method}: released"
+        );
+
+        let (id, challenge) = pay
+            .challenged(&token, "60.00", &format!("late-{method}"))
+            .await;
+        pay.env
+            .fixture
+            .clock
+            .advance(Duration::minutes(3) + Duration::seconds(1));
+        let late = pay
+            .verify(&token, &id, proof(method, &challenge, &id, true))
+            .await;
+        assert_eq!(late.status, StatusCode::GONE, "{method}: {}", late.text);
+        assert_eq!(late.code(), "MFA_CHALLENGE_EXPIRED");
+        let read = pay.get(&token, &format!("/api/v1/payments/{id}")).await;
+        assert_eq!(
+            read.json["status"], "mfa_required",
+            "{method}: a fresh challenge may follow"
+        );
+        let cancel = pay
+            .call(
+                Method::POST,
+                &format!("/api/v1/payments/{id}/cancel"),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(cancel.status, StatusCode::OK, "{method}: {}", cancel.text);
+        assert_eq!(
+            pay.available(me.clone()).await,
+            10_000,
+            "{method}: released"
+        );
+        // The next TOTP proof needs a time step the last one did not use.
+        pay.env.fixture.clock.advance(Duration::seconds(30));
+    }
+    assert_eq!(pay.balance(me).await, 10_000, "nothing moved");
     pay.assert_ledger_clean().await;
 }

@@ -11,6 +11,7 @@ on_both_engines!(setup = setup, runtime = (flavor = "multi_thread", worker_threa
     refunds_are_only_for_the_apps_backend,
     a_merchant_without_funds_cannot_refund,
     racing_partial_refunds_never_exceed_the_payment,
+    racing_refunds_with_one_key_move_money_once,
 );
 
 impl Pay {
@@ -225,5 +226,45 @@ async fn racing_partial_refunds_never_exceed_the_payment(pay: Pay) {
     assert_eq!((refunded, refused), (10, 15));
     assert_eq!(pay.balance(WalletOwner::User(pay.alice)).await, 10_000);
     assert_eq!(pay.balance(shop()).await, 0);
+    pay.assert_ledger_clean().await;
+}
+
+/// 64 clients retrying one refund key at once: one refund, one set of ledger rows; every
+/// other answer is the identical replay or 409.
+async fn racing_refunds_with_one_key_move_money_once(pay: Pay) {
+    pay.fund(pay.alice, 10_000).await;
+    let id = pay.paid("8.00", "one-key").await;
+    let backend = pay.tep(None, SHOP, "storage:read").await;
+    let pay = Arc::new(pay);
+    let body = json!({"amount": "3.00", "reason": "retried", "idempotency_key": "same"});
+    let tasks = (0..64).map(|_| {
+        let (pay, backend, id, body) =
+            (Arc::clone(&pay), backend.clone(), id.clone(), body.clone());
+        tokio::spawn(async move { pay.refund(&backend, &id, body).await })
+    });
+    let replies: Vec<Reply> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("no panic"))
+        .collect();
+    let first = replies
+        .iter()
+        .find(|r| r.status == StatusCode::OK)
+        .expect("one refund answered");
+    for reply in &replies {
+        match reply.status {
+            StatusCode::OK => assert_eq!(reply.text, first.text, "an identical replay"),
+            StatusCode::CONFLICT => assert_eq!(reply.code(), "DUPLICATE_TRANSACTION"),
+            other => panic!("unexpected {other}: {}", reply.text),
+        }
+    }
+    assert_eq!(
+        pay.balance(WalletOwner::User(pay.alice)).await,
+        5_000,
+        "refunded once"
+    );
+    assert_eq!(pay.balance(shop()).await, 500);
+    let read = pay.get(&backend, &format!("/api/v1/payments/{id}")).await;
+    assert_eq!(read.json["refunded_amount"], "3.00", "{}", read.text);
     pay.assert_ledger_clean().await;
 }
