@@ -42,7 +42,7 @@ mod tests {
             Some(["12".to_owned(), "a:b".to_owned()])
         );
         assert_eq!(decode::<2>("y1", &text), None);
-        assert_eq!(decode::<3>("x1", &text), None);
+        assert_eq!(decode::<3>("x1", &encode("x1", &["12"])), None);
         assert_eq!(decode::<1>("x1", ""), None);
         assert_eq!(decode::<1>("x1", "!!!"), None);
         assert_eq!(decode::<1>("x1", &"A".repeat(2000)), None);

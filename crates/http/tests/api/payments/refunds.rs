@@ -260,7 +260,7 @@ async fn racing_refunds_with_one_key_move_money_once(pay: Pay) {
     }
     assert_eq!(
         pay.balance(WalletOwner::User(pay.alice)).await,
-        5_000,
+        9_500,
         "refunded once"
     );
     assert_eq!(pay.balance(shop()).await, 500);
