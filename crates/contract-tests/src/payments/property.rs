@@ -95,7 +95,7 @@ async fn apply(fixture: &Fixture, world: &mut World, step: &Step) -> Result<(), 
     // request, an MFA step its hold and a refund its settlement; older ones stay reachable.
     let pick = |i: usize| {
         let len = world.payments.len();
-        let back = if i % 4 == 0 { i / 4 } else { i % 4 };
+        let back = if i.is_multiple_of(4) { i / 4 } else { i % 4 };
         (len > 0).then(|| world.payments[len - 1 - back % len].clone())
     };
     let result: Result<(), PaymentTxError> = match step.clone() {
