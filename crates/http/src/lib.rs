@@ -17,7 +17,7 @@ pub mod testing;
 pub mod transport;
 
 pub use error::ApiError;
-pub use state::{AccountsState, AppState, HttpSettings};
+pub use state::{AccountsState, AppState, HttpSettings, Shared};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
 /// can exercise the layers with routes of their own.
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let settings = state.settings.clone();
-    let limiter_state = state.clone();
+    let edge_state = state.clone();
     // On matched routes only (unknown paths stay 404): every route's text passes the same
     // check before its handler parses anything.
     let routes = routes
@@ -62,9 +62,9 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
         .with_state(state);
-    // Each `layer` wraps everything added before it, so the last one is outermost: the
-    // request id exists before anything can fail, and the envelope layer sees every error
-    // response (timeouts, body limits, panics) and rewrites bare ones.
+    // Each `layer` wraps everything added before it, so the last one is outermost. The edge
+    // (request id, log line, size and rate limits, envelope, metrics: `middleware::edge`)
+    // sees every answer, timeouts, body limits and panics included.
     routes
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -75,20 +75,9 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             middleware::envelope::panic_response,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            limiter_state,
-            middleware::limit::default_limit,
+            edge_state,
+            middleware::edge::edge,
         ))
-        // Outside the rate limit: an oversize request costs no budget.
-        .layer(axum::middleware::from_fn_with_state(
-            settings.head_limits,
-            middleware::head_limits::check,
-        ))
-        .layer(axum::middleware::from_fn(middleware::metrics::record))
-        .layer(axum::middleware::from_fn(
-            middleware::envelope::wrap_bare_errors,
-        ))
-        .layer(axum::middleware::from_fn(middleware::trace::log_request))
-        .layer(axum::middleware::from_fn(middleware::request_id::assign))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,

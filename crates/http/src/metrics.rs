@@ -1,8 +1,9 @@
 //! Prometheus metrics. The recorder is process-wide (the `metrics` facade has one global
 //! recorder), installed once and shared by every router built in the process.
 
+use crate::middleware::metrics::RequestSeries;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub const REQUESTS_TOTAL: &str = "tmcp_http_requests_total";
 pub const REQUEST_DURATION: &str = "tmcp_http_request_duration_seconds";
@@ -20,6 +21,8 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 #[derive(Clone)]
 pub struct Metrics {
     handle: Option<PrometheusHandle>,
+    /// The per-request series, kept by handle (see `middleware::metrics`).
+    pub requests: Arc<RequestSeries>,
 }
 
 impl Metrics {
@@ -36,6 +39,7 @@ impl Metrics {
         });
         Self {
             handle: handle.clone(),
+            requests: Arc::default(),
         }
     }
 

@@ -57,9 +57,14 @@ impl Default for HttpSettings {
     }
 }
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share: one pointer, so the per-request clones that extractors and
+/// middleware make cost one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     pub db: Arc<dyn Database>,
     pub clock: Arc<dyn Clock>,
     /// Redis behind its circuit breaker, when configured.
@@ -72,10 +77,32 @@ pub struct AppState {
     /// Rate limits shared through Redis when configured.
     pub limiter: Arc<RateLimiter>,
     /// The payment processors top-ups can use, by provider.
-    pub processors: Processors,
+    pub processors: Arc<Processors>,
     /// Merchant and platform wallet accounts this process knows are open.
     pub opened_accounts: Arc<tmcp_usecases::payments::opened::OpenedAccounts>,
-    pub settings: HttpSettings,
+    pub settings: Arc<HttpSettings>,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Changing a field copies the parts if a router already holds this state: setup code and
+/// tests adjust a state before serving with it, never a state in use.
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
 }
 
 impl AppState {

@@ -5,7 +5,7 @@ use crate::auth::keys::load_key_ring;
 use crate::auth::{TepService, TepSettings};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
-use crate::{AppState, HttpSettings};
+use crate::{AppState, Shared};
 use jsonwebtoken::Algorithm;
 use std::sync::Arc;
 use tmcp_domain::crypto::FieldCipher;
@@ -20,7 +20,7 @@ pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
         .unwrap_or_else(|e| panic!("test signing key: {e:#}"));
     let tep = Arc::new(TepService::new(ring, TepSettings::default()));
     let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
-    AppState {
+    AppState::new(Shared {
         db,
         clock,
         redis: None,
@@ -28,9 +28,11 @@ pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
         metrics: Metrics::install(),
         tep,
         limiter: Arc::new(RateLimiter::new(None, namespace)),
-        processors: tmcp_usecases::wallet::Processors::new()
-            .with(Arc::new(tmcp_usecases::wallet::SandboxProcessor::default())),
+        processors: Arc::new(
+            tmcp_usecases::wallet::Processors::new()
+                .with(Arc::new(tmcp_usecases::wallet::SandboxProcessor::default())),
+        ),
         opened_accounts: Arc::default(),
-        settings: HttpSettings::default(),
-    }
+        settings: Arc::default(),
+    })
 }

@@ -15,7 +15,7 @@ use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
 use tmcp_http::redis_link::RedisLink;
 use tmcp_http::transport::{self, ConnectionLimits};
-use tmcp_http::{AppState, HttpSettings};
+use tmcp_http::{AppState, HttpSettings, Shared};
 use tmcp_usecases::accounts::AccountSettings;
 use tmcp_usecases::limits::LimitRule;
 use tmcp_usecases::oauth::OAuthSettings;
@@ -51,7 +51,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         ..TepSettings::default()
     };
     let limiter = RateLimiter::new(redis.clone(), config.redis_namespace.clone());
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         db,
         clock,
         redis,
@@ -59,9 +59,9 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         metrics: Metrics::install(),
         tep: Arc::new(TepService::new(ring, tep_settings)),
         limiter: Arc::new(limiter),
-        processors: config.wallet.processors(),
+        processors: Arc::new(config.wallet.processors()),
         opened_accounts: Arc::default(),
-        settings: HttpSettings {
+        settings: Arc::new(HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             auth: AccountSettings {
@@ -84,8 +84,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             head_limits: config.http.head_limits(),
             wallet: config.wallet.settings(),
             ..HttpSettings::default()
-        },
-    })
+        }),
+    }))
 }
 
 /// A running server, for tests and for `serve`.
@@ -136,7 +136,7 @@ pub async fn start_with(
             state.cipher.clone(),
             clock,
             // The same processors as the API: the sandbox remembers its charges per key.
-            state.processors.clone(),
+            (*state.processors).clone(),
         )?)
     } else {
         None

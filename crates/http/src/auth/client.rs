@@ -23,6 +23,29 @@ impl ClientInfo {
     }
 }
 
+/// The caller's address: the first `X-Forwarded-For` entry when the operator trusts the
+/// proxy in front, else the peer of the connection.
+pub fn client_ip(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
+    let forwarded = if trust_forwarded_for {
+        headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse::<IpAddr>().ok())
+    } else {
+        None
+    };
+    forwarded.or_else(|| {
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+    })
+}
+
 const MAX_USER_AGENT_CHARS: usize = 512;
 
 impl FromRequestParts<AppState> for ClientInfo {
@@ -32,22 +55,11 @@ impl FromRequestParts<AppState> for ClientInfo {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded = if state.settings.auth.trust_forwarded_for {
-            parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|first| first.trim().parse::<IpAddr>().ok())
-        } else {
-            None
-        };
-        let ip = forwarded.or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip())
-        });
+        let ip = client_ip(
+            &parts.headers,
+            &parts.extensions,
+            state.settings.auth.trust_forwarded_for,
+        );
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -3,9 +3,7 @@
 
 use crate::error::ApiError;
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
 
@@ -52,8 +50,9 @@ fn envelope_for(status: StatusCode) -> ApiError {
     }
 }
 
-pub async fn wrap_bare_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// A bare error answer (no JSON or HTML body: timeouts, body limits, axum's rejections)
+/// rewritten as the envelope; every other answer unchanged.
+pub fn wrap_bare_error(response: Response) -> Response {
     let status = response.status();
     if (status.is_client_error() || status.is_server_error()) && !is_json(&response) {
         let mut rewritten = envelope_for(status).into_response();

@@ -5,9 +5,8 @@
 //! proper answer (request id, logs, metrics) instead of hyper's bare status line.
 
 use crate::error::ApiError;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -80,14 +79,15 @@ fn header_bytes(request: &Request) -> usize {
         .sum()
 }
 
-pub async fn check(State(limits): State<HeadLimits>, request: Request, next: Next) -> Response {
-    if target_len(&request) > limits.max_uri_bytes {
-        return uri_too_long(Some(limits.max_uri_bytes)).into_response();
+/// The answer for a request whose head breaks `limits`, if it does.
+pub fn refusal(limits: &HeadLimits, request: &Request) -> Option<Response> {
+    if target_len(request) > limits.max_uri_bytes {
+        return Some(uri_too_long(Some(limits.max_uri_bytes)).into_response());
     }
-    if header_bytes(&request) > limits.max_header_bytes {
-        return headers_too_large(Some(limits.max_header_bytes)).into_response();
+    if header_bytes(request) > limits.max_header_bytes {
+        return Some(headers_too_large(Some(limits.max_header_bytes)).into_response());
     }
-    next.run(request).await
+    None
 }
 
 #[cfg(test)]

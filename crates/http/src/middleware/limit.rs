@@ -3,12 +3,11 @@
 //! otherwise. Routes with their own, stricter limits (login, storage, token endpoint) apply
 //! them in the handler; their headers win over the default ones.
 
-use crate::auth::client::ClientInfo;
-use crate::ratelimit::LimitRule;
+use crate::auth::client::client_ip;
+use crate::ratelimit::{LimitRule, RateDecision};
 use crate::AppState;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
@@ -19,7 +18,7 @@ fn is_limited_path(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/wallet/")
 }
 
-fn subject(request: &Request, client: &ClientInfo) -> String {
+fn subject(state: &AppState, request: &Request) -> String {
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -29,36 +28,36 @@ fn subject(request: &Request, client: &ClientInfo) -> String {
         .map(|(_, token)| token.trim());
     match bearer {
         Some(token) if !token.is_empty() => {
-            format!(
-                "tok:{}",
-                &hex::encode(Sha256::digest(token.as_bytes()))[..32]
-            )
+            let digest = Sha256::digest(token.as_bytes());
+            format!("tok:{}", hex::encode(&digest[..16]))
         }
-        _ => format!("ip:{}", client.ip_key()),
+        _ => {
+            let ip = client_ip(
+                request.headers(),
+                request.extensions(),
+                state.settings.auth.trust_forwarded_for,
+            );
+            match ip {
+                Some(ip) => format!("ip:{ip}"),
+                None => "ip:unknown".to_owned(),
+            }
+        }
     }
 }
 
-pub async fn default_limit(
-    State(state): State<AppState>,
-    client: ClientInfo,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !is_limited_path(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let key = subject(&request, &client);
-    match state.limiter.check(&state.settings.api_rate, &key).await {
-        Ok(decision) => {
-            let mut response = next.run(request).await;
-            let headers = response.headers_mut();
-            if !headers.contains_key("x-ratelimit-limit") {
-                decision.apply_headers(headers);
-            }
-            response
-        }
-        Err(refused) => refused.into_response(),
-    }
+/// The caller's default bucket, or `None` for routes outside the limit. Computed before any
+/// await: a borrowed request (its body is not `Sync`) cannot be held across one.
+pub fn bucket(state: &AppState, request: &Request) -> Option<String> {
+    is_limited_path(request.uri().path()).then(|| subject(state, request))
+}
+
+/// Takes one request from `bucket`: the decision for the rate-limit headers, or the 429 answer.
+pub async fn check(state: &AppState, bucket: &str) -> Result<RateDecision, Response> {
+    state
+        .limiter
+        .check(&state.settings.api_rate, bucket)
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 #[cfg(test)]

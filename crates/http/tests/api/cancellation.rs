@@ -38,10 +38,13 @@ struct Served {
 async fn serve(fixture: &Fixture) -> Served {
     let clock: Arc<dyn Clock> = Arc::new(fixture.clock.clone());
     let mut state = tmcp_http::testing::state(Arc::clone(&fixture.db), clock).await;
-    state.settings.storage.rate = LimitRule::per_minute("storage", 1_000_000, 1_000_000);
-    state.settings.storage.batch_rate =
-        LimitRule::per_minute("storage_batch", 1_000_000, 1_000_000);
-    state.settings.api_rate = LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
+    std::sync::Arc::make_mut(&mut state.settings).storage.rate =
+        LimitRule::per_minute("storage", 1_000_000, 1_000_000);
+    std::sync::Arc::make_mut(&mut state.settings)
+        .storage
+        .batch_rate = LimitRule::per_minute("storage_batch", 1_000_000, 1_000_000);
+    std::sync::Arc::make_mut(&mut state.settings).api_rate =
+        LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
     let user = fixtures::user(fixture, "hanger").await.id;
     seed::client(
         fixture,

@@ -29,7 +29,7 @@ async fn test_app(settings: HttpSettings) -> TestApp {
         .expect("sqlite");
     let mut state =
         tmcp_http::testing::state(Arc::new(sqlite.clone()), Arc::new(SystemClock)).await;
-    state.settings = settings;
+    state.settings = std::sync::Arc::new(settings);
     TestApp {
         state,
         sqlite,

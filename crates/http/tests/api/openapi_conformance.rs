@@ -99,8 +99,12 @@ async fn call(
 
 async fn every_answer_is_documented(mut env: Env) {
     // Generous limits, so the calls reach the handlers (429 is documented all the same).
-    env.state.settings.storage.rate = LimitRule::per_minute("storage", 100_000, 100_000);
-    env.state.settings.storage.batch_rate = LimitRule::per_minute("batch", 100_000, 100_000);
+    std::sync::Arc::make_mut(&mut env.state.settings)
+        .storage
+        .rate = LimitRule::per_minute("storage", 100_000, 100_000);
+    std::sync::Arc::make_mut(&mut env.state.settings)
+        .storage
+        .batch_rate = LimitRule::per_minute("batch", 100_000, 100_000);
     let exchanged = env.exchange(PUBLIC, "storage:read storage:write").await;
     let tep = exchanged.json()["access_token"]
         .as_str()

@@ -71,7 +71,8 @@ async fn setup(fixture: Fixture) -> Env {
     state.redis = Some(link.clone());
     state.limiter = Arc::new(RateLimiter::new(Some(link), namespace.clone()));
     // One token per 10 s: nothing refills while a test runs, so every count is exact.
-    state.settings.storage.rate = LimitRule::per_minute("storage", 6, 5);
+    std::sync::Arc::make_mut(&mut state.settings).storage.rate =
+        LimitRule::per_minute("storage", 6, 5);
     Env {
         fixture,
         state,

@@ -11,7 +11,8 @@ use serde_json::json;
 use tmcp_http::ratelimit::LimitRule;
 
 async fn nul_and_invalid_utf8_are_refused_everywhere(mut env: Env) {
-    env.state.settings.api_rate = LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
+    std::sync::Arc::make_mut(&mut env.state.settings).api_rate =
+        LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
     let tep = tep(&env).await;
     let mut sent = 0;
     let mut problems = Vec::new();
@@ -105,7 +106,8 @@ async fn odd_user_agents_do_not_break_login(env: Env) {
 
 /// Ordinary text — non-ASCII, percent signs in JSON, escaped backslashes — still passes.
 async fn clean_text_still_passes(mut env: Env) {
-    env.state.settings.api_rate = LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
+    std::sync::Arc::make_mut(&mut env.state.settings).api_rate =
+        LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
     let tep = tep(&env).await;
     let request = Request::put("/api/v1/storage/caf%C3%A9")
         .header("authorization", format!("Bearer {tep}"))

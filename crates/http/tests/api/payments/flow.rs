@@ -143,7 +143,9 @@ async fn insufficient_funds_fail_the_payment_cleanly(pay: Pay) {
 }
 
 async fn the_session_authorizes_and_the_fee_goes_to_the_platform(mut pay: Pay) {
-    pay.env.state.settings.payments.fee_basis_points = 250;
+    std::sync::Arc::make_mut(&mut pay.env.state.settings)
+        .payments
+        .fee_basis_points = 250;
     let token = pay.tep(Some(pay.alice), SHOP, PAY).await;
     pay.fund(pay.alice, 5_000).await;
     let id = pay.new_payment(&token, "40", "fee").await;
@@ -231,7 +233,8 @@ async fn listing_pages_newest_first_with_a_status_filter(pay: Pay) {
 }
 
 async fn rate_limits_apply_per_user_and_app(mut pay: Pay) {
-    pay.env.state.settings.payments = tmcp_usecases::payments::PaymentSettings::default();
+    std::sync::Arc::make_mut(&mut pay.env.state.settings).payments =
+        tmcp_usecases::payments::PaymentSettings::default();
     let token = pay.tep(Some(pay.alice), SHOP, PAY).await;
     for i in 0..5 {
         pay.new_payment(&token, "1.00", &format!("rl{i}")).await;

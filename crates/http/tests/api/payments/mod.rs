@@ -50,7 +50,7 @@ impl Reply {
 
 /// Generous rate limits, so only the rate-limit test meets them.
 fn relaxed(pay: &mut Pay) {
-    let settings = &mut pay.env.state.settings.payments;
+    let settings = &mut std::sync::Arc::make_mut(&mut pay.env.state.settings).payments;
     settings.request_rate = LimitRule::per_minute("payment_request", 1_000_000, 1_000_000);
     settings.authorize_rate = LimitRule::per_minute("payment_authorize", 1_000_000, 1_000_000);
 }

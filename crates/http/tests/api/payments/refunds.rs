@@ -34,7 +34,9 @@ fn shop() -> WalletOwner {
 }
 
 async fn partial_and_full_refunds_move_the_money_back(mut pay: Pay) {
-    pay.env.state.settings.payments.fee_basis_points = 250;
+    std::sync::Arc::make_mut(&mut pay.env.state.settings)
+        .payments
+        .fee_basis_points = 250;
     pay.fund(pay.alice, 10_000).await;
     let id = pay.paid("40.00", "r1").await;
     assert_eq!(

@@ -24,7 +24,9 @@ async fn parallel_writers_near_the_quota(env: Env) {
             total_keys: 1000,
         },
     );
-    env.state.settings.storage.quotas = policy;
+    std::sync::Arc::make_mut(&mut env.state.settings)
+        .storage
+        .quotas = policy;
     let env = Arc::new(env);
     let t = token(&env, Some(env.alice), APP, RW).await;
     let value = STANDARD.encode(vec![3u8; 60_000]);

@@ -183,7 +183,9 @@ async fn per_app_quota_overrides_apply(env: Env) {
             total_keys: 2,
         },
     );
-    env.state.settings.storage.quotas = policy;
+    std::sync::Arc::make_mut(&mut env.state.settings)
+        .storage
+        .quotas = policy;
     let t = token(&env, Some(env.alice), APP, RW).await;
     let other = token(&env, Some(env.alice), OTHER_APP, RW).await;
     assert_eq!(
@@ -313,7 +315,9 @@ async fn batch_set_is_atomic(env: Env) {
             total_keys: 10,
         },
     );
-    env.state.settings.storage.quotas = policy;
+    std::sync::Arc::make_mut(&mut env.state.settings)
+        .storage
+        .quotas = policy;
     let t = token(&env, Some(env.alice), APP, RW).await;
     // One invalid item: nothing applied.
     let reply = post(

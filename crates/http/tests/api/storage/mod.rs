@@ -50,9 +50,11 @@ impl Reply {
 
 /// Generous rate limits, so only the rate-limit test meets them.
 fn relaxed(state: &mut AppState) {
-    state.settings.storage.rate = LimitRule::per_minute("storage", 1_000_000, 1_000_000);
-    state.settings.storage.batch_rate =
-        LimitRule::per_minute("storage_batch", 1_000_000, 1_000_000);
+    std::sync::Arc::make_mut(&mut state.settings).storage.rate =
+        LimitRule::per_minute("storage", 1_000_000, 1_000_000);
+    std::sync::Arc::make_mut(&mut state.settings)
+        .storage
+        .batch_rate = LimitRule::per_minute("storage_batch", 1_000_000, 1_000_000);
 }
 
 async fn setup(fixture: Fixture) -> Env {

@@ -13,7 +13,8 @@ use tmcp_domain::AppId;
 
 async fn rate_limits_per_user_and_app(env: Env) {
     let mut env = env;
-    env.state.settings.storage = tmcp_http::services::storage::StorageSettings::default();
+    std::sync::Arc::make_mut(&mut env.state.settings).storage =
+        tmcp_http::services::storage::StorageSettings::default();
     let t = token(&env, Some(env.alice), APP, RW).await;
     let first = get(&env, &t, "/api/v1/storage/quota").await;
     assert_eq!(first.status, StatusCode::OK);

@@ -161,7 +161,7 @@ impl Env {
     pub async fn new(fixture: Fixture) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(fixture.clock.clone());
         let mut state = tmcp_http::testing::state(Arc::clone(&fixture.db), clock).await;
-        state.settings.bench_routes = true;
+        std::sync::Arc::make_mut(&mut state.settings).bench_routes = true;
         let now = fixture.clock.now();
         for (client_id, name, secret, scopes, grants) in [
             (

@@ -27,7 +27,7 @@ pub struct Wallet {
 pub async fn setup(fixture: Fixture) -> Wallet {
     let mut env = Env::new(fixture).await;
     let sandbox = Arc::new(SandboxProcessor::default());
-    env.state.processors = Processors::new().with(Arc::clone(&sandbox) as _);
+    env.state.processors = Arc::new(Processors::new().with(Arc::clone(&sandbox) as _));
     let registered = env
         .json(
             "/api/v1/auth/register",

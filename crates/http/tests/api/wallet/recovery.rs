@@ -15,7 +15,9 @@ use tmcp_usecases::idempotency::{fingerprint, new_record};
 use tmcp_usecases::wallet::top_up::recover_stuck;
 
 async fn a_crashed_top_up_is_finished_by_recovery_and_replayed(mut w: Wallet) {
-    w.env.state.settings.wallet.duplicate_wait = StdDuration::from_millis(300);
+    std::sync::Arc::make_mut(&mut w.env.state.settings)
+        .wallet
+        .duplicate_wait = StdDuration::from_millis(300);
     let card = w.add_card(w.alice(), "pm_sandbox_ok-crash").await;
     let method = card.parse().expect("uuid");
     let body = json!({"amount": "9.99", "currency": "USD", "payment_method_id": card,

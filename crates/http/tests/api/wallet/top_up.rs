@@ -22,7 +22,9 @@ async fn available(w: &Wallet, session: &str) -> Value {
 
 async fn every_sandbox_token_behaves_as_documented(mut w: Wallet) {
     // A short bound keeps the never-answering token's test quick.
-    w.env.state.settings.wallet.processor_timeout = Duration::from_secs(4);
+    std::sync::Arc::make_mut(&mut w.env.state.settings)
+        .wallet
+        .processor_timeout = Duration::from_secs(4);
     let ok = w.add_card(w.alice(), "pm_sandbox_ok-t").await;
     let poor = w
         .add_card(w.alice(), "pm_sandbox_insufficient_funds-t")
