@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Load benchmarks against the release server on loopback, on SQLite and PostgreSQL.
-# Every row is measured in the same invocation as its baseline (`/bench/raw`: a bare axum
-# handler outside all middleware; `/bench/select1`: one `SELECT 1` on the same pool), so the
-# ratios compare like with like on whatever machine runs this.
+# Every row is measured in the same invocation as its baselines, so the ratios compare like
+# with like on whatever machine runs this:
+#   `/bench/raw`      a bare axum handler outside every layer (the floor of the HTTP stack);
+#   `/bench/ceiling`  a bare handler outside every layer doing one `SELECT 1` on a plain pool
+#                     of the server's size: the physical ceiling of a one-round-trip request;
+#   `/bench/select1`  the same `SELECT 1` through the full middleware and the repositories.
+# Each row is reported as × raw and × ceiling.
 #
 #   bash bench/run.sh [seconds] [connections]      (defaults: 10 s, 64 connections)
 #   BENCH_PORT=18080                           (loopback port of the server)
@@ -68,6 +72,7 @@ measure() {
   p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.out")
   if grep -q "Non-2xx" "$WORK/wrk.out"; then
     echo "warning: non-2xx answers for $url: $(grep Non-2xx "$WORK/wrk.out")" >&2
+    grep "^answer " "$WORK/wrk.out" | head -3 >&2 || true
   fi
   echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
 }
@@ -76,10 +81,13 @@ to_ms() { # wrk prints 1.23ms / 450.00us / 1.10s
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
-row() { # label, base rps, result
+row() { # label, raw rps, result; the × ceiling column once the ceiling is measured
   local label="$1" base="$2"; shift 2
   read -r rps p50 p99 <<<"$*"
-  printf "| %-34s | %10.0f | %7s | %7s | %6.2f |\n" "$label" "$rps" "$p50" "$p99" "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')"
+  local ceiling="-"
+  [ -n "${CEILING_RPS:-}" ] && ceiling=$(awk -v a="$rps" -v b="$CEILING_RPS" 'BEGIN{printf "%.2f", a/b}')
+  printf "| %-34s | %10.0f | %7s | %7s | %6.2f | %6s |\n" "$label" "$rps" "$p50" "$p99" \
+    "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')" "$ceiling"
 }
 
 run_engine() { # $1 label, $2 url
@@ -88,11 +96,16 @@ run_engine() { # $1 label, $2 url
   echo
   echo "### $1 — $CONNECTIONS connections, ${DURATION}s per row, $(nproc) cores"
   echo
-  echo "| route | req/s | p50 ms | p99 ms | × raw |"
-  echo "|---|---:|---:|---:|---:|"
+  echo "| route | req/s | p50 ms | p99 ms | × raw | × ceiling |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  CEILING_RPS=""
   local raw; raw=$(measure "$base/bench/raw")
   local raw_rps; raw_rps=$(echo "$raw" | cut -d' ' -f1)
+  local ceiling; ceiling=$(measure "$base/bench/ceiling")
+  CEILING_RPS=$(echo "$ceiling" | cut -d' ' -f1)
+  CEILING_P99=$(echo "$ceiling" | cut -d' ' -f3)
   row "GET /bench/raw (bare axum)" "$raw_rps" "$raw"
+  row "GET /bench/ceiling (bare SELECT 1)" "$raw_rps" "$ceiling"
   row "GET /bench/noop (full middleware)" "$raw_rps" "$(measure "$base/bench/noop")"
   row "GET /health" "$raw_rps" "$(measure "$base/health")"
   local select1; select1=$(measure "$base/bench/select1")

@@ -52,6 +52,6 @@ LUA
     "$(measure "$base/oauth2/token" -s "$WORK/exchange.lua")"
   printf '%s\n' "${times[@]}" | sort -n | awk '
     { t[NR] = $1 * 1000; sum += $1 * 1000 }
-    END { printf "| %-34s | %10.1f | %7.2f | %7.2f |        |\n",
+    END { printf "| %-34s | %10.1f | %7.2f | %7.2f |        |        |\n",
           "POST /api/v1/auth/login (argon2id)", 1000 * NR / sum, t[int((NR + 1) / 2)], t[NR] }'
 }

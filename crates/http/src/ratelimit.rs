@@ -183,18 +183,27 @@ impl RateLimiter {
     }
 
     fn local_step(&self, key: &str, rule: &LimitRule, consume: bool) -> Step {
+        let mut buckets = self.buckets();
         // Bucket timing needs a monotonic-enough microsecond clock, not the injected Clock:
-        // limits are about real request spacing.
+        // limits are about real request spacing. Read under the lock, so a bucket's stored
+        // time is never ahead of the time the next step compares it with (with a tiny
+        // interval, a reading taken before another thread's update would refuse).
         #[allow(clippy::disallowed_methods)]
         let now_us =
             i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
-        let mut buckets = self.buckets();
         if buckets.len() >= LOCAL_CAPACITY {
             buckets.retain(|_, tat| *tat > now_us);
         }
-        let step = gcra(buckets.get(key).copied(), now_us, rule, consume);
+        let stored = buckets.get_mut(key);
+        let step = gcra(stored.as_deref().copied(), now_us, rule, consume);
         if step.allowed && consume {
-            buckets.insert(key.to_owned(), step.tat_us);
+            // The common case (a known bucket) updates in place, without allocating a key.
+            match stored {
+                Some(tat) => *tat = step.tat_us,
+                None => {
+                    buckets.insert(key.to_owned(), step.tat_us);
+                }
+            }
         }
         step
     }

@@ -5,6 +5,7 @@ const QUOTA_CONSTRAINT: &str = "chk_storage_quota_within_limits";
 /// Folds driver errors into repository errors by SQLSTATE and constraint name.
 pub fn map_sqlx_error(error: sqlx::Error) -> RepoError {
     if is_unavailable(&error) {
+        health::note_fault();
         return RepoError::Unavailable(error.to_string());
     }
     if let sqlx::Error::Database(db) = &error {
@@ -63,5 +64,40 @@ mod tests {
             map_sqlx_error(sqlx::Error::RowNotFound),
             RepoError::Internal(_)
         ));
+    }
+}
+
+/// Whether pooled connections should be checked before use. The pools skip sqlx's ping on
+/// every checkout (a round trip per request); instead they check a connection that sat
+/// idle, and every connection for a while after any request met an unreachable database,
+/// so that after a restart a stale connection is replaced before it can fail a request.
+pub(crate) mod health {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    /// How long after a fault every checkout is checked.
+    const SUSPECT_FOR: Duration = Duration::from_secs(30);
+
+    /// Milliseconds since the first call (monotonic: connection health is about real
+    /// elapsed time, not the injected clock); 0 means "no fault yet".
+    static LAST_FAULT_MS: AtomicU64 = AtomicU64::new(0);
+
+    fn elapsed_ms() -> u64 {
+        static START: OnceLock<Instant> = OnceLock::new();
+        let since = START.get_or_init(Instant::now).elapsed();
+        u64::try_from(since.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
+    pub fn note_fault() {
+        LAST_FAULT_MS.store(elapsed_ms(), Ordering::Relaxed);
+    }
+
+    pub fn recently_faulted() -> bool {
+        let last = LAST_FAULT_MS.load(Ordering::Relaxed);
+        let window = u64::try_from(SUSPECT_FOR.as_millis()).unwrap_or(u64::MAX);
+        last != 0 && elapsed_ms().saturating_sub(last) < window
     }
 }

@@ -132,6 +132,9 @@ async fn migrate(options: &PgConnectOptions) -> RepoResult<()> {
     conn.close().await.map_err(map_sqlx_error)
 }
 
+/// How long a pooled connection may sit idle before it is checked on its way out.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
+
 async fn role_pool(
     options: &PgConnectOptions,
     role: &'static str,
@@ -140,6 +143,20 @@ async fn role_pool(
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
+        // sqlx pings every connection it hands out (and again when it takes it back): a
+        // second round trip for a one-statement request. Only a connection that sat idle
+        // long enough to have been cut (a database restart, a proxy's idle timeout) is
+        // checked, and every one for a while after a request found the database
+        // unreachable (`error::health`); a busy one proves itself with every query.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_CHECK_AFTER || error::health::recently_faulted() {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         // Every transaction ends before its connection is pooled again (see `tx`); one that
         // sqlx still counts as open here was leaked, and its connection is closed instead.
         .after_release(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))

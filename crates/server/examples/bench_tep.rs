@@ -5,16 +5,22 @@
 //! (`TMCP_*`, or the file in `TMCP_CONFIG`) and signs with the same persisted key ring, so the
 //! running server accepts the token.
 //!
+//! With `BENCH_SEED_KEY` set, each user also gets a 1 KiB value under that key (through the
+//! storage use case, as a PUT would store it), so read benchmarks find it.
+//!
 //!     TMCP_DATA_DIR=… cargo run --release --example bench_tep [count]
 
 use anyhow::Context;
 use std::sync::Arc;
 use tmcp_domain::scope::ScopeSet;
 use tmcp_domain::user::Role;
-use tmcp_domain::{Clock, SystemClock, UserId};
+use tmcp_domain::{AppId, Clock, SystemClock, UserId};
 use tmcp_http::auth::TepMint;
 use tmcp_repository::{NewUser, OAuthClient};
 use tmcp_server::config::Config;
+use tmcp_usecases::storage::entries::{write_entry, EntryInput};
+use tmcp_usecases::storage::values::ValueInput;
+use tmcp_usecases::storage::Caller;
 
 const USERNAME: &str = "bench_user";
 const CLIENT: &str = "ma_bench_app";
@@ -29,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
         Some(n) => n.parse().context("the argument is the number of tokens")?,
         None => 1,
     };
+    let seed_key = std::env::var("BENCH_SEED_KEY").ok();
     let db = state.db.as_ref();
     let now = clock.now();
     if db.find_client(CLIENT).await?.is_none() {
@@ -88,7 +95,47 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .map_err(|e| anyhow::anyhow!("minting failed: {}", e.message))?;
+        if let Some(key) = &seed_key {
+            seed(&state, &config, user, key).await?;
+        }
         println!("{}", minted.token);
     }
+    Ok(())
+}
+
+/// Stores the 1 KiB bench value under `key` for `user` in the bench app.
+async fn seed(
+    state: &tmcp_http::AppState,
+    config: &Config,
+    user: UserId,
+    key: &str,
+) -> anyhow::Result<()> {
+    let caller = Caller {
+        user,
+        app: AppId::parse(CLIENT).context("bench app id")?,
+    };
+    let text = serde_json::to_string(&"v".repeat(1024))?;
+    let value = serde_json::value::RawValue::from_string(text)?;
+    let input = EntryInput {
+        value: ValueInput {
+            value: Some(&value),
+            value_base64: None,
+            content_type: None,
+        },
+        ttl: None,
+        metadata: None,
+        client_timestamp: None,
+        expected: None,
+    };
+    write_entry(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &config.storage.settings(),
+        &caller,
+        key,
+        input,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("seeding {key} failed: {e:?}"))?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod bench_ceiling;
 pub mod config;
 pub mod database;
 pub mod jobs;

@@ -141,7 +141,10 @@ pub async fn start_with(
     } else {
         None
     };
-    let app = tmcp_http::router(state);
+    let mut app = tmcp_http::router(state);
+    if config.bench_routes {
+        app = app.merge(crate::bench_ceiling::routes(config).await?);
+    }
     let mut server = spawn_http(listener, app, config.http.connection_limits())?;
     server.jobs = runner.map(tmcp_jobs::Runner::spawn);
     Ok(server)

@@ -90,6 +90,7 @@ impl SqliteDatabase {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(map_sqlx_error)?;
@@ -99,6 +100,9 @@ impl SqliteDatabase {
             .map_err(|e| RepoError::Internal(format!("migration failed: {e}")))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection to a local file does not drop on its own; sqlx's ping on every
+            // checkout is a round trip to the connection's worker thread per query.
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await
             .map_err(map_sqlx_error)?;

@@ -25,7 +25,9 @@ impl LimitRule {
     /// Microseconds between two requests at the sustained rate.
     pub fn interval_us(&self) -> i64 {
         let period = i64::try_from(self.period.as_micros()).unwrap_or(i64::MAX);
-        period / i64::from(self.rate.max(1))
+        // At least 1 µs: a rate above one per microsecond would give a zero interval and a
+        // zero burst, and a bucket that refuses whenever two requests share a microsecond.
+        (period / i64::from(self.rate.max(1))).max(1)
     }
 
     /// How far ahead of the sustained rate a bucket may run (the burst), in microseconds.
