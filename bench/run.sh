@@ -60,7 +60,12 @@ start_server() { # $1 = engine label, $2 = database url ('' for SQLite)
   echo "server did not become ready" >&2; cat "$data/server.log" >&2; exit 1
 }
 
-stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+# Reports the server's peak resident memory (VmHWM) over the whole engine run, then stops it.
+stop_server() {
+  local peak; peak=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+  [ -n "$peak" ] && { echo; echo "Server peak RSS over this engine's rows: $peak MB (target < 150 MB)"; }
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
 
 # Prints "req/s p50_ms p99_ms" for one wrk run. Extra wrk args (e.g. -s script) follow the URL.
 measure() {
@@ -122,6 +127,9 @@ run_engine() { # $1 label, $2 url
     scenario_run "$base" "$raw_rps"
   done
   stop_server
+  # Baselines that need the database's connections the server holds (pgbench at 64
+  # clients would not fit next to the server's pools under max_connections = 100).
+  if declare -F storage_baselines >/dev/null; then storage_baselines; fi
 }
 
 echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ) ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"

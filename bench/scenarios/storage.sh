@@ -49,11 +49,18 @@ scenario_run() { # $1 base url, $2 raw req/s
       printf "Storage GET, %s user(s) = %.2f × ceiling (target ≥ 0.60: %s); p99 %.2f ms = %.2f × the ceiling p99 (target ≤ 1.3: %s)\n",
         u, r, (r >= 0.60 ? "met" : "missed"), p, q, (q <= 1.3 ? "met" : "missed") }'
   done
-  if [ -n "$BENCH_DATABASE_URL" ] && command -v pgbench >/dev/null; then
-    local simple; simple=$(pgbench_simple_update)
-    awk -v p="${PUT_RPS[64]}" -v b="$simple" -v h="${PUT_RPS[1]}" -v c="$CONNECTIONS" 'BEGIN {
-      r = p / b
-      printf "pgbench simple-update (-N), %d clients: %.0f tps. Storage PUT, 64 users = %.2f × (target ≥ 0.50: %s); one hot user %.0f req/s = %.2f ×\n",
-        c, b, r, (r >= 0.50 ? "met" : "missed"), h, h / b }'
-  fi
+  STORAGE_PUT_1="${PUT_RPS[1]}"
+  STORAGE_PUT_64="${PUT_RPS[64]}"
+}
+
+# Called by run.sh once the server has stopped: the PUT rows against pgbench -N.
+storage_baselines() {
+  [ -n "$BENCH_DATABASE_URL" ] && [ -n "${STORAGE_PUT_64:-}" ] || return 0
+  command -v pgbench >/dev/null || { echo "pgbench not found: PUT baseline skipped" >&2; return 0; }
+  local simple; simple=$(pgbench_simple_update)
+  [ -n "$simple" ] || { echo "pgbench -N gave no result" >&2; return 0; }
+  awk -v p="$STORAGE_PUT_64" -v b="$simple" -v h="$STORAGE_PUT_1" -v c="$CONNECTIONS" 'BEGIN {
+    r = p / b
+    printf "pgbench simple-update (-N), %d clients: %.0f tps. Storage PUT, 64 users = %.2f × (target ≥ 0.50: %s); one hot user %.0f req/s = %.2f ×\n",
+      c, b, r, (r >= 0.50 ? "met" : "missed"), h, h / b }'
 }

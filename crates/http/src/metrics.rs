@@ -25,6 +25,25 @@ pub struct Metrics {
     pub requests: Arc<RequestSeries>,
 }
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The recorder keeps every histogram sample until it is folded into the buckets, which
+/// otherwise happens only when `/metrics` is scraped: a busy server nobody scrapes would
+/// grow by 8 bytes per request. One thread per process folds them on a timer, so memory
+/// stays bounded (about rate × 5 s × 8 bytes) whether or not Prometheus is watching.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the metrics upkeep thread; histograms are folded only when scraped");
+    }
+}
+
 impl Metrics {
     /// Installs the global recorder on first use; later calls share it.
     pub fn install() -> Self {
@@ -35,7 +54,9 @@ impl Metrics {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), &buckets)
                 .ok()?;
-            builder.install_recorder().ok()
+            let handle = builder.install_recorder().ok()?;
+            spawn_upkeep(handle.clone());
+            Some(handle)
         });
         Self {
             handle: handle.clone(),

@@ -120,6 +120,12 @@ enum AdminCommand {
     LedgerCheck,
 }
 
+/// mimalloc instead of the system allocator: a request allocates and frees dozens of small
+/// objects across two worker threads, which glibc's malloc serves with more lock and
+/// consolidation work (see docs/benchmarks.md, "Hot path").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
