@@ -143,32 +143,66 @@ pub(crate) fn invalid(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", message)
 }
 
+/// A cached liveness answer.
+struct Liveness {
+    live: bool,
+    checked: Instant,
+    /// Set while one request re-checks an expired answer (see `LivenessCache::get`).
+    refreshing_since: Option<Instant>,
+}
+
 struct LivenessCache {
-    entries: Mutex<HashMap<String, (bool, Instant)>>,
+    entries: Mutex<HashMap<String, Liveness>>,
     ttl: StdDuration,
 }
 
 const CACHE_CAPACITY: usize = 100_000;
 
+/// How long other requests keep using an expired answer while one request re-checks it; a
+/// re-check that takes longer (cancelled, or a slow database) lets the next request try.
+const REFRESH_GRACE: StdDuration = StdDuration::from_secs(1);
+
 impl LivenessCache {
+    /// The answer to use, or `None` when the caller must ask the database. When an answer
+    /// expires, only the first request to notice re-checks it; requests arriving during that
+    /// one check keep the old answer instead of all querying at once (with one hot token,
+    /// every connection would otherwise re-check in the same instant). A revocation is
+    /// therefore seen within the cache time plus the duration of the one check in flight.
     fn get(&self, jti: &str) -> Option<bool> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(jti)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(live, _)| *live)
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = entries.get_mut(jti)?;
+        if entry.checked.elapsed() < self.ttl {
+            return Some(entry.live);
+        }
+        match entry.refreshing_since {
+            Some(since) if since.elapsed() < REFRESH_GRACE => Some(entry.live),
+            _ => {
+                entry.refreshing_since = Some(Instant::now());
+                None
+            }
+        }
     }
 
     fn put(&self, jti: &str, live: bool) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CACHE_CAPACITY {
             let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            entries.retain(|_, entry| entry.checked.elapsed() < ttl);
             if entries.len() >= CACHE_CAPACITY {
                 entries.clear();
             }
         }
-        entries.insert(jti.to_owned(), (live, Instant::now()));
+        let fresh = Liveness {
+            live,
+            checked: Instant::now(),
+            refreshing_since: None,
+        };
+        match entries.get_mut(jti) {
+            Some(entry) => *entry = fresh,
+            None => {
+                entries.insert(jti.to_owned(), fresh);
+            }
+        }
     }
 }
 
@@ -482,4 +516,40 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+#[cfg(test)]
+mod liveness_cache_tests {
+    use super::*;
+
+    fn expired_at_once() -> LivenessCache {
+        LivenessCache {
+            entries: Mutex::new(HashMap::new()),
+            ttl: StdDuration::ZERO,
+        }
+    }
+
+    #[test]
+    fn one_request_rechecks_an_expired_answer_while_the_others_keep_it() {
+        let cache = expired_at_once();
+        assert_eq!(cache.get("jti"), None, "unknown tokens are checked");
+        cache.put("jti", true);
+        assert_eq!(cache.get("jti"), None, "the first to see it expired re-checks");
+        assert_eq!(cache.get("jti"), Some(true), "the others keep the old answer");
+        assert_eq!(cache.get("jti"), Some(true));
+        cache.put("jti", false);
+        assert_eq!(cache.get("jti"), None, "the next expiry is re-checked again");
+        assert_eq!(cache.get("jti"), Some(false));
+    }
+
+    #[test]
+    fn fresh_answers_are_used_as_they_are() {
+        let cache = LivenessCache {
+            entries: Mutex::new(HashMap::new()),
+            ttl: StdDuration::from_secs(60),
+        };
+        cache.put("jti", true);
+        assert_eq!(cache.get("jti"), Some(true));
+        assert_eq!(cache.get("jti"), Some(true));
+    }
 }
