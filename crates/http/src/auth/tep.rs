@@ -534,11 +534,23 @@ mod liveness_cache_tests {
         let cache = expired_at_once();
         assert_eq!(cache.get("jti"), None, "unknown tokens are checked");
         cache.put("jti", true);
-        assert_eq!(cache.get("jti"), None, "the first to see it expired re-checks");
-        assert_eq!(cache.get("jti"), Some(true), "the others keep the old answer");
+        assert_eq!(
+            cache.get("jti"),
+            None,
+            "the first to see it expired re-checks"
+        );
+        assert_eq!(
+            cache.get("jti"),
+            Some(true),
+            "the others keep the old answer"
+        );
         assert_eq!(cache.get("jti"), Some(true));
         cache.put("jti", false);
-        assert_eq!(cache.get("jti"), None, "the next expiry is re-checked again");
+        assert_eq!(
+            cache.get("jti"),
+            None,
+            "the next expiry is re-checked again"
+        );
         assert_eq!(cache.get("jti"), Some(false));
     }
 
