@@ -253,6 +253,34 @@ mod tests {
 
     const RULE: LimitRule = LimitRule::per_minute("test", 60, 3);
 
+    /// A limit far above any real rate never refuses, however the requests interleave: the
+    /// interval may not round to zero, and a bucket's time may not run ahead of a reading
+    /// taken by a thread that waited for the lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn huge_limits_never_refuse_concurrent_requests() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(None, "test-huge"));
+        let rule = LimitRule::per_minute("huge", 1_000_000_000, 1_000_000_000);
+        assert!(rule.interval_us() >= 1);
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let limiter = std::sync::Arc::clone(&limiter);
+                tokio::spawn(async move {
+                    let mut refused = 0;
+                    for _ in 0..20_000 {
+                        if limiter.check(&rule, "one-hot-key").await.is_err() {
+                            refused += 1;
+                        }
+                    }
+                    refused
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), 0);
+        }
+    }
+
+
     #[test]
     fn burst_then_steady_rate() {
         let mut tat = None;
