@@ -280,7 +280,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn burst_then_steady_rate() {
         let mut tat = None;
