@@ -15,9 +15,7 @@ use tmcp_repository::{ConflictData, EntryWrite, RepoError, RepoResult, StoredEnt
 use uuid::Uuid;
 
 /// Creates the quota row with the configured limits, or moves its limits to the configured
-/// ones when the usage fits them; either way the row is taken for the transaction. Also
-/// says whether any entry of the (user, app) has expired, so the purge runs only when it
-/// has work (an index probe here instead of a round trip per write).
+/// ones when the usage fits them; either way the row is taken for the transaction.
 const TAKE_QUOTA: &str =
     "INSERT INTO storage_quotas (user_id, app_id, total_bytes, total_keys, last_updated) \
      VALUES ($1, $2, $3, $4, $5) \
@@ -28,9 +26,7 @@ const TAKE_QUOTA: &str =
        total_keys = CASE WHEN storage_quotas.used_bytes <= EXCLUDED.total_bytes \
                           AND storage_quotas.used_keys <= EXCLUDED.total_keys \
                          THEN EXCLUDED.total_keys ELSE storage_quotas.total_keys END \
-     RETURNING change_seq, EXISTS ( \
-       SELECT 1 FROM storage_entries WHERE user_id = $1 AND app_id = $2 \
-       AND expires_at IS NOT NULL AND expires_at <= $5)";
+     RETURNING change_seq";
 
 pub(crate) struct PgUnit {
     tx: PgTx,
@@ -50,7 +46,7 @@ impl PgUnit {
         ctx: &WriteContext,
     ) -> RepoResult<Self> {
         let mut tx = db.scoped(user).await?;
-        let (seq, expired): (i64, bool) = sqlx::query_as(TAKE_QUOTA)
+        let seq: i64 = sqlx::query_scalar(TAKE_QUOTA)
             .bind(user.0)
             .bind(app.as_str())
             .bind(ctx.limits.total_bytes)
@@ -67,9 +63,7 @@ impl PgUnit {
             seq,
             start_seq: seq,
         };
-        if expired {
-            unit.purge_expired(i64::MAX).await?;
-        }
+        unit.purge_expired(i64::MAX).await?;
         Ok(unit)
     }
 
