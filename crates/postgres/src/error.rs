@@ -5,7 +5,9 @@ const QUOTA_CONSTRAINT: &str = "chk_storage_quota_within_limits";
 /// Folds driver errors into repository errors by SQLSTATE and constraint name.
 pub fn map_sqlx_error(error: sqlx::Error) -> RepoError {
     if is_unavailable(&error) {
-        health::note_fault();
+        if is_connection_fault(&error) {
+            health::note_fault();
+        }
         return RepoError::Unavailable(error.to_string());
     }
     if let sqlx::Error::Database(db) = &error {
@@ -28,6 +30,19 @@ pub fn map_sqlx_error(error: sqlx::Error) -> RepoError {
         }
     }
     RepoError::Internal(error.to_string())
+}
+
+/// Whether a connection broke or the server went away: after these, pooled connections may
+/// be stale. Not a pool timeout or "too many connections": those are overload, where a
+/// ping per checkout would add load.
+fn is_connection_fault(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 /// Whether the error says "the server cannot be reached right now" rather than "this

@@ -154,12 +154,15 @@ struct Liveness {
 struct LivenessCache {
     entries: Mutex<HashMap<String, Liveness>>,
     ttl: StdDuration,
+    /// How long an expired answer may still serve while one request re-checks it.
+    grace: StdDuration,
 }
 
 const CACHE_CAPACITY: usize = 100_000;
 
 /// How long other requests keep using an expired answer while one request re-checks it; a
-/// re-check that takes longer (cancelled, or a slow database) lets the next request try.
+/// re-check that takes longer (cancelled, or a slow database) lets the next request try,
+/// and an answer older than the cache time plus this serves nobody.
 const REFRESH_GRACE: StdDuration = StdDuration::from_secs(1);
 
 impl LivenessCache {
@@ -171,11 +174,18 @@ impl LivenessCache {
     fn get(&self, jti: &str) -> Option<bool> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let entry = entries.get_mut(jti)?;
-        if entry.checked.elapsed() < self.ttl {
+        let age = entry.checked.elapsed();
+        if age < self.ttl {
             return Some(entry.live);
         }
+        // Past the cache time plus one grace period nobody gets the old answer: if the
+        // re-check keeps failing (database down, request cancelled), every request checks
+        // and fails closed, as without the cache.
+        if age >= self.ttl + self.grace {
+            return None;
+        }
         match entry.refreshing_since {
-            Some(since) if since.elapsed() < REFRESH_GRACE => Some(entry.live),
+            Some(since) if since.elapsed() < self.grace => Some(entry.live),
             _ => {
                 entry.refreshing_since = Some(Instant::now());
                 None
@@ -228,6 +238,7 @@ impl TepService {
         let cache = LivenessCache {
             entries: Mutex::new(HashMap::new()),
             ttl: settings.liveness_cache,
+            grace: REFRESH_GRACE,
         };
         Self {
             ring: RwLock::new(Arc::new(ring)),
@@ -526,7 +537,22 @@ mod liveness_cache_tests {
         LivenessCache {
             entries: Mutex::new(HashMap::new()),
             ttl: StdDuration::ZERO,
+            grace: REFRESH_GRACE,
         }
+    }
+
+    #[test]
+    fn an_answer_past_its_grace_serves_nobody() {
+        let cache = LivenessCache {
+            entries: Mutex::new(HashMap::new()),
+            ttl: StdDuration::ZERO,
+            grace: StdDuration::ZERO,
+        };
+        cache.put("jti", true);
+        // The re-check failed (nothing was put): every request must check again.
+        assert_eq!(cache.get("jti"), None);
+        assert_eq!(cache.get("jti"), None);
+        assert_eq!(cache.get("jti"), None);
     }
 
     #[test]
@@ -559,6 +585,7 @@ mod liveness_cache_tests {
         let cache = LivenessCache {
             entries: Mutex::new(HashMap::new()),
             ttl: StdDuration::from_secs(60),
+            grace: REFRESH_GRACE,
         };
         cache.put("jti", true);
         assert_eq!(cache.get("jti"), Some(true));

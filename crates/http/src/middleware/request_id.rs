@@ -27,9 +27,11 @@ pub async fn scope<F: Future>(id: HeaderValue, work: F) -> F::Output {
     REQUEST_ID.scope(id, work).await
 }
 
-/// A fresh id: `req_` + 32 hex digits, a random per-process half and a counter half. Unique
-/// within the process by the counter and across processes by the random half; made
-/// without a system call, since every request that brings no id needs one.
+/// A fresh id: `req_` + 32 hex digits, a random per-process half and a scrambled counter
+/// half. Unique within the process (the scramble is a bijection of the counter) and across
+/// processes by the random half; made without a system call, since every request that
+/// brings no id needs one. The scramble keeps ids from revealing the request volume or
+/// being guessed from a neighbour.
 pub fn generate() -> String {
     static PROCESS: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -38,8 +40,16 @@ pub fn generate() -> String {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
         u64::from_le_bytes(bytes)
     });
-    let serial = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let serial = scramble(COUNTER.fetch_add(1, Ordering::Relaxed) ^ process);
     format!("req_{process:016x}{serial:016x}")
+}
+
+/// A bijection of u64 (the SplitMix64 finalizer: xor-shifts and odd multipliers are each
+/// invertible), so distinct counters give distinct ids.
+fn scramble(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// The id for a request: the incoming header if acceptable, else a fresh one.
@@ -81,6 +91,12 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(first.len(), "req_".len() + 32);
         assert!(acceptable(first.as_bytes()));
+        let serials: std::collections::HashSet<u64> = (0..10_000).map(scramble).collect();
+        assert_eq!(
+            serials.len(),
+            10_000,
+            "the scramble never maps two counters to one id"
+        );
         let kept = HeaderValue::from_static("client-42");
         assert_eq!(for_request(Some(&kept)), kept);
         let replaced = for_request(Some(&HeaderValue::from_static("bad id")));
