@@ -172,3 +172,38 @@ async fn postgres_backup_restores_into_an_empty_database() {
         .expect("schema_migrations");
     assert!(migrations.iter().any(|(v, _)| v == "0001"));
 }
+
+/// `/bench/ceiling` (a bare `SELECT 1` on a plain pool, for `bench/run.sh`) answers only
+/// when bench routes are on, on both engines.
+#[tokio::test]
+async fn the_bench_ceiling_exists_only_with_bench_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = serve::start(&config_in(dir.path()), Arc::new(SystemClock))
+        .await
+        .expect("starts");
+    let refused = reqwest::get(format!("http://{}/bench/ceiling", plain.addr))
+        .await
+        .expect("request sent");
+    assert_eq!(refused.status().as_u16(), 404);
+    plain.stop().await.expect("clean stop");
+
+    let (db, url, _guard) = fresh_database().await;
+    drop(db);
+    for database_url in [None, Some(url)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            bench_routes: true,
+            database_url,
+            ..config_in(dir.path())
+        };
+        let server = serve::start(&config, Arc::new(SystemClock))
+            .await
+            .expect("starts");
+        let answer = reqwest::get(format!("http://{}/bench/ceiling", server.addr))
+            .await
+            .expect("request sent");
+        assert_eq!(answer.status().as_u16(), 200);
+        assert_eq!(answer.text().await.expect("body"), "ok");
+        server.stop().await.expect("clean stop");
+    }
+}
