@@ -210,7 +210,7 @@ impl RateLimiter {
 }
 
 fn decide(rule: &LimitRule, step: Step) -> Result<RateDecision, ApiError> {
-    let interval = rule.interval_us().max(1);
+    let interval = rule.interval_us();
     let reset = (step.tat_us.max(step.now_us) + 999_999) / 1_000_000;
     if step.allowed {
         let remaining = u32::try_from(step.slack_or_wait_us / interval)

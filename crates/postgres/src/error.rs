@@ -84,7 +84,7 @@ mod tests {
 
 /// Whether pooled connections should be checked before use. The pools skip sqlx's ping on
 /// every checkout (a round trip per request); instead they check a connection that sat
-/// idle, and every connection for a while after any request met an unreachable database,
+/// idle, and every connection for a while after a connection fault (`is_connection_fault`),
 /// so that after a restart a stale connection is replaced before it can fail a request.
 pub(crate) mod health {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -132,7 +132,7 @@ async fn migrate(options: &PgConnectOptions) -> RepoResult<()> {
     conn.close().await.map_err(map_sqlx_error)
 }
 
-/// How long a pooled connection may sit idle before it is checked on its way out.
+/// How long a pooled connection may sit idle before it is checked when handed out again.
 const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
 async fn role_pool(
@@ -146,8 +146,8 @@ async fn role_pool(
         // sqlx pings every connection it hands out (and again when it takes it back): a
         // second round trip for a one-statement request. Only a connection that sat idle
         // long enough to have been cut (a database restart, a proxy's idle timeout) is
-        // checked, and every one for a while after a request found the database
-        // unreachable (`error::health`); a busy one proves itself with every query.
+        // checked, and every one for a while after a connection fault (`error::health`); a
+        // busy one proves itself with every query.
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {

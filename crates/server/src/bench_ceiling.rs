@@ -14,9 +14,6 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
-/// The SQLite repositories read through 8 connections (`tmcp_sqlite`).
-const SQLITE_READERS: u32 = 8;
-
 #[derive(Clone)]
 enum Plain {
     Postgres(PgPool),
@@ -35,7 +32,7 @@ pub async fn routes(config: &Config) -> anyhow::Result<Router> {
         ),
         DatabaseTarget::Sqlite(path) => Plain::Sqlite(
             SqlitePoolOptions::new()
-                .max_connections(SQLITE_READERS)
+                .max_connections(tmcp_sqlite::READER_CONNECTIONS)
                 .test_before_acquire(false)
                 .connect_with(SqliteConnectOptions::new().filename(path).read_only(true))
                 .await

@@ -54,6 +54,9 @@ impl Default for SqliteSettings {
     }
 }
 
+/// Read-only connections the repositories read through (writes share one connection).
+pub const READER_CONNECTIONS: u32 = 8;
+
 #[derive(Debug, Clone)]
 pub struct SqliteDatabase {
     writer: SqlitePool,
@@ -99,7 +102,7 @@ impl SqliteDatabase {
             .await
             .map_err(|e| RepoError::Internal(format!("migration failed: {e}")))?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(READER_CONNECTIONS)
             // A connection to a local file does not drop on its own; sqlx's ping on every
             // checkout is a round trip to the connection's worker thread per query.
             .test_before_acquire(false)

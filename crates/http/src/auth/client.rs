@@ -17,10 +17,14 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// The key rate limits use for "this client".
     pub fn ip_key(&self) -> String {
-        self.ip
-            .map(|ip| ip.to_string())
-            .unwrap_or_else(|| "unknown".into())
+        ip_key(self.ip)
     }
+}
+
+/// The key rate limits use for an address (`unknown` when there is none).
+pub fn ip_key(ip: Option<IpAddr>) -> String {
+    ip.map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The caller's address: the first `X-Forwarded-For` entry when the operator trusts the

@@ -33,23 +33,25 @@ pub async fn edge(State(state): State<AppState>, mut request: Request, next: Nex
         route
     );
     let served = async {
-        let refused = head_limits::refusal(&state.settings.head_limits, &request);
-        let bucket = limit::bucket(&state, &request);
-        let response = match (refused, bucket) {
-            (Some(refused), _) => refused,
-            (None, None) => next.run(request).await,
-            (None, Some(bucket)) => match limit::check(&state, &bucket).await {
-                Err(refused) => refused,
-                Ok(decision) => {
-                    let mut response = next.run(request).await;
-                    let headers = response.headers_mut();
-                    if !headers.contains_key("x-ratelimit-limit") {
-                        decision.apply_headers(headers);
-                    }
-                    response
+        let response =
+            if let Some(refused) = head_limits::refusal(&state.settings.head_limits, &request) {
+                refused
+            } else {
+                match limit::bucket(&state, &request) {
+                    None => next.run(request).await,
+                    Some(bucket) => match limit::check(&state, &bucket).await {
+                        Err(refused) => refused,
+                        Ok(decision) => {
+                            let mut response = next.run(request).await;
+                            let headers = response.headers_mut();
+                            if !headers.contains_key("x-ratelimit-limit") {
+                                decision.apply_headers(headers);
+                            }
+                            response
+                        }
+                    },
                 }
-            },
-        };
+            };
         let response = envelope::wrap_bare_error(response);
         let status = response.status().as_u16();
         let elapsed = started.elapsed();

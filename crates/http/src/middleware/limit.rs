@@ -3,7 +3,7 @@
 //! otherwise. Routes with their own, stricter limits (login, storage, token endpoint) apply
 //! them in the handler; their headers win over the default ones.
 
-use crate::auth::client::client_ip;
+use crate::auth::client::{client_ip, ip_key};
 use crate::ratelimit::{LimitRule, RateDecision};
 use crate::AppState;
 use axum::extract::Request;
@@ -37,10 +37,7 @@ fn subject(state: &AppState, request: &Request) -> String {
                 request.extensions(),
                 state.settings.auth.trust_forwarded_for,
             );
-            match ip {
-                Some(ip) => format!("ip:{ip}"),
-                None => "ip:unknown".to_owned(),
-            }
+            format!("ip:{}", ip_key(ip))
         }
     }
 }

@@ -19,6 +19,12 @@ struct Series {
     duration: Histogram,
 }
 
+impl Series {
+    fn is(&self, method: &Method, status: u16) -> bool {
+        self.status == status && self.method == *method
+    }
+}
+
 /// The request series seen so far, by route template.
 #[derive(Default)]
 pub struct RequestSeries {
@@ -52,10 +58,10 @@ impl RequestSeries {
         let seconds = elapsed.as_secs_f64();
         {
             let by_route = self.by_route.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(series) = by_route.get(route).and_then(|all| {
-                all.iter()
-                    .find(|s| s.status == status && s.method == method)
-            }) {
+            if let Some(series) = by_route
+                .get(route)
+                .and_then(|all| all.iter().find(|s| s.is(&method, status)))
+            {
                 series.count.increment(1);
                 series.duration.record(seconds);
                 return;
@@ -76,10 +82,7 @@ impl RequestSeries {
         series.duration.record(seconds);
         let mut by_route = self.by_route.write().unwrap_or_else(|p| p.into_inner());
         let all = by_route.entry(route.into()).or_default();
-        if !all
-            .iter()
-            .any(|s| s.status == series.status && s.method == series.method)
-        {
+        if !all.iter().any(|s| s.is(&series.method, series.status)) {
             all.push(series);
         }
     }
