@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod payment_state;
 pub mod scope;
 pub mod storage;
+pub mod store;
 pub mod user;
 pub mod wallet;
 

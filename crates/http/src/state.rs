@@ -12,6 +12,7 @@ use tmcp_usecases::accounts::{AccountPorts, AccountSettings};
 use tmcp_usecases::oauth::OAuthSettings;
 use tmcp_usecases::payments::PaymentSettings;
 use tmcp_usecases::storage::StorageSettings;
+use tmcp_usecases::store::StoreSettings;
 use tmcp_usecases::wallet::{Processors, WalletPorts, WalletSettings};
 
 /// Limits and timeouts of the HTTP layer.
@@ -37,6 +38,8 @@ pub struct HttpSettings {
     pub head_limits: HeadLimits,
     /// Payment methods, top-ups and processor timeouts.
     pub wallet: WalletSettings,
+    /// Package size and listing limits of the store.
+    pub store: StoreSettings,
 }
 
 impl Default for HttpSettings {
@@ -53,6 +56,7 @@ impl Default for HttpSettings {
             api_rate: crate::middleware::limit::DEFAULT_RULE,
             head_limits: HeadLimits::default(),
             wallet: WalletSettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! a database failure is an error, and the two are never confused.
 
 pub mod accounts;
+pub mod app_versions;
 pub mod apps;
 pub mod devices;
 pub mod error;
@@ -17,6 +18,8 @@ pub mod payments;
 pub mod sessions;
 pub mod storage;
 pub mod storage_tx;
+pub mod store;
+pub mod store_search;
 pub mod stored;
 pub mod system;
 pub mod tokens;
@@ -30,6 +33,7 @@ pub mod webhooks;
 pub mod withdrawal_tx;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
+pub use app_versions::{AppVersionRepository, StoredVersion};
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
@@ -57,6 +61,13 @@ pub use storage::{
     EntryDelete, EntrySummary, EntryWrite, ListQuery, QuotaSnapshot, QuotaUsage, ResolveOutcome,
     StorageRepository, StoredEntry, SyncApplied, SyncOp, SyncStatus, ValueInfo, WriteContext,
     WriteOp, WriteOutcome,
+};
+pub use store::{
+    AppListing, AuditEntry, Category, InstallOutcome, Installation, NewRegistration, RatingSummary,
+    Review, ReviewWrite, StatusChange, StoreApp, StoreEvent, StoreRepository,
+};
+pub use store_search::{
+    CatalogueApp, CataloguePage, CatalogueQuery, CatalogueSort, StoreSearchRepository,
 };
 pub use system::SystemRepository;
 pub use tokens::{

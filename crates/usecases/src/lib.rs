@@ -22,5 +22,6 @@ pub mod limits;
 pub mod oauth;
 pub mod payments;
 pub mod storage;
+pub mod store;
 pub mod wallet;
 pub mod webhooks;

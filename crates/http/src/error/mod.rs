@@ -172,5 +172,6 @@ mod accounts;
 pub mod oauth;
 pub mod payments;
 mod storage;
+mod store;
 mod wallet;
 pub use accounts::{field_errors, login_error};

@@ -1,0 +1,26 @@
+//! The mini-app store and developer registry (docs/store.md): registration, the developer's
+//! apps, versions and packages, the review workflow, categories, browse and search,
+//! installs and reviews. Each submodule is one group of use cases; all share
+//! [`StoreError`] and [`StoreSettings`].
+
+pub mod error;
+
+pub use error::StoreError;
+
+/// Limits of the store.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Largest package a developer may upload (bytes).
+    pub max_package_bytes: u64,
+    /// Longest page of a listing.
+    pub max_page: i64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            max_package_bytes: 20 * 1024 * 1024,
+            max_page: 100,
+        }
+    }
+}
