@@ -24,3 +24,16 @@ impl Default for StoreSettings {
         }
     }
 }
+
+/// Who is acting on the store: the session's user and role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user: tmcp_domain::UserId,
+    pub role: tmcp_domain::user::Role,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.role == tmcp_domain::user::Role::Admin
+    }
+}
