@@ -17,6 +17,7 @@ mod payment_tx;
 mod payments;
 mod sessions;
 mod storage;
+mod store_search;
 mod stored;
 mod system;
 mod tokens;

@@ -356,6 +356,9 @@ pub struct MaintenanceConfig {
     /// settled conflicts are kept this long; a sync cursor older than that must resync, and
     /// an op id is deduplicated for at least this long.
     pub storage_sync_retention_days: i64,
+    /// How often `store_rankings` recomputes installs, active users, ratings and popularity
+    /// of every app (seconds; 600).
+    pub store_rankings_interval_secs: u64,
 }
 
 #[derive(Clone, Deserialize, Serialize, Default)]
@@ -415,6 +418,7 @@ impl Default for MaintenanceConfig {
             analytics_retention_days: 90,
             purge_batch_size: 500,
             storage_sync_retention_days: tmcp_domain::storage::DEFAULT_TOMBSTONE_RETENTION_DAYS,
+            store_rankings_interval_secs: 600,
         }
     }
 }
@@ -547,6 +551,9 @@ impl Config {
         }
         if self.maintenance.analytics_retention_days < 1 || self.maintenance.purge_batch_size < 1 {
             bail!("maintenance.analytics_retention_days and purge_batch_size must be positive");
+        }
+        if !(10..=86_400).contains(&self.maintenance.store_rankings_interval_secs) {
+            bail!("maintenance.store_rankings_interval_secs must be between 10 and 86400");
         }
         if !(1..=3650).contains(&self.maintenance.storage_sync_retention_days) {
             bail!("maintenance.storage_sync_retention_days must be between 1 and 3650");

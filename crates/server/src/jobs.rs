@@ -1,5 +1,6 @@
 //! The background jobs of this process: upkeep (partitions, storage expiry, sync history),
-//! webhook delivery, and the wallet's idempotency purge and top-up recovery, run by `serve` (unless `--no-jobs`) and by `worker`. Several
+//! webhook delivery, the wallet's idempotency purge and top-up recovery, and the store's
+//! ranking refresh, run by `serve` (unless `--no-jobs`) and by `worker`. Several
 //! workers may run against one PostgreSQL database: webhook events are claimed under a lease
 //! (`FOR UPDATE SKIP LOCKED`), so they never process the same event at once; upkeep is
 //! idempotent and each purge batch is its own transaction.
@@ -13,6 +14,7 @@ use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
 use tmcp_jobs::payment_job::PaymentExpiryJob;
 use tmcp_jobs::sender::HttpSender;
+use tmcp_jobs::store_jobs::StoreRankingsJob;
 use tmcp_jobs::upkeep::{self, UpkeepSettings};
 use tmcp_jobs::wallet_jobs::{IdempotencyExpiryJob, TopUpRecoveryJob};
 use tmcp_jobs::webhook_job::{WebhookDeliveryJob, WebhookHistoryJob};
@@ -80,6 +82,10 @@ pub fn runner(
         settings: config.wallet.settings(),
         interval: wallet_interval,
     };
+    let rankings = StoreRankingsJob {
+        db: db.clone(),
+        interval: Duration::from_secs(config.maintenance.store_rankings_interval_secs),
+    };
     let mut runner = Runner::new(clock.clone());
     for job in upkeep::jobs(db, config.maintenance.upkeep_settings()) {
         runner = runner.with(job);
@@ -89,7 +95,8 @@ pub fn runner(
         .with(Arc::new(history))
         .with(Arc::new(expiry))
         .with(Arc::new(idempotency))
-        .with(Arc::new(recovery)))
+        .with(Arc::new(recovery))
+        .with(Arc::new(rankings)))
 }
 
 /// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches

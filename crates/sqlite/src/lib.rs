@@ -16,6 +16,7 @@ mod payment_tx;
 mod payments;
 mod sessions;
 mod storage;
+mod store_search;
 mod stored;
 mod system;
 mod time_text;

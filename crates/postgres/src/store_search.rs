@@ -1,0 +1,294 @@
+//! Browse and search over listed apps: the weighted `search_document` (name A, short
+//! description B, category and developer C, description D) ranked with `ts_rank_cd`, typo
+//! candidates from the trigram index on `app_search_terms`, and the ranking refresh.
+
+use crate::tx::PgTx;
+use crate::{map_sqlx_error, PgDatabase};
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+use time::OffsetDateTime;
+use tmcp_repository::store_search::ranking;
+use tmcp_repository::{
+    CatalogueApp, CataloguePage, CatalogueQuery, CatalogueSort, RepoResult, StoreSearchRepository,
+};
+
+/// Trigram similarity a vocabulary term needs to be a typo candidate. Low enough for two
+/// typos in a 9-letter word ("calcluatro" → "calculator" shares 4 of 18 trigrams, 0.22).
+const SIMILARITY_THRESHOLD: &str = "0.2";
+
+/// The listing columns, in [`app_from_row`]'s order.
+const COLUMNS: &str = "a.app_id, a.name, a.short_description, a.category, a.classification, \
+     a.developer_name, a.version, a.metadata -> 'branding' ->> 'icon_url' AS icon_url, \
+     a.featured, a.install_count, a.rating_count, a.rating_mean, a.published_at";
+
+fn app_from_row(row: &PgRow) -> sqlx::Result<CatalogueApp> {
+    Ok(CatalogueApp {
+        app_id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        short_description: row.try_get(2)?,
+        category: row.try_get(3)?,
+        classification: row.try_get(4)?,
+        developer_name: row.try_get(5)?,
+        version: row.try_get(6)?,
+        icon_url: row.try_get(7)?,
+        featured: row.try_get(8)?,
+        install_count: row.try_get(9)?,
+        rating_count: row.try_get(10)?,
+        rating_mean: row.try_get(11)?,
+        published_at: row.try_get(12)?,
+    })
+}
+
+/// A `to_tsquery('simple', …)` text: the words AND-ed, each word's alternatives (itself and
+/// its corrections) OR-ed in a group, the last group's lexemes as prefixes. Every lexeme is
+/// quoted, so nothing in a word is read as an operator.
+pub(crate) fn tsquery_text(words: &[String], corrections: &[Vec<String>]) -> String {
+    let last = words.len().saturating_sub(1);
+    let groups: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| {
+            let mut alternatives = vec![word.as_str()];
+            if let Some(more) = corrections.get(i) {
+                alternatives.extend(more.iter().map(String::as_str).filter(|m| *m != word));
+            }
+            let lexemes: Vec<String> = alternatives
+                .iter()
+                .map(|alt| {
+                    let quoted = format!("'{}'", alt.replace('\\', "\\\\").replace('\'', "''"));
+                    if i == last {
+                        format!("{quoted}:*")
+                    } else {
+                        quoted
+                    }
+                })
+                .collect();
+            format!("({})", lexemes.join(" | "))
+        })
+        .collect();
+    groups.join(" & ")
+}
+
+fn push_filters(builder: &mut QueryBuilder<'_, Postgres>, query: &CatalogueQuery) {
+    builder.push(" WHERE a.status = 'active'");
+    if let Some(category) = &query.category {
+        builder
+            .push(" AND a.category = ")
+            .push_bind(category.clone());
+    }
+    if let Some(classification) = &query.classification {
+        builder
+            .push(" AND a.classification = ")
+            .push_bind(classification.clone());
+    }
+}
+
+fn push_order(builder: &mut QueryBuilder<'_, Postgres>, sort: CatalogueSort, searching: bool) {
+    builder.push(" ORDER BY ");
+    match sort {
+        CatalogueSort::Relevance if searching => {
+            builder.push("exact DESC, rank DESC, a.popularity DESC, ");
+        }
+        CatalogueSort::Relevance | CatalogueSort::Popular => {
+            builder.push("a.popularity DESC, ");
+        }
+        CatalogueSort::Recent => {
+            builder.push("a.published_at DESC NULLS LAST, ");
+        }
+        CatalogueSort::Rating => {
+            builder.push("a.rating_mean DESC, ");
+        }
+        CatalogueSort::Name => {
+            builder.push("lower(a.name), ");
+        }
+    }
+    builder.push("a.app_id");
+}
+
+#[async_trait]
+impl StoreSearchRepository for PgDatabase {
+    async fn search_apps(&self, query: &CatalogueQuery) -> RepoResult<CataloguePage> {
+        let searching = !query.words.is_empty();
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
+        builder.push(COLUMNS);
+        if searching {
+            builder
+                .push(", lower(a.name) = ")
+                .push_bind(query.exact.clone().unwrap_or_default())
+                .push(" AS exact, ts_rank_cd(a.search_document, q.tsq) AS rank")
+                .push(", count(*) OVER () AS total FROM to_tsquery('simple', ")
+                .push_bind(tsquery_text(&query.words, &query.corrections))
+                .push(") AS q(tsq), apps a");
+            push_filters(&mut builder, query);
+            builder.push(" AND a.search_document @@ q.tsq");
+        } else {
+            // Browse walks a partial index in the sort's order and stops at the page; the
+            // count is a separate (index-only) query.
+            builder.push(", NULL::int8 AS total FROM apps a");
+            push_filters(&mut builder, query);
+        }
+        push_order(&mut builder, query.sort, searching);
+        builder
+            .push(" LIMIT ")
+            .push_bind(query.limit)
+            .push(" OFFSET ")
+            .push_bind(query.offset);
+        let rows = builder
+            .build()
+            .fetch_all(&self.app)
+            .await
+            .map_err(map_sqlx_error)?;
+        let mut apps = Vec::with_capacity(rows.len());
+        let mut total = None;
+        for row in &rows {
+            apps.push(app_from_row(row).map_err(map_sqlx_error)?);
+            total = row
+                .try_get::<Option<i64>, _>("total")
+                .map_err(map_sqlx_error)?;
+        }
+        let total = match total {
+            Some(total) => total,
+            // Browse, or a page past the end (no row to read the count from).
+            None if !searching || query.offset > 0 => self.count_matches(query).await?,
+            None => 0,
+        };
+        Ok(CataloguePage { apps, total })
+    }
+
+    async fn featured_apps(&self, limit: i64) -> RepoResult<Vec<CatalogueApp>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM apps a WHERE a.status = 'active' AND a.featured \
+             ORDER BY a.popularity DESC, a.app_id LIMIT $1"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(limit)
+            .fetch_all(&self.app)
+            .await
+            .map_err(map_sqlx_error)?;
+        rows.iter()
+            .map(|row| app_from_row(row).map_err(map_sqlx_error))
+            .collect()
+    }
+
+    async fn term_candidates(&self, word: &str, limit: i64) -> RepoResult<Vec<String>> {
+        // `%` is the operator the trigram index serves; its threshold is a setting, set for
+        // this transaction only.
+        let mut tx = PgTx::begin(
+            &self.app,
+            Some(format!(
+                "BEGIN READ ONLY; SET LOCAL pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}"
+            )),
+        )
+        .await
+        .map_err(map_sqlx_error)?;
+        let terms: Vec<String> = sqlx::query_scalar(
+            "SELECT term FROM app_search_terms WHERE term % $1 \
+             ORDER BY similarity(term, $1) DESC, app_count DESC, term LIMIT $2",
+        )
+        .bind(word)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(terms)
+    }
+
+    async fn refresh_rankings(&self, now: OffsetDateTime) -> RepoResult<u64> {
+        let active_since = now - time::Duration::days(ranking::ACTIVE_WINDOW_DAYS);
+        let result = sqlx::query(
+            "WITH inst AS ( \
+                 SELECT app_id, \
+                        count(*) FILTER (WHERE status = 'installed') AS installs, \
+                        count(DISTINCT user_id) FILTER ( \
+                            WHERE greatest(installed_at, coalesce(last_used_at, installed_at)) \
+                                  BETWEEN $2 AND $1) AS active \
+                   FROM app_installations GROUP BY app_id), \
+             rev AS ( \
+                 SELECT app_id, count(*) AS n, sum(rating)::float8 AS total \
+                   FROM app_reviews WHERE status = 'active' AND rating IS NOT NULL \
+                  GROUP BY app_id), \
+             prior AS ( \
+                 SELECT coalesce(avg(rating)::float8, 0) AS m \
+                   FROM app_reviews WHERE status = 'active' AND rating IS NOT NULL), \
+             fresh AS ( \
+                 SELECT a.app_id, a.published_at, \
+                        coalesce(i.installs, 0) AS installs, coalesce(i.active, 0) AS active, \
+                        coalesce(r.n, 0) AS n, \
+                        CASE WHEN r.n IS NULL THEN 0::float8 \
+                             ELSE ($3 * p.m + r.total) / ($3 + r.n) END AS mean \
+                   FROM apps a CROSS JOIN prior p \
+                   LEFT JOIN inst i ON i.app_id = a.app_id \
+                   LEFT JOIN rev r ON r.app_id = a.app_id), \
+             ranked AS ( \
+                 SELECT f.*, round(( \
+                     ln(1 + f.installs::float8) * $4 + ln(1 + f.active::float8) * $5 \
+                     + f.mean * $6 \
+                     + CASE WHEN f.published_at IS NULL THEN 0::float8 ELSE $7 * power(0.5::float8, \
+                           least($9, greatest(0, extract(epoch FROM ($1 - f.published_at))::float8 \
+                                                  / 86400.0) / $8)) END \
+                 )::numeric, 4)::float8 AS pop \
+                   FROM fresh f) \
+             UPDATE apps a SET install_count = k.installs, active_users_30d = k.active, \
+                    rating_count = k.n, rating_mean = k.mean, popularity = k.pop \
+               FROM ranked k \
+              WHERE a.app_id = k.app_id \
+                AND (a.install_count, a.active_users_30d, a.rating_count, a.rating_mean, \
+                     a.popularity) \
+                    IS DISTINCT FROM (k.installs, k.active, k.n, k.mean, k.pop)",
+        )
+        .bind(now)
+        .bind(active_since)
+        .bind(ranking::RATING_PRIOR_REVIEWS)
+        .bind(ranking::INSTALLS_WEIGHT)
+        .bind(ranking::ACTIVE_WEIGHT)
+        .bind(ranking::RATING_WEIGHT)
+        .bind(ranking::RECENCY_BOOST)
+        .bind(ranking::RECENCY_HALF_LIFE_DAYS)
+        .bind(ranking::RECENCY_HORIZON_HALF_LIVES)
+        .execute(&self.system)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(result.rows_affected())
+    }
+}
+
+impl PgDatabase {
+    /// How many listed apps match (for a page past the end).
+    async fn count_matches(&self, query: &CatalogueQuery) -> RepoResult<i64> {
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT count(*) FROM ");
+        if query.words.is_empty() {
+            builder.push("apps a");
+            push_filters(&mut builder, query);
+        } else {
+            builder
+                .push("to_tsquery('simple', ")
+                .push_bind(tsquery_text(&query.words, &query.corrections))
+                .push(") AS q(tsq), apps a");
+            push_filters(&mut builder, query);
+            builder.push(" AND a.search_document @@ q.tsq");
+        }
+        builder
+            .build_query_scalar::<i64>()
+            .fetch_one(&self.app)
+            .await
+            .map_err(map_sqlx_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tsquery_text;
+
+    #[test]
+    fn tsquery_groups_alternatives_and_prefixes_the_last_word() {
+        let words = vec!["photo".to_owned(), "edtor".to_owned()];
+        let corrections = vec![vec![], vec!["editor".to_owned(), "edito".to_owned()]];
+        assert_eq!(
+            tsquery_text(&words, &corrections),
+            "('photo') & ('edtor':* | 'editor':* | 'edito':*)"
+        );
+        assert_eq!(tsquery_text(&["o'k".to_owned()], &[]), "('o''k':*)");
+    }
+}
