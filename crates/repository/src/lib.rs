@@ -109,6 +109,7 @@ pub trait Database:
     + PaymentMethodRepository
     + TopUpRepository
     + WalletReadRepository
+    + StoreRepository
 {
 }
 
@@ -132,5 +133,6 @@ impl<T> Database for T where
         + PaymentMethodRepository
         + TopUpRepository
         + WalletReadRepository
+        + StoreRepository
 {
 }
