@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod payments;
 pub mod redis_server;
 pub mod storage;
+pub mod store_search;
 pub mod system;
 pub mod users;
 pub mod wallet_api;
@@ -130,6 +131,11 @@ macro_rules! contract_suite {
             webhooks::dead_letters_can_be_requeued,
             webhooks::racing_claimers_never_share_an_event,
             webhooks::finished_events_past_retention_are_purged,
+            store_search::exact_names_rank_first_in_any_script,
+            store_search::word_order_typos_and_prefixes_find_apps,
+            store_search::filters_and_unlisted_apps,
+            store_search::pages_never_repeat_or_skip,
+            store_search::refresh_orders_popular_by_the_blend,
         );
     };
     (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {

@@ -307,9 +307,10 @@ impl StoreSearchRepository for SqliteDatabase {
             let mean = ranking::bayesian_mean(n, total, prior);
             let days = from_opt_text(published)?.map(|at| (now - at).as_seconds_f64() / 86_400.0);
             let popularity = ranking::popularity(installs, active, mean, days);
+            // REAL values come back from their JSON text: compare with a tolerance.
             if (installs, active, n) != (old_i, old_a, old_n)
-                || mean != old_m
-                || popularity != old_p
+                || (mean - old_m).abs() > 1e-9
+                || (popularity - old_p).abs() > 1e-9
             {
                 changes.push(serde_json::json!([
                     app_id, installs, active, n, mean, popularity
