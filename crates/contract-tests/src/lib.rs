@@ -4,6 +4,7 @@
 //! [`contract_suite!`].
 
 pub mod accounts;
+pub mod app_versions;
 pub mod apps_and_views;
 pub mod cancellation;
 pub mod cluster;
@@ -131,6 +132,10 @@ macro_rules! contract_suite {
             webhooks::dead_letters_can_be_requeued,
             webhooks::racing_claimers_never_share_an_event,
             webhooks::finished_events_past_retention_are_purged,
+            app_versions::versions_round_trip_and_list_newest_first,
+            app_versions::pending_versions_are_replaced_until_submitted,
+            app_versions::published_packages_join_the_published_version,
+            app_versions::versions_refuse_unknown_apps,
             store_search::exact_names_rank_first_in_any_script,
             store_search::word_order_typos_and_prefixes_find_apps,
             store_search::filters_and_unlisted_apps,

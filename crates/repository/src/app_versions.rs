@@ -4,7 +4,7 @@
 use crate::RepoResult;
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use tmcp_domain::store::VersionStatus;
+use tmcp_domain::store::{AppStatus, VersionStatus};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +22,17 @@ pub struct StoredVersion {
     pub status: VersionStatus,
     pub submitted_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+}
+
+/// An app as an update check sees it: its status, its published version and that version's
+/// row (none when the published version has no package, e.g. `0.0.0`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedPackage {
+    pub app_id: String,
+    pub status: AppStatus,
+    /// `apps.version`.
+    pub version: String,
+    pub package: Option<StoredVersion>,
 }
 
 #[async_trait]
@@ -50,4 +61,7 @@ pub trait AppVersionRepository: Send + Sync {
     ) -> RepoResult<bool>;
     /// The newest submitted, pending version of the app (what a reviewer decides on).
     async fn submitted_version(&self, app_id: &str) -> RepoResult<Option<StoredVersion>>;
+    /// For update checks: each of `app_ids` that exists, with its published version's row, in
+    /// one read. Unknown ids are left out.
+    async fn published_packages(&self, app_ids: &[String]) -> RepoResult<Vec<PublishedPackage>>;
 }

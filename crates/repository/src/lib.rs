@@ -33,7 +33,7 @@ pub mod webhooks;
 pub mod withdrawal_tx;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
-pub use app_versions::{AppVersionRepository, StoredVersion};
+pub use app_versions::{AppVersionRepository, PublishedPackage, StoredVersion};
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use devices::{Device, DeviceRepository, NewDevice};
 pub use error::{RepoError, RepoResult};
@@ -110,6 +110,7 @@ pub trait Database:
     + TopUpRepository
     + WalletReadRepository
     + StoreRepository
+    + AppVersionRepository
     + StoreSearchRepository
 {
 }
@@ -135,6 +136,7 @@ impl<T> Database for T where
         + TopUpRepository
         + WalletReadRepository
         + StoreRepository
+        + AppVersionRepository
         + StoreSearchRepository
 {
 }

@@ -190,12 +190,13 @@ pub trait StoreRepository: Send + Sync {
     ) -> RepoResult<bool>;
     /// Applies `change` if the app is still in `change.from`; false otherwise.
     async fn change_status(&self, change: StatusChange) -> RepoResult<bool>;
-    /// Sets `featured` and/or `mandatory`; false when the app is gone.
+    /// Sets `featured`, `mandatory` and/or `classification`; false when the app is gone.
     async fn set_flags(
         &self,
         app_id: &str,
         featured: Option<bool>,
         mandatory: Option<bool>,
+        classification: Option<&str>,
         at: OffsetDateTime,
         audit: AuditEntry,
     ) -> RepoResult<bool>;

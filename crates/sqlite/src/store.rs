@@ -359,18 +359,21 @@ impl StoreRepository for SqliteDatabase {
         app_id: &str,
         featured: Option<bool>,
         mandatory: Option<bool>,
+        classification: Option<&str>,
         at: OffsetDateTime,
         audit: AuditEntry,
     ) -> RepoResult<bool> {
         let mut tx = self.write_tx().await?;
         let updated = sqlx::query(
             "UPDATE apps SET featured = COALESCE($2, featured), \
-             mandatory = COALESCE($3, mandatory), updated_at = $4 WHERE app_id = $1",
+             mandatory = COALESCE($3, mandatory), \
+             classification = COALESCE($5, classification), updated_at = $4 WHERE app_id = $1",
         )
         .bind(app_id)
         .bind(featured)
         .bind(mandatory)
         .bind(to_text(at))
+        .bind(classification)
         .execute(&mut *tx)
         .await
         .map_err(map_sqlx_error)?

@@ -83,7 +83,7 @@ pub async fn register(
     db: &dyn Database,
     clock: &dyn Clock,
     cipher: &FieldCipher,
-    rng: &mut dyn RngCore,
+    rng: &mut (dyn RngCore + Send),
     settings: &StoreSettings,
     caller: Caller,
     input: Registration,

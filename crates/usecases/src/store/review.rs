@@ -268,24 +268,47 @@ pub async fn retire<D: ReviewPorts + ?Sized>(
     owned_app(db, caller, app_id).await
 }
 
-/// Sets `featured` and/or `mandatory` (only official apps may be mandatory).
+/// What an admin may set on an app besides its status.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub featured: Option<bool>,
+    /// Only official apps may be mandatory.
+    pub mandatory: Option<bool>,
+    /// `official`, `verified`, `community` or `beta`.
+    pub classification: Option<String>,
+}
+
+/// Sets `featured`, `mandatory` and/or `classification`.
 pub async fn set_flags<D: ReviewPorts + ?Sized>(
     db: &D,
     clock: &dyn Clock,
     caller: Caller,
     app_id: &str,
-    featured: Option<bool>,
-    mandatory: Option<bool>,
+    flags: Flags,
 ) -> Result<StoreApp, StoreError> {
     let app = app_for_admin(db, caller, app_id).await?;
-    if mandatory == Some(true) && app.classification != "official" {
-        let mut errors = crate::fields::FieldErrors::new();
-        errors.add("mandatory", "only official apps can be mandatory");
-        return Err(errors.into());
+    let mut errors = crate::fields::FieldErrors::new();
+    if let Some(c) = flags.classification.as_deref() {
+        if !tmcp_domain::store::CLASSIFICATIONS.contains(&c) {
+            errors.add(
+                "classification",
+                "must be official, verified, community or beta",
+            );
+        }
     }
-    if featured.is_none() && mandatory.is_none() {
+    let classification = flags
+        .classification
+        .as_deref()
+        .unwrap_or(&app.classification);
+    let mandatory = flags.mandatory.unwrap_or(app.mandatory);
+    if mandatory && classification != "official" {
+        errors.add("mandatory", "only official apps can be mandatory");
+    }
+    errors.into_result()?;
+    let (featured, mandatory_flag) = (flags.featured, flags.mandatory);
+    if featured.is_none() && mandatory_flag.is_none() && flags.classification.is_none() {
         return Err(StoreError::InvalidRequest(
-            "give featured and/or mandatory".into(),
+            "give featured, mandatory and/or classification".into(),
         ));
     }
     let entry = audit(
@@ -293,10 +316,17 @@ pub async fn set_flags<D: ReviewPorts + ?Sized>(
         caller,
         Some(app_id),
         "flags_changed",
-        json!({ "featured": featured, "mandatory": mandatory }),
+        json!({ "featured": featured, "mandatory": mandatory_flag, "classification": flags.classification }),
     );
     if !db
-        .set_flags(app_id, featured, mandatory, clock.now(), entry)
+        .set_flags(
+            app_id,
+            featured,
+            mandatory_flag,
+            flags.classification.as_deref(),
+            clock.now(),
+            entry,
+        )
         .await?
     {
         return Err(StoreError::AppNotFound);
