@@ -694,6 +694,7 @@ pub async fn filters_and_unlisted_apps(fixture: &Fixture) {
                 app_id,
                 Some(true),
                 None,
+                None,
                 at,
                 audit(fixture, app_id, "feature"),
             )

@@ -100,6 +100,8 @@ pub use responses::SharedResponses;
         crate::routes::store::admin::update_category,
         crate::routes::store::admin::delete_category,
         crate::routes::store::browse::category_list,
+        crate::routes::store::catalogue::list,
+        crate::routes::store::catalogue::featured,
         crate::routes::store::browse::detail,
         crate::routes::store::browse::install,
         crate::routes::store::browse::uninstall,

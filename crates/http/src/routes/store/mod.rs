@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod browse;
 pub mod capabilities;
+pub mod catalogue;
 pub mod developer;
 pub mod registration;
 pub mod views;
@@ -59,6 +60,8 @@ pub fn routes() -> Router<AppState> {
             axum::routing::patch(admin::update_category).delete(admin::delete_category),
         )
         .route("/api/v1/store/categories", get(browse::category_list))
+        .route("/api/v1/store/apps", get(catalogue::list))
+        .route("/api/v1/store/featured", get(catalogue::featured))
         .route("/api/v1/store/apps/{app_id}", get(browse::detail))
         .route(
             "/api/v1/store/apps/{app_id}/install",
