@@ -194,6 +194,8 @@ pub async fn uninstall(
         &app_id,
     )
     .await?;
+    // The grant is withdrawn: cached liveness answers in this process must not outlive it.
+    state.tep.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
