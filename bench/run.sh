@@ -11,7 +11,8 @@
 #   bash bench/run.sh [seconds] [connections]      (defaults: 10 s, 64 connections)
 #   BENCH_PORT=18080                           (loopback port of the server)
 #   BENCH_ENGINES="SQLite PostgreSQL"          (which engines to run)
-#   BENCH_SCENARIOS="storage auth payments"    (which bench/scenarios/*.sh to source)
+#   BENCH_SCENARIOS="storage auth payments store_search"  (which bench/scenarios/*.sh to source)
+#   BENCH_CATALOGUE_APPS=100000                (apps the store_search scenario generates)
 #
 # Needs wrk (apt-get install wrk). Bounded: each run lasts `seconds`, loopback only.
 set -euo pipefail

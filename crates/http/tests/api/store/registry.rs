@@ -1,9 +1,9 @@
 //! Registration, the review workflow, roles and tenants.
 
 use super::*;
-use tmcp_domain::Clock;
 use crate::support::on_both_engines;
 use tmcp_domain::oauth::client_secret_hash;
+use tmcp_domain::Clock;
 use tmcp_repository::{AuditEntry, NewRegistration, OAuthClient, RepoError};
 
 on_both_engines!(setup = setup, runtime = ();
