@@ -141,6 +141,7 @@ macro_rules! contract_suite {
             store_search::filters_and_unlisted_apps,
             store_search::pages_never_repeat_or_skip,
             store_search::refresh_orders_popular_by_the_blend,
+            store_search::broad_queries_rank_a_window_and_page_stably,
         );
     };
     (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {

@@ -829,6 +829,7 @@ fn ranked_query(category: &str, sort: CatalogueSort) -> CatalogueQuery {
         sort,
         limit: 10,
         offset: 0,
+        window: 1_000,
     }
 }
 
@@ -974,4 +975,57 @@ pub async fn refresh_orders_popular_by_the_blend(fixture: &Fixture) {
         position("ma_rank_old") < position("ma_rank_new"),
         "one active user lifts it over its twin"
     );
+}
+
+async fn broad(fixture: &Fixture, q: &str, window: i64, limit: i64, offset: i64) -> Vec<String> {
+    let input = SearchInput {
+        q: Some(q.to_owned()),
+        limit: Some(limit),
+        offset: Some(offset),
+        ..SearchInput::default()
+    };
+    let mut query = search::build_query(&StoreSettings::default(), &input).expect("valid");
+    query.window = window;
+    let page = fixture.db.search_apps(&query).await.expect("search");
+    assert_eq!(page.total, window, "{q:?}: the count stops at the window");
+    page.apps.into_iter().map(|a| a.app_id).collect()
+}
+
+pub async fn broad_queries_rank_a_window_and_page_stably(fixture: &Fixture) {
+    seed_catalogue(fixture).await;
+    fixture
+        .db
+        .refresh_rankings(fixture.clock.now())
+        .await
+        .expect("rankings");
+    let by_popularity: Vec<String> = find(
+        fixture,
+        SearchInput {
+            sort: Some("popular".into()),
+            limit: Some(100),
+            ..SearchInput::default()
+        },
+    )
+    .await
+    .apps
+    .into_iter()
+    .map(|a| a.app_id)
+    .collect();
+    // "app" matches every app (descriptions say "mini-app"): with a window of 5, the five
+    // most popular are ranked by text, the rest follow by popularity.
+    let whole = broad(fixture, "app", 5, 100, 0).await;
+    assert_eq!(whole.len(), CATALOGUE.len());
+    let head: HashSet<&String> = whole[..5].iter().collect();
+    let popular_head: HashSet<&String> = by_popularity[..5].iter().collect();
+    assert_eq!(head, popular_head);
+    assert_eq!(whole[5..], by_popularity[5..]);
+    let mut paged = Vec::new();
+    for offset in (0..56).step_by(7) {
+        paged.extend(broad(fixture, "app", 5, 7, offset).await);
+    }
+    assert_eq!(paged, whole, "pages repeat or skip apps");
+    // The exact name still comes first, wherever its popularity puts it.
+    let exact = broad(fixture, "notes app", 1, 10, 0).await;
+    assert_eq!(exact.first().map(String::as_str), Some("ma_notes_app"));
+    assert!(exact.contains(&"ma_quick_notes".to_owned()));
 }

@@ -106,53 +106,105 @@ fn push_order(builder: &mut QueryBuilder<'_, Postgres>, sort: CatalogueSort, sea
     builder.push("a.app_id");
 }
 
+/// `a` is a listed app matching `query`'s filters and, when `tsquery` is given, its text.
+fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: &CatalogueQuery, tsquery: &str) {
+    push_filters(builder, query);
+    if !tsquery.is_empty() {
+        builder
+            .push(" AND a.search_document @@ to_tsquery('simple', ")
+            .push_bind(tsquery.to_owned())
+            .push(")");
+    }
+}
+
+async fn fetch_apps(
+    builder: &mut QueryBuilder<'_, Postgres>,
+    pool: &sqlx::PgPool,
+) -> RepoResult<Vec<CatalogueApp>> {
+    let rows = builder
+        .build()
+        .fetch_all(pool)
+        .await
+        .map_err(map_sqlx_error)?;
+    rows.iter()
+        .map(|row| app_from_row(row).map_err(map_sqlx_error))
+        .collect()
+}
+
 #[async_trait]
 impl StoreSearchRepository for PgDatabase {
     async fn search_apps(&self, query: &CatalogueQuery) -> RepoResult<CataloguePage> {
-        let searching = !query.words.is_empty();
-        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
-        builder.push(COLUMNS);
-        if searching {
-            builder
-                .push(", lower(a.name) = ")
-                .push_bind(query.exact.clone().unwrap_or_default())
-                .push(" AS exact, ts_rank_cd(a.search_document, q.tsq) AS rank")
-                .push(", count(*) OVER () AS total FROM to_tsquery('simple', ")
-                .push_bind(tsquery_text(&query.words, &query.corrections))
-                .push(") AS q(tsq), apps a");
-            push_filters(&mut builder, query);
-            builder.push(" AND a.search_document @@ q.tsq");
-        } else {
+        if query.words.is_empty() {
             // Browse walks a partial index in the sort's order and stops at the page; the
             // count is a separate (index-only) query.
-            builder.push(", NULL::int8 AS total FROM apps a");
-            push_filters(&mut builder, query);
+            let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
+            builder.push(COLUMNS).push(" FROM apps a");
+            push_match(&mut builder, query, "");
+            push_order(&mut builder, query.sort, false);
+            builder
+                .push(" LIMIT ")
+                .push_bind(query.limit)
+                .push(" OFFSET ")
+                .push_bind(query.offset);
+            let apps = fetch_apps(&mut builder, &self.app).await?;
+            let total = self.count_matches(query).await?;
+            return Ok(CataloguePage { apps, total });
         }
-        push_order(&mut builder, query.sort, searching);
+        let tsquery = tsquery_text(&query.words, &query.corrections);
+        let exact = query.exact.clone().unwrap_or_default();
+        let total = self.count_matches(query).await?;
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
+        builder.push(COLUMNS);
+        if query.sort != CatalogueSort::Relevance || total < query.window {
+            // Ranked whole: every match's text rank (at most `window` of them).
+            builder
+                .push(", lower(a.name) = ")
+                .push_bind(exact)
+                .push(" AS exact, ts_rank_cd(a.search_document, to_tsquery('simple', ")
+                .push_bind(tsquery.clone())
+                .push(")) AS rank FROM apps a");
+            push_match(&mut builder, query, &tsquery);
+            push_order(&mut builder, query.sort, true);
+        } else {
+            // Broad: exact names, then the `window` most popular matches by text rank, then
+            // the other matches by popularity. Each part walks an index and stops early.
+            let rest = (query.offset + query.limit - query.window).max(0);
+            builder.push(
+                " FROM (SELECT a.app_id, 0 AS part, 0::float8 AS rank, a.popularity FROM apps a",
+            );
+            push_match(&mut builder, query, &tsquery);
+            builder
+                .push(" AND lower(a.name) = ")
+                .push_bind(exact.clone())
+                .push(" UNION ALL SELECT t.app_id, 1, ts_rank_cd(t.search_document, to_tsquery('simple', ")
+                .push_bind(tsquery.clone())
+                .push("))::float8, t.popularity FROM (SELECT a.app_id, a.search_document, a.popularity FROM apps a");
+            push_match(&mut builder, query, &tsquery);
+            builder
+                .push(" AND lower(a.name) <> ")
+                .push_bind(exact.clone())
+                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+                .push_bind(query.window)
+                .push(") t UNION ALL SELECT t.app_id, 2, 0::float8, t.popularity FROM (SELECT a.app_id, a.popularity FROM apps a");
+            push_match(&mut builder, query, &tsquery);
+            builder
+                .push(" AND lower(a.name) <> ")
+                .push_bind(exact)
+                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+                .push_bind(rest)
+                .push(" OFFSET ")
+                .push_bind(query.window)
+                .push(
+                    ") t) o JOIN apps a ON a.app_id = o.app_id \
+                       ORDER BY o.part, o.rank DESC, o.popularity DESC, o.app_id",
+                );
+        }
         builder
             .push(" LIMIT ")
             .push_bind(query.limit)
             .push(" OFFSET ")
             .push_bind(query.offset);
-        let rows = builder
-            .build()
-            .fetch_all(&self.app)
-            .await
-            .map_err(map_sqlx_error)?;
-        let mut apps = Vec::with_capacity(rows.len());
-        let mut total = None;
-        for row in &rows {
-            apps.push(app_from_row(row).map_err(map_sqlx_error)?);
-            total = row
-                .try_get::<Option<i64>, _>("total")
-                .map_err(map_sqlx_error)?;
-        }
-        let total = match total {
-            Some(total) => total,
-            // Browse, or a page past the end (no row to read the count from).
-            None if !searching || query.offset > 0 => self.count_matches(query).await?,
-            None => 0,
-        };
+        let apps = fetch_apps(&mut builder, &self.app).await?;
         Ok(CataloguePage { apps, total })
     }
 
@@ -255,19 +307,23 @@ impl StoreSearchRepository for PgDatabase {
 }
 
 impl PgDatabase {
-    /// How many listed apps match (for a page past the end).
+    /// How many listed apps match: all when browsing, at most `window` when searching.
     async fn count_matches(&self, query: &CatalogueQuery) -> RepoResult<i64> {
-        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT count(*) FROM ");
+        let mut builder: QueryBuilder<'_, Postgres> =
+            QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM apps a");
         if query.words.is_empty() {
-            builder.push("apps a");
-            push_filters(&mut builder, query);
+            push_match(&mut builder, query, "");
+            builder.push(") s");
         } else {
+            push_match(
+                &mut builder,
+                query,
+                &tsquery_text(&query.words, &query.corrections),
+            );
             builder
-                .push("to_tsquery('simple', ")
-                .push_bind(tsquery_text(&query.words, &query.corrections))
-                .push(") AS q(tsq), apps a");
-            push_filters(&mut builder, query);
-            builder.push(" AND a.search_document @@ q.tsq");
+                .push(" LIMIT ")
+                .push_bind(query.window.max(1))
+                .push(") s");
         }
         builder
             .build_query_scalar::<i64>()

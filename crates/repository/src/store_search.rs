@@ -37,6 +37,11 @@ pub struct CatalogueQuery {
     pub sort: CatalogueSort,
     pub limit: i64,
     pub offset: i64,
+    /// Bounds the work of a search: matches are counted up to this many (`total` is then
+    /// this number, "at least"), and a query matching at least this many apps is ranked
+    /// "broadly": exact names first, then the `window` most popular matches ordered by text
+    /// rank, then the other matches by popularity. A query matching fewer is ranked whole.
+    pub window: i64,
 }
 
 /// An app as listings show it.
@@ -60,7 +65,7 @@ pub struct CatalogueApp {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CataloguePage {
     pub apps: Vec<CatalogueApp>,
-    /// Matching apps in all (for paging).
+    /// Matching apps in all (for paging); a search counts at most `window`.
     pub total: i64,
 }
 

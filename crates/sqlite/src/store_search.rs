@@ -178,28 +178,80 @@ impl StoreSearchRepository for SqliteDatabase {
             return Ok(CataloguePage { apps, total });
         }
 
+        let total = self.count_matches(query).await?;
+        let matching = match_text(&query.words, &query.corrections);
         let exact = query.exact.clone().unwrap_or_default();
         let exact_chars = i64::try_from(exact.chars().count()).unwrap_or(i64::MAX);
-        let mut builder: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT *, count(*) OVER () AS total FROM (SELECT ");
-        builder
-            .push(COLUMNS)
-            .push(", a.popularity")
-            // Exact name: the name column starts with the query as a phrase and is as long
-            // as the query (SQLite's lower() folds ASCII only; FTS5 folds every script).
-            .push(", (length(a.name) = ")
-            .push_bind(exact_chars)
-            .push(" AND a.rowid IN (SELECT rowid FROM apps_fts WHERE apps_fts MATCH ")
-            .push_bind(format!("name : ^ {}", fts_string(&exact)))
-            .push(")) AS exact, ")
-            .push(BM25)
-            .push(" AS rank FROM apps_fts JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
-            .push_bind(match_text(&query.words, &query.corrections))
-            .push(" AND");
-        push_filters(&mut builder, query);
-        builder.push(") AS a");
-        // The outer query sees the inner columns under the same alias.
-        push_order(&mut builder, query.sort, true);
+        // Exact name: the name column starts with the query as a phrase and is as long as
+        // the query (SQLite's lower() folds ASCII only; FTS5 folds every script).
+        let push_exact = |builder: &mut QueryBuilder<'_, Sqlite>| {
+            builder
+                .push("(length(a.name) = ")
+                .push_bind(exact_chars)
+                .push(" AND a.rowid IN (SELECT rowid FROM apps_fts WHERE apps_fts MATCH ")
+                .push_bind(format!("name : ^ {}", fts_string(&exact)))
+                .push("))");
+        };
+        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT ");
+        if query.sort != CatalogueSort::Relevance || total < query.window {
+            // Ranked whole: every match's bm25 (at most `window` of them).
+            builder
+                .push("* FROM (SELECT ")
+                .push(COLUMNS)
+                .push(", a.popularity, ");
+            push_exact(&mut builder);
+            builder
+                .push(" AS exact, ")
+                .push(BM25)
+                .push(" AS rank FROM apps_fts JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
+                .push_bind(matching)
+                .push(" AND");
+            push_filters(&mut builder, query);
+            builder.push(") AS a");
+            // The outer query sees the inner columns under the same alias.
+            push_order(&mut builder, query.sort, true);
+        } else {
+            // Broad: exact names, then the `window` most popular matches with those whose
+            // name holds the words first, then the other matches by popularity.
+            let rest = (query.offset + query.limit - query.window).max(0);
+            let push_hits = |builder: &mut QueryBuilder<'_, Sqlite>| {
+                builder
+                    .push(" FROM apps_fts JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
+                    .push_bind(matching.clone())
+                    .push(" AND");
+                push_filters(builder, query);
+            };
+            builder
+                .push(COLUMNS)
+                .push(" FROM (SELECT a.app_id, 0 AS part, a.popularity");
+            push_hits(&mut builder);
+            builder.push(" AND ");
+            push_exact(&mut builder);
+            builder
+                .push(" UNION ALL SELECT t.app_id, CASE WHEN t.rowid IN (SELECT rowid FROM apps_fts \
+                       WHERE apps_fts MATCH ")
+                .push_bind(format!("{{name}} : ({matching})"))
+                .push(") THEN 1 ELSE 2 END, t.popularity FROM (SELECT a.rowid, a.app_id, a.popularity");
+            push_hits(&mut builder);
+            builder.push(" AND NOT ");
+            push_exact(&mut builder);
+            builder
+                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+                .push_bind(query.window)
+                .push(") t UNION ALL SELECT * FROM (SELECT a.app_id, 3, a.popularity");
+            push_hits(&mut builder);
+            builder.push(" AND NOT ");
+            push_exact(&mut builder);
+            builder
+                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+                .push_bind(rest)
+                .push(" OFFSET ")
+                .push_bind(query.window)
+                .push(
+                    ")) AS o JOIN apps a ON a.app_id = o.app_id \
+                       ORDER BY o.part, o.popularity DESC, o.app_id",
+                );
+        }
         builder
             .push(" LIMIT ")
             .push_bind(query.limit)
@@ -211,12 +263,6 @@ impl StoreSearchRepository for SqliteDatabase {
             .await
             .map_err(map_sqlx_error)?;
         let apps: Vec<CatalogueApp> = rows.iter().map(app_from_row).collect::<RepoResult<_>>()?;
-        let total = match rows.first() {
-            Some(row) => row.try_get::<i64, _>("total").map_err(map_sqlx_error)?,
-            // A page past the end carries no row to read the count from.
-            None if query.offset > 0 => self.count_matches(query).await?,
-            None => 0,
-        };
         Ok(CataloguePage { apps, total })
     }
 
@@ -337,18 +383,22 @@ impl StoreSearchRepository for SqliteDatabase {
 }
 
 impl SqliteDatabase {
-    /// How many listed apps match.
+    /// How many listed apps match: all when browsing, at most `window` when searching.
     async fn count_matches(&self, query: &CatalogueQuery) -> RepoResult<i64> {
-        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT count(*) FROM ");
+        let mut builder: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM ");
         if query.words.is_empty() {
             builder.push("apps a WHERE");
+            push_filters(&mut builder, query);
         } else {
             builder
                 .push("apps_fts JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
                 .push_bind(match_text(&query.words, &query.corrections))
                 .push(" AND");
+            push_filters(&mut builder, query);
+            builder.push(" LIMIT ").push_bind(query.window.max(1));
         }
-        push_filters(&mut builder, query);
+        builder.push(")");
         builder
             .build_query_scalar::<i64>()
             .fetch_one(&self.reader)

@@ -16,6 +16,9 @@ pub const CANDIDATES_PER_WORD: i64 = 50;
 /// Corrections kept per misspelt word (the closest by trigram similarity).
 pub const CORRECTIONS_PER_WORD: usize = 8;
 const MAX_CATEGORY_CHARS: usize = 100;
+/// Matches a search counts and ranks by text in full; a broader query is ranked by text
+/// among its most popular matches only (docs/store_search.md, "Broad queries").
+pub const RANK_WINDOW: i64 = 1_000;
 
 /// A listing request as the caller sent it; `None` takes the default.
 #[derive(Debug, Clone, Default)]
@@ -122,6 +125,7 @@ pub fn build_query(
         sort: sort.unwrap_or(CatalogueSort::Popular),
         limit,
         offset,
+        window: RANK_WINDOW,
     })
 }
 
