@@ -123,6 +123,9 @@ async fn fetch_apps(
 ) -> RepoResult<Vec<CatalogueApp>> {
     let rows = builder
         .build()
+        // Unnamed: planned with the actual text each time (a cached generic plan cannot
+        // know whether a word is rare or in every document).
+        .persistent(false)
         .fetch_all(pool)
         .await
         .map_err(map_sqlx_error)?;
@@ -151,41 +154,51 @@ impl StoreSearchRepository for PgDatabase {
             return Ok(CataloguePage { apps, total });
         }
         let tsquery = tsquery_text(&query.words, &query.corrections);
+        if query.sort != CatalogueSort::Relevance {
+            // The sort's index, walked with the text as a filter; the count stops at the
+            // window.
+            let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
+            builder.push(COLUMNS).push(" FROM apps a");
+            push_match(&mut builder, query, &tsquery);
+            push_order(&mut builder, query.sort, false);
+            builder
+                .push(" LIMIT ")
+                .push_bind(query.limit)
+                .push(" OFFSET ")
+                .push_bind(query.offset);
+            let apps = fetch_apps(&mut builder, &self.app).await?;
+            let total = self.count_matches(query).await?;
+            return Ok(CataloguePage { apps, total });
+        }
+        // Relevance, in one statement: exact names first; then the `window` most popular
+        // other matches by text rank; then, past the window, the rest by popularity. When
+        // fewer than `window` apps match, that is every match by text rank. Each part walks
+        // an index and stops early, so a very common word costs no more than a rare one.
         let exact = query.exact.clone().unwrap_or_default();
-        let total = self.count_matches(query).await?;
-        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
-        builder.push(COLUMNS);
-        if query.sort != CatalogueSort::Relevance || total < query.window {
-            // Ranked whole: every match's text rank (at most `window` of them).
-            builder
-                .push(", lower(a.name) = ")
-                .push_bind(exact)
-                .push(" AS exact, ts_rank_cd(a.search_document, to_tsquery('simple', ")
-                .push_bind(tsquery.clone())
-                .push(")) AS rank FROM apps a");
-            push_match(&mut builder, query, &tsquery);
-            push_order(&mut builder, query.sort, true);
-        } else {
-            // Broad: exact names, then the `window` most popular matches by text rank, then
-            // the other matches by popularity. Each part walks an index and stops early.
-            let rest = (query.offset + query.limit - query.window).max(0);
-            builder.push(
-                " FROM (SELECT a.app_id, 0 AS part, 0::float8 AS rank, a.popularity FROM apps a",
-            );
-            push_match(&mut builder, query, &tsquery);
-            builder
-                .push(" AND lower(a.name) = ")
-                .push_bind(exact.clone())
-                .push(" UNION ALL SELECT t.app_id, 1, ts_rank_cd(t.search_document, to_tsquery('simple', ")
-                .push_bind(tsquery.clone())
-                .push("))::float8, t.popularity FROM (SELECT a.app_id, a.search_document, a.popularity FROM apps a");
-            push_match(&mut builder, query, &tsquery);
-            builder
-                .push(" AND lower(a.name) <> ")
-                .push_bind(exact.clone())
-                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
-                .push_bind(query.window)
-                .push(") t UNION ALL SELECT t.app_id, 2, 0::float8, t.popularity FROM (SELECT a.app_id, a.popularity FROM apps a");
+        let rest = (query.offset + query.limit - query.window).max(0);
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+            "WITH exact AS MATERIALIZED (SELECT a.app_id, a.popularity FROM apps a",
+        );
+        push_match(&mut builder, query, &tsquery);
+        builder
+            .push(" AND lower(a.name) = ")
+            .push_bind(exact.clone())
+            .push(
+                "), top AS MATERIALIZED (SELECT a.app_id, a.popularity, \
+                   ts_rank_cd(a.search_document, to_tsquery('simple', ",
+            )
+            .push_bind(tsquery.clone())
+            .push("))::float8 AS rank FROM apps a");
+        push_match(&mut builder, query, &tsquery);
+        builder
+            .push(" AND lower(a.name) <> ")
+            .push_bind(exact.clone())
+            .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+            .push_bind(query.window)
+            .push("), ordered AS (SELECT app_id, 0 AS part, 0::float8 AS rank, popularity FROM exact \
+                   UNION ALL SELECT app_id, 1, rank, popularity FROM top");
+        if rest > 0 {
+            builder.push(" UNION ALL SELECT t.app_id, 2, 0::float8, t.popularity FROM (SELECT a.app_id, a.popularity FROM apps a");
             push_match(&mut builder, query, &tsquery);
             builder
                 .push(" AND lower(a.name) <> ")
@@ -194,17 +207,39 @@ impl StoreSearchRepository for PgDatabase {
                 .push_bind(rest)
                 .push(" OFFSET ")
                 .push_bind(query.window)
-                .push(
-                    ") t) o JOIN apps a ON a.app_id = o.app_id \
-                       ORDER BY o.part, o.rank DESC, o.popularity DESC, o.app_id",
-                );
+                .push(") t");
         }
         builder
-            .push(" LIMIT ")
+            .push(") SELECT ")
+            .push(COLUMNS)
+            .push(", least(")
+            .push_bind(query.window)
+            .push(
+                ", (SELECT count(*) FROM exact) + (SELECT count(*) FROM top)) AS total \
+                   FROM ordered o JOIN apps a ON a.app_id = o.app_id \
+                   ORDER BY o.part, o.rank DESC, o.popularity DESC, o.app_id LIMIT ",
+            )
             .push_bind(query.limit)
             .push(" OFFSET ")
             .push_bind(query.offset);
-        let apps = fetch_apps(&mut builder, &self.app).await?;
+        let rows = builder
+            .build()
+            .persistent(false)
+            .fetch_all(&self.app)
+            .await
+            .map_err(map_sqlx_error)?;
+        let mut apps = Vec::with_capacity(rows.len());
+        let mut total = None;
+        for row in &rows {
+            apps.push(app_from_row(row).map_err(map_sqlx_error)?);
+            total = Some(row.try_get::<i64, _>("total").map_err(map_sqlx_error)?);
+        }
+        let total = match total {
+            Some(total) => total,
+            // A page past the end carries no row to read the count from.
+            None if query.offset > 0 => self.count_matches(query).await?,
+            None => 0,
+        };
         Ok(CataloguePage { apps, total })
     }
 
@@ -327,6 +362,7 @@ impl PgDatabase {
         }
         builder
             .build_query_scalar::<i64>()
+            .persistent(false)
             .fetch_one(&self.app)
             .await
             .map_err(map_sqlx_error)
