@@ -96,7 +96,8 @@ impl From<CatalogueApp> for CatalogueAppView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogueList {
     pub apps: Vec<CatalogueAppView>,
-    /// Listed apps matching in all.
+    /// Listed apps matching in all; a search counts up to 1,000 (a query matching more
+    /// reports 1,000).
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
