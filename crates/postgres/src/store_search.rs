@@ -16,6 +16,9 @@ use tmcp_repository::{
 /// Trigram similarity a vocabulary term needs to be a typo candidate. Low enough for two
 /// typos in a 9-letter word ("calcluatro" → "calculator" shares 4 of 18 trigrams, 0.22).
 const SIMILARITY_THRESHOLD: &str = "0.2";
+/// Matches of a broad query ranked by text: its most popular ones (`ts_rank_cd` costs
+/// microseconds per document, so it runs on a bounded set).
+const TEXT_RANKED: i64 = 200;
 
 /// The listing columns, in [`app_from_row`]'s order.
 const COLUMNS: &str = "a.app_id, a.name, a.short_description, a.category, a.classification, \
@@ -170,10 +173,11 @@ impl StoreSearchRepository for PgDatabase {
             let total = self.count_matches(query).await?;
             return Ok(CataloguePage { apps, total });
         }
-        // Relevance, in one statement: exact names first; then the `window` most popular
-        // other matches by text rank; then, past the window, the rest by popularity. When
-        // fewer than `window` apps match, that is every match by text rank. Each part walks
-        // an index and stops early, so a very common word costs no more than a rare one.
+        // Relevance, in one statement: exact names first; then the most popular other
+        // matches (at most TEXT_RANKED) by text rank; then the rest by popularity. With at
+        // most TEXT_RANKED matches that is every match by text rank. The count comes from
+        // the first `window` matches by popularity. Each part walks an index and stops
+        // early, so a very common word costs about as much as a rare one.
         let exact = query.exact.clone().unwrap_or_default();
         let rest = (query.offset + query.limit - query.window).max(0);
         let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new(
@@ -184,21 +188,33 @@ impl StoreSearchRepository for PgDatabase {
             .push(" AND lower(a.name) = ")
             .push_bind(exact.clone())
             .push(
-                "), top AS MATERIALIZED (SELECT a.app_id, a.popularity, \
-                   ts_rank_cd(a.search_document, to_tsquery('simple', ",
-            )
-            .push_bind(tsquery.clone())
-            .push("))::float8 AS rank FROM apps a");
+                "), top AS MATERIALIZED (SELECT a.app_id, a.popularity, a.search_document \
+                 FROM apps a",
+            );
         push_match(&mut builder, query, &tsquery);
         builder
             .push(" AND lower(a.name) <> ")
             .push_bind(exact.clone())
             .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
             .push_bind(query.window)
-            .push("), ordered AS (SELECT app_id, 0 AS part, 0::float8 AS rank, popularity FROM exact \
-                   UNION ALL SELECT app_id, 1, rank, popularity FROM top");
+            .push(
+                "), ordered AS (SELECT app_id, 0 AS part, 0::float8 AS rank, popularity FROM exact \
+                 UNION ALL SELECT app_id, 1, ts_rank_cd(search_document, to_tsquery('simple', ",
+            )
+            .push_bind(tsquery.clone())
+            .push(
+                "))::float8, popularity FROM (SELECT * FROM top ORDER BY popularity DESC, app_id \
+                 LIMIT ",
+            )
+            .push_bind(query.window.min(TEXT_RANKED))
+            .push(
+                ") r UNION ALL SELECT app_id, 2, 0::float8, popularity FROM (SELECT * FROM top \
+                 ORDER BY popularity DESC, app_id OFFSET ",
+            )
+            .push_bind(query.window.min(TEXT_RANKED))
+            .push(") u");
         if rest > 0 {
-            builder.push(" UNION ALL SELECT t.app_id, 2, 0::float8, t.popularity FROM (SELECT a.app_id, a.popularity FROM apps a");
+            builder.push(" UNION ALL SELECT t.app_id, 3, 0::float8, t.popularity FROM (SELECT a.app_id, a.popularity FROM apps a");
             push_match(&mut builder, query, &tsquery);
             builder
                 .push(" AND lower(a.name) <> ")
