@@ -203,7 +203,7 @@ impl StoreSearchRepository for SqliteDatabase {
             builder
                 .push(" AS exact, ")
                 .push(BM25)
-                .push(" AS rank FROM apps_fts JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
+                .push(" AS rank FROM apps_fts CROSS JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
                 .push_bind(matching)
                 .push(" AND");
             push_filters(&mut builder, query);
@@ -216,7 +216,7 @@ impl StoreSearchRepository for SqliteDatabase {
             let rest = (query.offset + query.limit - query.window).max(0);
             let push_hits = |builder: &mut QueryBuilder<'_, Sqlite>| {
                 builder
-                    .push(" FROM apps_fts JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
+                    .push(" FROM apps_fts CROSS JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
                     .push_bind(matching.clone())
                     .push(" AND");
                 push_filters(builder, query);
@@ -392,7 +392,9 @@ impl SqliteDatabase {
             push_filters(&mut builder, query);
         } else {
             builder
-                .push("apps_fts JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
+                .push(
+                    "apps_fts CROSS JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ",
+                )
                 .push_bind(match_text(&query.words, &query.corrections))
                 .push(" AND");
             push_filters(&mut builder, query);
