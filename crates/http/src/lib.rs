@@ -38,7 +38,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::oauth::routes())
         .merge(routes::storage::routes())
         .merge(routes::payments::routes())
-        .merge(routes::wallet::routes());
+        .merge(routes::wallet::routes())
+        .merge(routes::store::packages::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

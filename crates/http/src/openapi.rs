@@ -81,6 +81,10 @@ pub use responses::SharedResponses;
         crate::routes::wallet::top_up::top_up,
         crate::routes::wallet::reads::balance,
         crate::routes::wallet::reads::transactions,
+        crate::routes::store::packages::upload,
+        crate::routes::store::packages::list,
+        crate::routes::store::packages::download,
+        crate::routes::store::packages::check_updates,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -138,6 +142,14 @@ pub use responses::SharedResponses;
         crate::routes::wallet::views::TransactionList,
         crate::routes::wallet::methods::AddMethodRequest,
         crate::routes::wallet::top_up::TopUpBody,
+        crate::routes::store::packages::UploadVersionForm,
+        crate::routes::store::packages::VersionView,
+        crate::routes::store::packages::VersionList,
+        crate::routes::store::packages::InstalledAppBody,
+        crate::routes::store::packages::CheckUpdatesRequest,
+        crate::routes::store::packages::DownloadInfo,
+        crate::routes::store::packages::UpdateView,
+        crate::routes::store::packages::CheckUpdatesResponse,
     )),
     modifiers(&SessionSecurity, &TepBearer, &SharedResponses),
     tags(
@@ -156,6 +168,9 @@ pub use responses::SharedResponses;
         (name = "wallet", description = "Payment methods, top-ups through a payment processor \
                                          (built-in `sandbox`), balances and history. Amounts are \
                                          strings in major units with the currency's decimals."),
+        (name = "store", description = "The mini-app store: versions and their packages \
+                                        (streamed uploads, verified downloads with ETag and \
+                                        ranges) and update checks."),
     )
 )]
 pub struct ApiDoc;

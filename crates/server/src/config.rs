@@ -9,9 +9,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub mod payments;
+pub mod store;
 pub mod wallet;
 pub mod webhooks;
 pub use payments::PaymentsConfig;
+pub use store::StoreConfig;
 pub use wallet::WalletConfig;
 pub use webhooks::WebhooksConfig;
 
@@ -77,6 +79,8 @@ pub struct Config {
     pub payments: PaymentsConfig,
     /// Payment methods, top-ups and their processor (`[wallet]`, `TMCP_WALLET__*`).
     pub wallet: WalletConfig,
+    /// The mini-app store's packages (`[store]`, `TMCP_STORE__*`).
+    pub store: StoreConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -403,6 +407,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             payments: PaymentsConfig::default(),
             wallet: WalletConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -555,6 +560,7 @@ impl Config {
             bail!("TMCP_API_RATE_PER_MINUTE and TMCP_API_RATE_BURST must be at least 1");
         }
         self.storage.validate()?;
+        self.store.validate()?;
         self.payments.validate()?;
         self.redis.validate()?;
         self.http.validate()?;

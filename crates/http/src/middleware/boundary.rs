@@ -15,6 +15,9 @@
 //! decoded into text, `Authorization: Basic` on the OAuth endpoints, checks [`clean_text`]
 //! itself.
 //!
+//! Routes that stream their body ([`STREAMED_BODY_ROUTES`]: package uploads, whose files are
+//! binary) are not buffered here; they check their own text fields.
+//!
 //! A refusal is 400: `INVALID_REQUEST` in the envelope with `details.location` (`path`,
 //! `query` or `body`), or RFC 6749 `invalid_request` on `/oauth2/*`.
 
@@ -116,6 +119,19 @@ pub fn check_body(bytes: &[u8], form: bool) -> Result<(), Location> {
     }
 }
 
+/// Routes (as matched, for `POST`) whose bodies are streamed by their handler and never
+/// buffered here: `multipart/form-data` uploads with a binary part. Their handlers check
+/// each text field by the same rule.
+pub const STREAMED_BODY_ROUTES: &[&str] = &["/api/v1/developer/apps/{app_id}/versions"];
+
+fn streams_body(request: &Request) -> bool {
+    request.method() == axum::http::Method::POST
+        && request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .is_some_and(|path| STREAMED_BODY_ROUTES.contains(&path.as_str()))
+}
+
 fn is_oauth(uri: &Uri) -> bool {
     uri.path().starts_with("/oauth2/")
 }
@@ -159,7 +175,7 @@ pub async fn check(request: Request, next: Next) -> Response {
     if let Err(location) = check_uri(request.uri()) {
         return refusal(oauth, location);
     }
-    if request.body().size_hint().exact() == Some(0) {
+    if request.body().size_hint().exact() == Some(0) || streams_body(&request) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

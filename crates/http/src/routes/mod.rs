@@ -6,5 +6,6 @@ pub mod mfa;
 pub mod oauth;
 pub mod payments;
 pub mod storage;
+pub mod store;
 pub mod wallet;
 pub mod wellknown;

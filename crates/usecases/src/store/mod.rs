@@ -4,6 +4,7 @@
 //! [`StoreError`] and [`StoreSettings`].
 
 pub mod error;
+pub mod packages;
 
 pub use error::StoreError;
 
