@@ -136,17 +136,30 @@ fn is_oauth(uri: &Uri) -> bool {
     uri.path().starts_with("/oauth2/")
 }
 
-fn refusal(oauth: bool, location: Location) -> Response {
-    let message = format!(
+fn refusal_message(location: Location) -> String {
+    format!(
         "request text must be UTF-8 without NUL characters (in the {})",
         location.as_str()
-    );
+    )
+}
+
+/// The envelope's refusal of text that breaks the rule, for handlers that check text the
+/// middleware does not see (the text parts of a streamed multipart body).
+pub fn text_refusal(location: Location) -> ApiError {
+    ApiError::invalid_request(refusal_message(location))
+        .with_details(json!({ "location": location.as_str() }))
+}
+
+/// Whether raw bytes are text the server accepts: UTF-8 without NUL.
+pub fn is_clean_text(bytes: &[u8]) -> bool {
+    clean_bytes(bytes)
+}
+
+fn refusal(oauth: bool, location: Location) -> Response {
     if oauth {
-        OAuthError::invalid_request(message).into_response()
+        OAuthError::invalid_request(refusal_message(location)).into_response()
     } else {
-        ApiError::invalid_request(message)
-            .with_details(json!({ "location": location.as_str() }))
-            .into_response()
+        text_refusal(location).into_response()
     }
 }
 

@@ -19,5 +19,6 @@ mod payments;
 mod ratelimit;
 mod redis_outage;
 mod storage;
+mod store_packages;
 mod tep;
 mod wallet;

@@ -10,6 +10,7 @@
 use crate::auth::{SessionOrTep, SessionPrincipal};
 use crate::error::{field_errors, ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
+use crate::middleware::boundary;
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
@@ -119,14 +120,15 @@ fn multipart_error(error: &MultipartError, limit: u64) -> StoreError {
     }
 }
 
-fn field_error(field: &str, message: &str) -> StoreError {
+fn field_error(field: &str, message: &str) -> ApiError {
     let mut errors = FieldErrors::new();
     errors.add(field, message);
-    StoreError::InvalidFields(errors)
+    field_errors(&errors)
 }
 
-/// Reads a text field of at most [`MAX_TEXT_FIELD_BYTES`].
-async fn text_field(mut field: Field<'_>, name: &str, limit: u64) -> Result<String, StoreError> {
+/// Reads a text field of at most [`MAX_TEXT_FIELD_BYTES`]. Text breaking the request-text
+/// rule (UTF-8 without NUL) is refused as the boundary middleware refuses it elsewhere.
+async fn text_field(mut field: Field<'_>, name: &str, limit: u64) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field
         .chunk()
@@ -138,7 +140,10 @@ async fn text_field(mut field: Field<'_>, name: &str, limit: u64) -> Result<Stri
         }
         bytes.extend_from_slice(&chunk);
     }
-    String::from_utf8(bytes).map_err(|_| field_error(name, "must be UTF-8 text"))
+    if !boundary::is_clean_text(&bytes) {
+        return Err(boundary::text_refusal(boundary::Location::Body));
+    }
+    String::from_utf8(bytes).map_err(|_| boundary::text_refusal(boundary::Location::Body))
 }
 
 /// Reads the form, streaming the package part into `upload`.
@@ -146,7 +151,7 @@ async fn read_form(
     multipart: &mut Multipart,
     upload: &mut PackageUpload,
     limit: u64,
-) -> Result<UploadFields, StoreError> {
+) -> Result<UploadFields, ApiError> {
     let mut fields = UploadFields::default();
     let mut package_seen = false;
     while let Some(mut field) = multipart
@@ -202,7 +207,7 @@ async fn read_form(
                        UTF-8 without NUL."),
     responses(
         (status = 201, description = "stored: the version, `pending`", body = VersionView),
-        (status = 400, description = "`INVALID_REQUEST`: not a readable `multipart/form-data` body", body = ErrorEnvelope),
+        (status = 400, description = "`INVALID_REQUEST`: not a readable `multipart/form-data` body, or a text part that is not UTF-8 or holds NUL (`details.location` `body`)", body = ErrorEnvelope),
         (status = 403, description = "`INSUFFICIENT_PERMISSIONS`: the caller is not a developer or an admin", body = ErrorEnvelope),
         (status = 404, description = "`APP_NOT_FOUND`: no such app of the caller", body = ErrorEnvelope),
         (status = 409, description = "`CONFLICT`: that version was submitted or decided and cannot change", body = ErrorEnvelope),
@@ -241,7 +246,7 @@ pub async fn upload(
         Ok(fields) => fields,
         Err(error) => {
             upload.abort().await;
-            return Err(error.into());
+            return Err(error);
         }
     };
     let written = upload.finish().await?;

@@ -416,6 +416,36 @@ pub(super) fn routes() -> Vec<Route> {
             ],
         ),
         get("/wallet/v1/payment-methods", Session),
+        // Store: versions and packages.
+        route(
+            M::POST,
+            "/api/v1/developer/apps/{app_id}/versions",
+            Developer,
+            Payload::Multipart(vec![
+                ("version", "1.0.0"),
+                ("release_notes", "Notes"),
+                ("min_os_version", "14.0"),
+            ]),
+            &["version", "release_notes", "min_os_version"],
+        ),
+        get("/api/v1/developer/apps/{app_id}/versions", Developer),
+        get(
+            "/api/v1/store/apps/{app_id}/versions/{version}/package",
+            Session,
+        ),
+        route(
+            M::POST,
+            "/api/v1/client/check-updates",
+            Session,
+            Payload::Json(json!({"installed_apps": [{"miniapp_id": "ma_probe",
+                "current_version": "0.0.1"}], "platform": "ios", "client_version": "1.0"})),
+            &[
+                "/installed_apps/0/miniapp_id",
+                "/installed_apps/0/current_version",
+                "/platform",
+                "/client_version",
+            ],
+        ),
         route(
             M::POST,
             "/wallet/v1/payment-methods",
