@@ -42,6 +42,18 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/developer/apps/{app_id}/audit",
             get(developer::audit),
         )
+        .route(
+            "/api/v1/developer/apps/{app_id}/webhooks/events",
+            get(developer::webhook_events),
+        )
+        .route(
+            "/api/v1/developer/apps/{app_id}/webhooks/events/{event_id}",
+            get(developer::webhook_event),
+        )
+        .route(
+            "/api/v1/developer/apps/{app_id}/webhooks/events/{event_id}/redeliver",
+            post(developer::redeliver),
+        )
         .route("/api/v1/admin/apps/review-queue", get(admin::queue))
         .route("/api/v1/admin/apps/{app_id}/approve", post(admin::approve))
         .route("/api/v1/admin/apps/{app_id}/reject", post(admin::reject))

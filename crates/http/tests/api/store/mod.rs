@@ -12,8 +12,8 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use tmcp_contract_tests::Fixture;
 use tmcp_domain::store::VersionStatus;
-use tmcp_domain::Clock;
 use tmcp_domain::user::Role;
+use tmcp_domain::Clock;
 use tmcp_repository::StoredVersion;
 use tmcp_usecases::accounts::{create_account, NewAccount};
 

@@ -1,8 +1,8 @@
 //! Installs and reviews.
 
 use super::*;
-use tmcp_domain::Clock;
 use crate::support::{on_both_engines, seed};
+use tmcp_domain::Clock;
 
 on_both_engines!(setup = setup, runtime = ();
     install_is_idempotent_and_reactivates,
