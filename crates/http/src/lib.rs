@@ -39,7 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::storage::routes())
         .merge(routes::payments::routes())
         .merge(routes::wallet::routes())
-        .merge(routes::store::packages::routes());
+        .merge(routes::store::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

@@ -81,6 +81,36 @@ pub use responses::SharedResponses;
         crate::routes::wallet::top_up::top_up,
         crate::routes::wallet::reads::balance,
         crate::routes::wallet::reads::transactions,
+        crate::routes::store::registration::register,
+        crate::routes::store::registration::status,
+        crate::routes::store::developer::list,
+        crate::routes::store::developer::get,
+        crate::routes::store::developer::patch,
+        crate::routes::store::developer::submit,
+        crate::routes::store::developer::audit,
+        crate::routes::store::developer::webhook_events,
+        crate::routes::store::developer::webhook_event,
+        crate::routes::store::developer::redeliver,
+        crate::routes::store::admin::queue,
+        crate::routes::store::admin::approve,
+        crate::routes::store::admin::reject,
+        crate::routes::store::admin::deprecate,
+        crate::routes::store::admin::remove,
+        crate::routes::store::admin::flags,
+        crate::routes::store::admin::summary,
+        crate::routes::store::admin::moderate,
+        crate::routes::store::admin::create_category,
+        crate::routes::store::admin::update_category,
+        crate::routes::store::admin::delete_category,
+        crate::routes::store::browse::category_list,
+        crate::routes::store::browse::detail,
+        crate::routes::store::browse::install,
+        crate::routes::store::browse::uninstall,
+        crate::routes::store::browse::installed,
+        crate::routes::store::browse::list_reviews,
+        crate::routes::store::browse::write_review,
+        crate::routes::store::browse::helpful,
+        crate::routes::store::capabilities::capabilities,
         crate::routes::store::packages::upload,
         crate::routes::store::packages::list,
         crate::routes::store::packages::download,
@@ -168,6 +198,11 @@ pub use responses::SharedResponses;
         (name = "wallet", description = "Payment methods, top-ups through a payment processor \
                                          (built-in `sandbox`), balances and history. Amounts are \
                                          strings in major units with the currency's decimals."),
+        (name = "store", description = "The mini-app store: developer registration and apps, \
+                                        versions, browse and search, installs and reviews"),
+        (name = "store-admin", description = "Store administration (admins): the review queue \
+                                              and decisions, flags, figures, moderation, \
+                                              categories"),
         (name = "store", description = "The mini-app store: versions and their packages \
                                         (streamed uploads, verified downloads with ETag and \
                                         ranges) and update checks."),

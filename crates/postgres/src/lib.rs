@@ -18,6 +18,8 @@ mod payment_tx;
 mod payments;
 mod sessions;
 mod storage;
+mod store;
+mod store_users;
 mod stored;
 mod system;
 mod tokens;

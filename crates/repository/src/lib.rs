@@ -109,6 +109,7 @@ pub trait Database:
     + PaymentMethodRepository
     + TopUpRepository
     + WalletReadRepository
+    + StoreRepository
     + AppVersionRepository
 {
 }
@@ -133,6 +134,7 @@ impl<T> Database for T where
         + PaymentMethodRepository
         + TopUpRepository
         + WalletReadRepository
+        + StoreRepository
         + AppVersionRepository
 {
 }

@@ -84,6 +84,9 @@ pub struct StatusChange {
     pub published_at: Option<OffsetDateTime>,
     pub at: OffsetDateTime,
     pub audit: AuditEntry,
+    /// A webhook for the app's backend (`app.approved`, `app.rejected`), written with the
+    /// change.
+    pub outbox: Option<crate::OutboxEvent>,
 }
 
 /// A category of the store (a tree through `parent_id`).
@@ -187,12 +190,13 @@ pub trait StoreRepository: Send + Sync {
     ) -> RepoResult<bool>;
     /// Applies `change` if the app is still in `change.from`; false otherwise.
     async fn change_status(&self, change: StatusChange) -> RepoResult<bool>;
-    /// Sets `featured` and/or `mandatory`; false when the app is gone.
+    /// Sets `featured`, `mandatory` and/or `classification`; false when the app is gone.
     async fn set_flags(
         &self,
         app_id: &str,
         featured: Option<bool>,
         mandatory: Option<bool>,
+        classification: Option<&str>,
         at: OffsetDateTime,
         audit: AuditEntry,
     ) -> RepoResult<bool>;
@@ -252,4 +256,21 @@ pub trait StoreRepository: Send + Sync {
         audit: AuditEntry,
     ) -> RepoResult<bool>;
     async fn rating_summary(&self, app_id: &str) -> RepoResult<RatingSummary>;
+}
+
+/// A [`RatingSummary`] from `(rating, count)` rows; ratings outside 1–5 are ignored.
+pub fn summarize_ratings(rows: &[(i32, i64)]) -> RatingSummary {
+    let mut summary = RatingSummary::default();
+    let mut sum = 0i64;
+    for &(rating, count) in rows {
+        if let Ok(index @ 0..=4) = usize::try_from(rating - 1) {
+            summary.histogram[index] += count;
+            summary.count += count;
+            sum += i64::from(rating) * count;
+        }
+    }
+    if summary.count > 0 {
+        summary.average = sum as f64 / summary.count as f64;
+    }
+    summary
 }

@@ -85,7 +85,10 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             ),
             head_limits: config.http.head_limits(),
             wallet: config.wallet.settings(),
-            store: config.store.settings(),
+            store: tmcp_usecases::store::StoreSettings {
+                allow_private_webhook_targets: config.webhooks.allow_private_targets,
+                ..config.store.settings()
+            },
             ..HttpSettings::default()
         }),
     }))

@@ -17,6 +17,8 @@ mod payment_tx;
 mod payments;
 mod sessions;
 mod storage;
+mod store;
+mod store_users;
 mod stored;
 mod system;
 mod time_text;

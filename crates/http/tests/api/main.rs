@@ -19,6 +19,7 @@ mod payments;
 mod ratelimit;
 mod redis_outage;
 mod storage;
+mod store;
 mod store_packages;
 mod tep;
 mod wallet;

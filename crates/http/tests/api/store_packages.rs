@@ -717,7 +717,7 @@ async fn check_updates_compares_semver(store: Store) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let updates = reply.json()["updates"].clone();
+    let updates = reply.json()["updates_available"].clone();
     assert_eq!(
         updates,
         json!([{
@@ -747,7 +747,7 @@ async fn check_updates_compares_semver(store: Store) {
         .env
         .json("/api/v1/client/check-updates", asked, Some(&tep))
         .await;
-    assert_eq!(by_tep.json()["updates"], updates);
+    assert_eq!(by_tep.json()["updates_available"], updates);
 
     // Validation.
     let too_many: Vec<Value> = (0..101)
@@ -783,7 +783,7 @@ async fn check_updates_compares_semver(store: Store) {
             Some(&store.env.session),
         )
         .await;
-    assert_eq!(empty.json(), json!({"updates": []}));
+    assert_eq!(empty.json(), json!({"updates_available": []}));
     let anonymous = store
         .env
         .json(

@@ -45,6 +45,25 @@ fn invalid(message: impl Into<String>) -> OAuthServiceError {
     OAuthServiceError::InvalidRegistration(message.into())
 }
 
+/// The grants a client may use: the authorization code only with a redirect URI, client
+/// credentials only for a confidential client; refresh, token exchange and the device flow
+/// always.
+pub fn client_grant_types(has_redirect_uri: bool, confidential: bool) -> Vec<String> {
+    let mut grants = Vec::new();
+    if has_redirect_uri {
+        grants.push(grant_types::AUTHORIZATION_CODE);
+    }
+    grants.extend([
+        grant_types::REFRESH_TOKEN,
+        grant_types::TOKEN_EXCHANGE,
+        grant_types::DEVICE_CODE,
+    ]);
+    if confidential {
+        grants.push(grant_types::CLIENT_CREDENTIALS);
+    }
+    grants.into_iter().map(str::to_owned).collect()
+}
+
 /// Checks the registration, derives the grant types (authorization code only with a
 /// redirect URI, client credentials only for confidential clients) and stores the client.
 pub async fn register_client(
@@ -80,18 +99,7 @@ pub async fn register_client(
             redirect_uris.push(uri.clone());
         }
     }
-    let mut grants = Vec::new();
-    if !redirect_uris.is_empty() {
-        grants.push(grant_types::AUTHORIZATION_CODE);
-    }
-    grants.extend([
-        grant_types::REFRESH_TOKEN,
-        grant_types::TOKEN_EXCHANGE,
-        grant_types::DEVICE_CODE,
-    ]);
-    if registration.confidential {
-        grants.push(grant_types::CLIENT_CREDENTIALS);
-    }
+    let grants = client_grant_types(!redirect_uris.is_empty(), registration.confidential);
     let secret = registration
         .confidential
         .then(|| new_secret(SecretKind::ClientSecret));
@@ -103,7 +111,7 @@ pub async fn register_client(
             .map(|a| a.to_string()),
         name: name.to_owned(),
         redirect_uris,
-        grant_types: grants.iter().map(|g| (*g).to_owned()).collect(),
+        grant_types: grants,
         scopes: scopes.to_vec(),
         is_official: registration.official,
         is_active: true,

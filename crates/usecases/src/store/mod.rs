@@ -3,8 +3,14 @@
 //! installs and reviews. Each submodule is one group of use cases; all share
 //! [`StoreError`] and [`StoreSettings`].
 
+pub mod apps;
+pub mod categories;
 pub mod error;
+pub mod installs;
 pub mod packages;
+pub mod registration;
+pub mod review;
+pub mod reviews;
 
 pub use error::StoreError;
 
@@ -15,6 +21,9 @@ pub struct StoreSettings {
     pub max_package_bytes: u64,
     /// Longest page of a listing.
     pub max_page: i64,
+    /// Webhook URLs may be private, loopback or plain `http` (local development only;
+    /// follows `[webhooks] allow_private_targets`).
+    pub allow_private_webhook_targets: bool,
 }
 
 impl Default for StoreSettings {
@@ -22,6 +31,7 @@ impl Default for StoreSettings {
         Self {
             max_package_bytes: 20 * 1024 * 1024,
             max_page: 100,
+            allow_private_webhook_targets: false,
         }
     }
 }

@@ -18,7 +18,6 @@ use time::OffsetDateTime;
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::store::version::{is_newer, AppVersion};
 use tmcp_domain::store::{AppStatus, VersionStatus};
-use tmcp_domain::user::Role;
 use tmcp_domain::Clock;
 use tmcp_repository::{Database, PublishedPackage, RepoError, StoredVersion};
 use uuid::Uuid;
@@ -56,24 +55,15 @@ fn object_error(error: object_store::Error) -> StoreError {
     StoreError::ObjectStore(error.to_string())
 }
 
-/// The app, when the caller may manage it: its developer or an admin. Anyone else learns
-/// nothing about it (404). Callers without the developer or admin role are refused first.
+/// The app's id, when the caller may manage it: a developer or admin role first (403), then
+/// the app's developer or an admin (404 for anyone else, as for an unknown app).
 async fn managed_app(
     db: &dyn Database,
     caller: Caller,
     app_id: &str,
-) -> Result<PublishedPackage, StoreError> {
-    if caller.role != Role::Developer && !caller.is_admin() {
-        return Err(StoreError::RoleRequired("developer"));
-    }
-    let app = app_facts(db, app_id)
-        .await?
-        .ok_or(StoreError::AppNotFound)?;
-    if app.developer_id == caller.user || caller.is_admin() {
-        Ok(app)
-    } else {
-        Err(StoreError::AppNotFound)
-    }
+) -> Result<String, StoreError> {
+    super::apps::require_developer(caller)?;
+    Ok(super::apps::owned_app(db, caller, app_id).await?.app_id)
 }
 
 async fn app_facts(
@@ -117,17 +107,17 @@ pub async fn begin_upload(
     caller: Caller,
     app_id: &str,
 ) -> Result<PackageUpload, StoreError> {
-    let app = managed_app(ports.db, caller, app_id).await?;
+    let app_id = managed_app(ports.db, caller, app_id).await?;
     let created_at = ports.clock.now();
     let id = uuid_v7_at(created_at);
-    let key = ObjectPath::from(format!("apps/{}/{}.pkg", app.app_id, id.hyphenated()));
+    let key = ObjectPath::from(format!("apps/{app_id}/{}.pkg", id.hyphenated()));
     let upload = ports
         .objects
         .put_multipart(&key)
         .await
         .map_err(object_error)?;
     Ok(PackageUpload {
-        app_id: app.app_id,
+        app_id,
         id,
         created_at,
         key,
@@ -321,8 +311,8 @@ pub async fn list_versions(
     caller: Caller,
     app_id: &str,
 ) -> Result<Vec<StoredVersion>, StoreError> {
-    let app = managed_app(ports.db, caller, app_id).await?;
-    Ok(ports.db.versions(&app.app_id).await?)
+    let app_id = managed_app(ports.db, caller, app_id).await?;
+    Ok(ports.db.versions(&app_id).await?)
 }
 
 /// The version row a caller may download. `reviewer` is the session's caller, `None` for a

@@ -43,6 +43,18 @@ pub async fn delete_me(
     )
     .await
     .map_err(login_error)?;
+    // The account is gone; its apps go with it (grants withdrawn, storage wiped, lifecycle
+    // events recorded). A failure here is logged by the use case, never undoes the deletion.
+    if let Err(e) = tmcp_usecases::store::installs::uninstall_all(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        &state.settings.storage,
+        principal.user_id,
+    )
+    .await
+    {
+        tracing::warn!(user = %principal.user_id, error = %e, "uninstalling a deleted account's apps failed");
+    }
     // Every session ended: TEPs minted from them stop at once in this process.
     state.tep.forget_all();
     Ok(StatusCode::NO_CONTENT)

@@ -7,6 +7,7 @@
 //! route, see `middleware::boundary`, and its body limit is the package limit plus room for
 //! the text fields), the package part goes chunk by chunk to object storage.
 
+use super::caller;
 use crate::auth::{SessionOrTep, SessionPrincipal};
 use crate::error::{field_errors, ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
@@ -26,7 +27,7 @@ use tmcp_usecases::fields::FieldErrors;
 use tmcp_usecases::store::packages::{
     self, checksum_label, InstalledApp, PackageUpload, UploadFields, MAX_RELEASE_NOTES,
 };
-use tmcp_usecases::store::{Caller, StoreError};
+use tmcp_usecases::store::StoreError;
 use utoipa::ToSchema;
 
 /// Room for the text fields and the multipart framing beyond the package itself.
@@ -103,13 +104,6 @@ impl From<&StoredVersion> for VersionView {
 pub struct VersionList {
     /// Newest upload first.
     pub versions: Vec<VersionView>,
-}
-
-fn caller(principal: &SessionPrincipal) -> Caller {
-    Caller {
-        user: principal.user_id,
-        role: principal.role,
-    }
 }
 
 fn multipart_error(error: &MultipartError, limit: u64) -> StoreError {
@@ -484,7 +478,7 @@ pub struct UpdateView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckUpdatesResponse {
     /// Only the apps with a newer published version, in request order.
-    pub updates: Vec<UpdateView>,
+    pub updates_available: Vec<UpdateView>,
 }
 
 /// Which of the client's apps have a newer published version (semver).
@@ -521,7 +515,7 @@ pub async fn check_updates(
         .collect();
     let updates = packages::check_updates(state.db.as_ref(), &installed).await?;
     Ok(Json(CheckUpdatesResponse {
-        updates: updates
+        updates_available: updates
             .into_iter()
             .map(|update| UpdateView {
                 miniapp_id: update.miniapp_id,
