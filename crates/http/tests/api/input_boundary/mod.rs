@@ -87,7 +87,7 @@ fn path_value(name: &str) -> &'static str {
     match name {
         "key" => "k",
         "device_id" => "dev-1",
-        "app_id" => PROBE_APP,
+        "app_id" | "miniapp_id" => PROBE_APP,
         "version" => "1.0.0",
         _ => SOME_ID,
     }
