@@ -111,6 +111,10 @@ pub use responses::SharedResponses;
         crate::routes::store::browse::write_review,
         crate::routes::store::browse::helpful,
         crate::routes::store::capabilities::capabilities,
+        crate::routes::analytics::ingest::events,
+        crate::routes::analytics::ingest::analytics,
+        crate::routes::analytics::ingest::metrics,
+        crate::routes::analytics::stats::app_stats,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -188,6 +192,9 @@ pub use responses::SharedResponses;
                                          strings in major units with the currency's decimals."),
         (name = "store", description = "The mini-app store: developer registration and apps, \
                                         versions, browse and search, installs and reviews"),
+        (name = "analytics", description = "Lifecycle analytics: events, sessions and \
+                                            performance metrics from mini-apps (TEP), and the \
+                                            developer's stats from hourly rollups"),
         (name = "store-admin", description = "Store administration (admins): the review queue \
                                               and decisions, flags, figures, moderation, \
                                               categories"),

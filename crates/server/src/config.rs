@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod analytics;
 pub mod payments;
 pub mod wallet;
 pub mod webhooks;
+pub use analytics::AnalyticsConfig;
 pub use payments::PaymentsConfig;
 pub use wallet::WalletConfig;
 pub use webhooks::WebhooksConfig;
@@ -77,6 +79,8 @@ pub struct Config {
     pub payments: PaymentsConfig,
     /// Payment methods, top-ups and their processor (`[wallet]`, `TMCP_WALLET__*`).
     pub wallet: WalletConfig,
+    /// The analytics rollup job (`[analytics]`, `TMCP_ANALYTICS__*`).
+    pub analytics: AnalyticsConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -403,6 +407,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             payments: PaymentsConfig::default(),
             wallet: WalletConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -464,6 +469,8 @@ impl Config {
         self.listen_addr()?;
         self.webhooks.validate()?;
         self.wallet.validate()?;
+        self.analytics
+            .validate(self.maintenance.analytics_retention_days)?;
         if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
             bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
         }
@@ -678,6 +685,7 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("webhooks", &self.webhooks)
             .field("wallet", &self.wallet)
+            .field("analytics", &self.analytics)
             .finish_non_exhaustive()
     }
 }
