@@ -115,6 +115,10 @@ pub use responses::SharedResponses;
         crate::routes::store::packages::list,
         crate::routes::store::packages::download,
         crate::routes::store::packages::check_updates,
+        crate::routes::analytics::ingest::events,
+        crate::routes::analytics::ingest::analytics,
+        crate::routes::analytics::ingest::metrics,
+        crate::routes::analytics::stats::app_stats,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -199,13 +203,15 @@ pub use responses::SharedResponses;
                                          (built-in `sandbox`), balances and history. Amounts are \
                                          strings in major units with the currency's decimals."),
         (name = "store", description = "The mini-app store: developer registration and apps, \
-                                        versions, browse and search, installs and reviews"),
+                                        versions and packages (streamed uploads, verified \
+                                        downloads with ETag and ranges), browse and search, \
+                                        installs, reviews and update checks"),
+        (name = "analytics", description = "Lifecycle analytics: events, sessions and \
+                                            performance metrics from mini-apps (TEP), and the \
+                                            developer's stats from hourly rollups"),
         (name = "store-admin", description = "Store administration (admins): the review queue \
                                               and decisions, flags, figures, moderation, \
                                               categories"),
-        (name = "store", description = "The mini-app store: versions and their packages \
-                                        (streamed uploads, verified downloads with ETag and \
-                                        ranges) and update checks."),
     )
 )]
 pub struct ApiDoc;

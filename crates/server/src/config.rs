@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod analytics;
 pub mod payments;
 pub mod store;
 pub mod wallet;
 pub mod webhooks;
+pub use analytics::AnalyticsConfig;
 pub use payments::PaymentsConfig;
 pub use store::StoreConfig;
 pub use wallet::WalletConfig;
@@ -81,6 +83,8 @@ pub struct Config {
     pub wallet: WalletConfig,
     /// The mini-app store's packages (`[store]`, `TMCP_STORE__*`).
     pub store: StoreConfig,
+    /// The analytics rollup job (`[analytics]`, `TMCP_ANALYTICS__*`).
+    pub analytics: AnalyticsConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -408,6 +412,7 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             wallet: WalletConfig::default(),
             store: StoreConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -469,6 +474,8 @@ impl Config {
         self.listen_addr()?;
         self.webhooks.validate()?;
         self.wallet.validate()?;
+        self.analytics
+            .validate(self.maintenance.analytics_retention_days)?;
         if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
             bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
         }
@@ -684,6 +691,7 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("webhooks", &self.webhooks)
             .field("wallet", &self.wallet)
+            .field("analytics", &self.analytics)
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
+use tmcp_jobs::analytics_job::AnalyticsRollupJob;
 use tmcp_jobs::payment_job::PaymentExpiryJob;
 use tmcp_jobs::sender::HttpSender;
 use tmcp_jobs::upkeep::{self, UpkeepSettings};
@@ -80,6 +81,13 @@ pub fn runner(
         settings: config.wallet.settings(),
         interval: wallet_interval,
     };
+    let rollup = AnalyticsRollupJob {
+        db: db.clone(),
+        settings: config
+            .analytics
+            .settings(config.maintenance.analytics_retention_days),
+        interval: Duration::from_secs(config.analytics.rollup_interval_secs),
+    };
     let mut runner = Runner::new(clock.clone());
     for job in upkeep::jobs(db, config.maintenance.upkeep_settings()) {
         runner = runner.with(job);
@@ -89,7 +97,8 @@ pub fn runner(
         .with(Arc::new(history))
         .with(Arc::new(expiry))
         .with(Arc::new(idempotency))
-        .with(Arc::new(recovery)))
+        .with(Arc::new(recovery))
+        .with(Arc::new(rollup)))
 }
 
 /// `worker`: runs start-up upkeep, then only the jobs, until SIGTERM or Ctrl-C; the batches

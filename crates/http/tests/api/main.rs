@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod analytics;
 mod browser;
 mod cancellation;
 mod http_layer;
