@@ -612,6 +612,53 @@ pub(super) fn routes() -> Vec<Route> {
             &[],
         ),
         get("/api/v1/capabilities", Anonymous),
+        // Analytics.
+        route(
+            M::POST,
+            "/api/v1/lifecycle/events",
+            Tep,
+            Payload::Json(json!({"event_type": "launched", "device_id": "d",
+                "event_data": {"note": "n"}, "timestamp": "2026-01-01T00:00:00Z"})),
+            &[
+                "/event_type",
+                "/device_id",
+                "/event_data/note",
+                "/timestamp",
+            ],
+        ),
+        route(
+            M::POST,
+            "/api/v1/lifecycle/analytics",
+            Tep,
+            Payload::Json(json!({"session_id": "s", "event_type": "session_start",
+                "device_id": "d", "duration_seconds": 1, "event_data": {"note": "n"},
+                "timestamp": "2026-01-01T00:00:00Z"})),
+            &[
+                "/session_id",
+                "/event_type",
+                "/device_id",
+                "/event_data/note",
+                "/timestamp",
+            ],
+        ),
+        route(
+            M::POST,
+            "/api/v1/lifecycle/metrics",
+            Tep,
+            Payload::Json(json!({"version": "1.0.0", "metric_type": "load_time",
+                "metric_value": 1.5, "device_info": {"os": "ios"},
+                "timestamp": "2026-01-01T00:00:00Z"})),
+            &["/version", "/metric_type", "/device_info/os", "/timestamp"],
+        ),
+        Route {
+            query: &[
+                ("from", "2026-01-01"),
+                ("to", "2026-01-02"),
+                ("granularity", "day"),
+                ("tz", "+03:00"),
+            ],
+            ..get("/api/v1/developer/apps/{app_id}/stats", Developer)
+        },
         // Store: versions and packages.
         route(
             M::POST,
