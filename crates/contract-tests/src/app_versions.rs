@@ -204,6 +204,7 @@ pub async fn published_packages_join_the_published_version(fixture: &Fixture) {
         .find(|p| p.app_id == "ma_with_package")
         .expect("listed");
     assert_eq!(with.status, AppStatus::Active);
+    assert_eq!(with.developer_id, dev.id);
     assert_eq!(with.version, "1.0.0");
     assert_eq!(
         with.package.as_ref().map(|v| v.version.as_str()),

@@ -1,6 +1,7 @@
 //! Pure domain types of TMCP: typed identifiers, money, validated values, state machines and
 //! the injected clock. Nothing here touches I/O, so every rule is unit-testable.
 
+pub mod analytics;
 pub mod auth;
 pub mod clock;
 pub mod crypto;

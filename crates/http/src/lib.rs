@@ -39,7 +39,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::storage::routes())
         .merge(routes::payments::routes())
         .merge(routes::wallet::routes())
-        .merge(routes::store::routes());
+        .merge(routes::store::routes())
+        .merge(routes::analytics::routes());
     if bench {
         routes = routes.merge(routes::bench::layered());
     }

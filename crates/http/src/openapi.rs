@@ -88,6 +88,9 @@ pub use responses::SharedResponses;
         crate::routes::store::developer::patch,
         crate::routes::store::developer::submit,
         crate::routes::store::developer::audit,
+        crate::routes::store::developer::webhook_events,
+        crate::routes::store::developer::webhook_event,
+        crate::routes::store::developer::redeliver,
         crate::routes::store::admin::queue,
         crate::routes::store::admin::approve,
         crate::routes::store::admin::reject,
@@ -110,6 +113,14 @@ pub use responses::SharedResponses;
         crate::routes::store::browse::write_review,
         crate::routes::store::browse::helpful,
         crate::routes::store::capabilities::capabilities,
+        crate::routes::store::packages::upload,
+        crate::routes::store::packages::list,
+        crate::routes::store::packages::download,
+        crate::routes::store::packages::check_updates,
+        crate::routes::analytics::ingest::events,
+        crate::routes::analytics::ingest::analytics,
+        crate::routes::analytics::ingest::metrics,
+        crate::routes::analytics::stats::app_stats,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -167,6 +178,14 @@ pub use responses::SharedResponses;
         crate::routes::wallet::views::TransactionList,
         crate::routes::wallet::methods::AddMethodRequest,
         crate::routes::wallet::top_up::TopUpBody,
+        crate::routes::store::packages::UploadVersionForm,
+        crate::routes::store::packages::VersionView,
+        crate::routes::store::packages::VersionList,
+        crate::routes::store::packages::InstalledAppBody,
+        crate::routes::store::packages::CheckUpdatesRequest,
+        crate::routes::store::packages::DownloadInfo,
+        crate::routes::store::packages::UpdateView,
+        crate::routes::store::packages::CheckUpdatesResponse,
     )),
     modifiers(&SessionSecurity, &TepBearer, &SharedResponses),
     tags(
@@ -186,7 +205,12 @@ pub use responses::SharedResponses;
                                          (built-in `sandbox`), balances and history. Amounts are \
                                          strings in major units with the currency's decimals."),
         (name = "store", description = "The mini-app store: developer registration and apps, \
-                                        versions, browse and search, installs and reviews"),
+                                        versions and packages (streamed uploads, verified \
+                                        downloads with ETag and ranges), browse and search, \
+                                        installs, reviews and update checks"),
+        (name = "analytics", description = "Lifecycle analytics: events, sessions and \
+                                            performance metrics from mini-apps (TEP), and the \
+                                            developer's stats from hourly rollups"),
         (name = "store-admin", description = "Store administration (admins): the review queue \
                                               and decisions, flags, figures, moderation, \
                                               categories"),

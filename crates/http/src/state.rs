@@ -84,6 +84,8 @@ pub struct Shared {
     pub processors: Arc<Processors>,
     /// Merchant and platform wallet accounts this process knows are open.
     pub opened_accounts: Arc<tmcp_usecases::payments::opened::OpenedAccounts>,
+    /// Object storage of the store's packages (a directory, or a bucket).
+    pub packages: Arc<dyn object_store::ObjectStore>,
     pub settings: Arc<HttpSettings>,
 }
 
@@ -116,6 +118,16 @@ impl AppState {
             db: self.db.as_ref(),
             clock: self.clock.as_ref(),
             cipher: &self.cipher,
+        }
+    }
+
+    /// What the package use cases of the store need.
+    pub fn package_ports(&self) -> tmcp_usecases::store::packages::PackagePorts<'_> {
+        tmcp_usecases::store::packages::PackagePorts {
+            db: self.db.as_ref(),
+            clock: self.clock.as_ref(),
+            objects: self.packages.as_ref(),
+            settings: &self.settings.store,
         }
     }
 

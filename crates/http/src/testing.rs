@@ -1,4 +1,5 @@
-//! Test support: an `AppState` over any backend with fixed keys and no Redis, so HTTP tests
+//! Test support: an `AppState` over any backend with fixed keys, no Redis and packages in
+//! memory, so HTTP tests
 //! on SQLite and PostgreSQL build their state the same way.
 
 use crate::auth::keys::load_key_ring;
@@ -33,6 +34,8 @@ pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
                 .with(Arc::new(tmcp_usecases::wallet::SandboxProcessor::default())),
         ),
         opened_accounts: Arc::default(),
+        // In memory: nothing to clean up. Tests that look at the files set a directory.
+        packages: Arc::new(object_store::memory::InMemory::new()),
         settings: Arc::default(),
     })
 }

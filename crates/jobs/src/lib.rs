@@ -6,6 +6,7 @@
 //! The binary decides where they run: `serve` (API and jobs), `serve --no-jobs` (API only)
 //! or `worker` (jobs only).
 
+pub mod analytics_job;
 pub mod payment_job;
 pub mod runner;
 pub mod sender;

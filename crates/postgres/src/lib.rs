@@ -6,6 +6,7 @@
 //! bypasses RLS. Migrations run as the connecting (owner) role before either pool opens.
 
 mod accounts;
+mod analytics;
 mod app_versions;
 mod apps;
 mod devices;

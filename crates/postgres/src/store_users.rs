@@ -55,10 +55,12 @@ async fn record_event(
     .bind(event.event_type)
     .bind(&event.data)
     .bind(at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(map_sqlx_error)?;
-    Ok(())
+    // The analytics rollup recomputes the event's hour.
+    let bucket = (app_id.to_owned(), tmcp_domain::analytics::hour_of(at));
+    crate::analytics::mark_dirty(conn, &std::collections::BTreeSet::from([bucket]), at).await
 }
 
 pub(crate) async fn install_app(

@@ -5,6 +5,7 @@ use crate::RepoResult;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tmcp_domain::store::{AppStatus, VersionStatus};
+use tmcp_domain::UserId;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,12 +25,13 @@ pub struct StoredVersion {
     pub created_at: OffsetDateTime,
 }
 
-/// An app as an update check sees it: its status, its published version and that version's
+/// An app as update checks and downloads see it: its status, its developer, its published version and that version's
 /// row (none when the published version has no package, e.g. `0.0.0`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishedPackage {
     pub app_id: String,
     pub status: AppStatus,
+    pub developer_id: UserId,
     /// `apps.version`.
     pub version: String,
     pub package: Option<StoredVersion>,

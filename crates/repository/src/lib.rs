@@ -4,6 +4,7 @@
 //! a database failure is an error, and the two are never confused.
 
 pub mod accounts;
+pub mod analytics;
 pub mod app_versions;
 pub mod apps;
 pub mod devices;
@@ -33,6 +34,10 @@ pub mod webhooks;
 pub mod withdrawal_tx;
 
 pub use accounts::{AccountDetails, AccountRepository, AccountTombstone, AccountUpdate, Profile};
+pub use analytics::{
+    AnalyticsRepository, IngestBatch, NewLifecycleEvent, NewMetric, NewUsageEvent, PeriodCounts,
+    RollupReport, StatsQuery, StatsRows,
+};
 pub use app_versions::{AppVersionRepository, PublishedPackage, StoredVersion};
 pub use apps::{AppRepository, AppSummary, NewApp};
 pub use devices::{Device, DeviceRepository, NewDevice};
@@ -111,6 +116,7 @@ pub trait Database:
     + WalletReadRepository
     + StoreRepository
     + AppVersionRepository
+    + AnalyticsRepository
     + StoreSearchRepository
 {
 }
@@ -137,6 +143,7 @@ impl<T> Database for T where
         + WalletReadRepository
         + StoreRepository
         + AppVersionRepository
+        + AnalyticsRepository
         + StoreSearchRepository
 {
 }

@@ -160,6 +160,8 @@ pub trait WebhookRepository: Send + Sync {
     async fn delivery_state(&self, event_id: Uuid) -> RepoResult<Option<DeliveryState>>;
     /// The attempts of one event, in order.
     async fn delivery_attempts(&self, event_id: Uuid) -> RepoResult<Vec<DeliveryAttempt>>;
+    /// The app's most recent webhook events, newest first.
+    async fn app_events(&self, app_id: &str, limit: i64) -> RepoResult<Vec<DeliveryState>>;
     /// Puts a dead or failed event back to pending, due at `at`, with its attempt count
     /// reset. False when the event does not exist, or is pending or delivered.
     async fn requeue_event(&self, event_id: Uuid, at: OffsetDateTime) -> RepoResult<bool>;

@@ -8,10 +8,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod analytics;
 pub mod payments;
+pub mod store;
 pub mod wallet;
 pub mod webhooks;
+pub use analytics::AnalyticsConfig;
 pub use payments::PaymentsConfig;
+pub use store::StoreConfig;
 pub use wallet::WalletConfig;
 pub use webhooks::WebhooksConfig;
 
@@ -77,6 +81,10 @@ pub struct Config {
     pub payments: PaymentsConfig,
     /// Payment methods, top-ups and their processor (`[wallet]`, `TMCP_WALLET__*`).
     pub wallet: WalletConfig,
+    /// The mini-app store's packages (`[store]`, `TMCP_STORE__*`).
+    pub store: StoreConfig,
+    /// The analytics rollup job (`[analytics]`, `TMCP_ANALYTICS__*`).
+    pub analytics: AnalyticsConfig,
 }
 
 /// Connection handling and request head limits (`[http]`, `TMCP_HTTP__*`).
@@ -406,6 +414,8 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             payments: PaymentsConfig::default(),
             wallet: WalletConfig::default(),
+            store: StoreConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -468,6 +478,8 @@ impl Config {
         self.listen_addr()?;
         self.webhooks.validate()?;
         self.wallet.validate()?;
+        self.analytics
+            .validate(self.maintenance.analytics_retention_days)?;
         if !(1..=1_000_000).contains(&self.oauth.token_rate_per_minute) {
             bail!("oauth.token_rate_per_minute must be between 1 and 1000000");
         }
@@ -562,6 +574,7 @@ impl Config {
             bail!("TMCP_API_RATE_PER_MINUTE and TMCP_API_RATE_BURST must be at least 1");
         }
         self.storage.validate()?;
+        self.store.validate()?;
         self.payments.validate()?;
         self.redis.validate()?;
         self.http.validate()?;
@@ -685,6 +698,7 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("webhooks", &self.webhooks)
             .field("wallet", &self.wallet)
+            .field("analytics", &self.analytics)
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::{Clock, SystemClock};
+use tmcp_jobs::analytics_job::AnalyticsRollupJob;
 use tmcp_jobs::payment_job::PaymentExpiryJob;
 use tmcp_jobs::sender::HttpSender;
 use tmcp_jobs::store_jobs::StoreRankingsJob;
@@ -82,6 +83,13 @@ pub fn runner(
         settings: config.wallet.settings(),
         interval: wallet_interval,
     };
+    let rollup = AnalyticsRollupJob {
+        db: db.clone(),
+        settings: config
+            .analytics
+            .settings(config.maintenance.analytics_retention_days),
+        interval: Duration::from_secs(config.analytics.rollup_interval_secs),
+    };
     let rankings = StoreRankingsJob {
         db: db.clone(),
         interval: Duration::from_secs(config.maintenance.store_rankings_interval_secs),
@@ -96,6 +104,7 @@ pub fn runner(
         .with(Arc::new(expiry))
         .with(Arc::new(idempotency))
         .with(Arc::new(recovery))
+        .with(Arc::new(rollup))
         .with(Arc::new(rankings)))
 }
 

@@ -51,6 +51,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         ..TepSettings::default()
     };
     let limiter = RateLimiter::new(redis.clone(), config.redis_namespace.clone());
+    let packages = open_packages(config)?;
     Ok(AppState::new(Shared {
         db,
         clock,
@@ -61,6 +62,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         limiter: Arc::new(limiter),
         processors: Arc::new(config.wallet.processors()),
         opened_accounts: Arc::default(),
+        packages,
         settings: Arc::new(HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
@@ -85,11 +87,22 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             wallet: config.wallet.settings(),
             store: tmcp_usecases::store::StoreSettings {
                 allow_private_webhook_targets: config.webhooks.allow_private_targets,
-                ..Default::default()
+                ..config.store.settings()
             },
             ..HttpSettings::default()
         }),
     }))
+}
+
+/// The object store of the store's packages: a local directory (created if missing).
+fn open_packages(config: &Config) -> anyhow::Result<Arc<dyn object_store::ObjectStore>> {
+    let dir = config.store.packages_dir(&config.data_dir);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the packages directory {}", dir.display()))?;
+    let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+        .with_context(|| format!("cannot open the packages directory {}", dir.display()))?
+        .with_automatic_cleanup(true);
+    Ok(Arc::new(store))
 }
 
 /// A running server, for tests and for `serve`.

@@ -9,6 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use time::OffsetDateTime;
 use tmcp_domain::store::{AppStatus, VersionStatus};
+use tmcp_domain::UserId;
 use tmcp_repository::{
     AppVersionRepository, PublishedPackage, RepoError, RepoResult, StoredVersion,
 };
@@ -200,7 +201,7 @@ impl AppVersionRepository for SqliteDatabase {
         let ids = serde_json::to_string(app_ids)
             .map_err(|e| RepoError::Internal(format!("app ids as JSON: {e}")))?;
         let rows = sqlx::query(&format!(
-            "SELECT a.app_id AS listed_app, a.status AS app_status, a.version AS published, \
+            "SELECT a.app_id AS listed_app, a.status AS app_status, a.version AS published, a.developer_id AS developer, \
              v.id IS NOT NULL AS has_package, {COLUMNS} \
              FROM apps a LEFT JOIN app_versions v ON v.app_id = a.app_id AND v.version = a.version \
              WHERE a.app_id IN (SELECT value FROM json_each($1)) ORDER BY a.app_id"
@@ -218,6 +219,7 @@ impl AppVersionRepository for SqliteDatabase {
                     status: AppStatus::from_db(&status).ok_or_else(|| {
                         RepoError::Internal(format!("unknown app status {status:?}"))
                     })?,
+                    developer_id: UserId(row.try_get("developer").map_err(map_sqlx_error)?),
                     version: row.try_get("published").map_err(map_sqlx_error)?,
                     package: if has_package {
                         Some(version_from_row(row)?)

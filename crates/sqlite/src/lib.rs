@@ -5,6 +5,7 @@
 //! pool. There is no row-level security: every query names its (user, app) scope explicitly.
 
 mod accounts;
+mod analytics;
 mod app_versions;
 mod apps;
 mod devices;

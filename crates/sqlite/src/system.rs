@@ -37,12 +37,21 @@ impl SystemRepository for SqliteDatabase {
             "app_usage_analytics",
             "app_performance_metrics",
         ] {
-            // Table names come from the fixed list above, never from input.
-            sqlx::query(&format!("DELETE FROM {table} WHERE \"timestamp\" < $1"))
+            // Table names come from the fixed list above, never from input. Bounded batches,
+            // so the single writer is never held for long by one huge delete.
+            loop {
+                let done = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} \
+                     WHERE \"timestamp\" < $1 LIMIT 5000)"
+                ))
                 .bind(&cutoff)
                 .execute(&self.writer)
                 .await
                 .map_err(map_sqlx_error)?;
+                if done.rows_affected() < 5000 {
+                    break;
+                }
+            }
         }
         Ok(0)
     }

@@ -276,6 +276,35 @@ impl WebhookRepository for SqliteDatabase {
         .transpose()
     }
 
+    async fn app_events(&self, app_id: &str, limit: i64) -> RepoResult<Vec<DeliveryState>> {
+        let rows: Vec<StateRow> = sqlx::query_as(
+            "SELECT id, app_id, event, status, attempts, next_attempt_at, delivered_at, \
+             last_error FROM webhook_outbox WHERE app_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(app_id)
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await
+        .map_err(map_sqlx_error)?;
+        rows.into_iter()
+            .map(
+                |(id, app_id, event, status, attempts, next, delivered, last_error)| {
+                    Ok(DeliveryState {
+                        id,
+                        app_id,
+                        event,
+                        status: status_of(&status)?,
+                        attempts,
+                        next_attempt_at: from_opt_text(next)?,
+                        delivered_at: from_opt_text(delivered)?,
+                        last_error,
+                    })
+                },
+            )
+            .collect()
+    }
+
     async fn delivery_attempts(&self, event_id: Uuid) -> RepoResult<Vec<DeliveryAttempt>> {
         type Row = (
             Uuid,

@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod amounts;
+pub mod analytics;
 pub mod fields;
 pub mod idempotency;
 pub mod limits;

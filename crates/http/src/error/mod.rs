@@ -169,6 +169,7 @@ impl IntoResponse for ApiError {
 }
 
 mod accounts;
+mod analytics;
 pub mod oauth;
 pub mod payments;
 mod storage;

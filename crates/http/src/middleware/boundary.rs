@@ -15,6 +15,9 @@
 //! decoded into text, `Authorization: Basic` on the OAuth endpoints, checks [`clean_text`]
 //! itself.
 //!
+//! Routes that stream their body ([`STREAMED_BODY_ROUTES`]: package uploads, whose files are
+//! binary) are not buffered here; they check their own text fields.
+//!
 //! A refusal is 400: `INVALID_REQUEST` in the envelope with `details.location` (`path`,
 //! `query` or `body`), or RFC 6749 `invalid_request` on `/oauth2/*`.
 
@@ -116,21 +119,47 @@ pub fn check_body(bytes: &[u8], form: bool) -> Result<(), Location> {
     }
 }
 
+/// Routes (as matched, for `POST`) whose bodies are streamed by their handler and never
+/// buffered here: `multipart/form-data` uploads with a binary part. Their handlers check
+/// each text field by the same rule.
+pub const STREAMED_BODY_ROUTES: &[&str] = &["/api/v1/developer/apps/{app_id}/versions"];
+
+fn streams_body(request: &Request) -> bool {
+    request.method() == axum::http::Method::POST
+        && request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .is_some_and(|path| STREAMED_BODY_ROUTES.contains(&path.as_str()))
+}
+
 fn is_oauth(uri: &Uri) -> bool {
     uri.path().starts_with("/oauth2/")
 }
 
-fn refusal(oauth: bool, location: Location) -> Response {
-    let message = format!(
+fn refusal_message(location: Location) -> String {
+    format!(
         "request text must be UTF-8 without NUL characters (in the {})",
         location.as_str()
-    );
+    )
+}
+
+/// The envelope's refusal of text that breaks the rule, for handlers that check text the
+/// middleware does not see (the text parts of a streamed multipart body).
+pub fn text_refusal(location: Location) -> ApiError {
+    ApiError::invalid_request(refusal_message(location))
+        .with_details(json!({ "location": location.as_str() }))
+}
+
+/// Whether raw bytes are text the server accepts: UTF-8 without NUL.
+pub fn is_clean_text(bytes: &[u8]) -> bool {
+    clean_bytes(bytes)
+}
+
+fn refusal(oauth: bool, location: Location) -> Response {
     if oauth {
-        OAuthError::invalid_request(message).into_response()
+        OAuthError::invalid_request(refusal_message(location)).into_response()
     } else {
-        ApiError::invalid_request(message)
-            .with_details(json!({ "location": location.as_str() }))
-            .into_response()
+        text_refusal(location).into_response()
     }
 }
 
@@ -159,7 +188,7 @@ pub async fn check(request: Request, next: Next) -> Response {
     if let Err(location) = check_uri(request.uri()) {
         return refusal(oauth, location);
     }
-    if request.body().size_hint().exact() == Some(0) {
+    if request.body().size_hint().exact() == Some(0) || streams_body(&request) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod analytics;
 pub mod bench;
 pub mod devices;
 pub mod meta;

@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod analytics;
 mod browser;
 mod cancellation;
 mod http_layer;
@@ -20,6 +21,7 @@ mod ratelimit;
 mod redis_outage;
 mod storage;
 mod store;
+mod store_packages;
 mod store_search;
 mod tep;
 mod wallet;

@@ -29,6 +29,8 @@ fn concrete(path: &str) -> String {
     path.replace("{key}", "k")
         .replace("{device_id}", "dev1")
         .replace("{id}", "00000000-0000-0000-0000-000000000000")
+        .replace("{app_id}", "ma_conformance")
+        .replace("{version}", "1.0.0")
 }
 
 fn security(operation: &Value) -> Option<String> {

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod categories;
 pub mod error;
 pub mod installs;
+pub mod packages;
 pub mod registration;
 pub mod review;
 pub mod reviews;

@@ -26,7 +26,7 @@ pub struct CapabilitiesResponse {
     pub protocol_version: String,
     pub server_version: String,
     /// Services this server offers: `accounts`, `oauth`, `storage`, `wallet`, `payments`,
-    /// `store`, `webhooks`.
+    /// `store`, `webhooks`, `analytics`.
     pub services: Vec<String>,
     /// Every OAuth scope a mini-app may request.
     pub scopes: Vec<String>,
@@ -49,7 +49,14 @@ pub async fn capabilities(State(state): State<AppState>) -> Json<CapabilitiesRes
         protocol_version: "1.0".into(),
         server_version: env!("CARGO_PKG_VERSION").into(),
         services: strings(&[
-            "accounts", "oauth", "storage", "wallet", "payments", "store", "webhooks",
+            "accounts",
+            "oauth",
+            "storage",
+            "wallet",
+            "payments",
+            "store",
+            "webhooks",
+            "analytics",
         ]),
         scopes: tmcp_domain::scope::known_names()
             .map(str::to_owned)

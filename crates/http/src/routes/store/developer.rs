@@ -195,3 +195,160 @@ pub async fn audit(
             .collect(),
     }))
 }
+
+/// A webhook event of the app and where its delivery stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEventView {
+    pub event_id: String,
+    /// `payment.completed`, `app.approved`, …
+    pub event: String,
+    /// `pending`, `delivered`, `failed` (the receiver refused it) or `dead` (retries
+    /// exhausted; can be redelivered).
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl From<&tmcp_repository::DeliveryState> for WebhookEventView {
+    fn from(s: &tmcp_repository::DeliveryState) -> Self {
+        Self {
+            event_id: s.id.to_string(),
+            event: s.event.clone(),
+            status: s.status.as_str().to_owned(),
+            attempts: s.attempts,
+            next_attempt_at: s.next_attempt_at.map(super::views::rfc3339),
+            delivered_at: s.delivered_at.map(super::views::rfc3339),
+            last_error: s.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEventList {
+    pub events: Vec<WebhookEventView>,
+}
+
+/// The app's 100 most recent webhook events.
+#[utoipa::path(get, path = "/api/v1/developer/apps/{app_id}/webhooks/events", tag = "store",
+    security(("session" = [])),
+    params(("app_id" = String, Path, max_length = 255)),
+    responses(
+        (status = 200, description = "recent events, newest first", body = WebhookEventList),
+        (status = 404, description = "`APP_NOT_FOUND`", body = ErrorEnvelope)))]
+pub async fn webhook_events(
+    State(state): State<AppState>,
+    principal: SessionPrincipal,
+    Path(app_id): Path<String>,
+) -> Result<Json<WebhookEventList>, ApiError> {
+    let app = apps::owned_app(state.db.as_ref(), caller(&principal), &app_id).await?;
+    let events = state
+        .db
+        .app_events(&app.app_id, 100)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(WebhookEventList {
+        events: events.iter().map(WebhookEventView::from).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAttemptView {
+    pub attempt: i32,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    pub attempted_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEventLog {
+    #[serde(flatten)]
+    pub event: WebhookEventView,
+    /// Every attempt, oldest first.
+    pub log: Vec<DeliveryAttemptView>,
+}
+
+async fn own_event(
+    state: &AppState,
+    principal: &SessionPrincipal,
+    app_id: &str,
+    event_id: &str,
+) -> Result<tmcp_repository::DeliveryState, ApiError> {
+    let app = apps::owned_app(state.db.as_ref(), caller(principal), app_id).await?;
+    let not_found = || ApiError::not_found("no such webhook event for this app");
+    let id = uuid::Uuid::parse_str(event_id).map_err(|_| not_found())?;
+    state
+        .db
+        .delivery_state(id)
+        .await
+        .map_err(ApiError::from)?
+        .filter(|s| s.app_id == app.app_id)
+        .ok_or_else(not_found)
+}
+
+/// One event's delivery log (status codes, durations, errors; never a response body).
+#[utoipa::path(get, path = "/api/v1/developer/apps/{app_id}/webhooks/events/{event_id}", tag = "store",
+    security(("session" = [])),
+    params(("app_id" = String, Path, max_length = 255), ("event_id" = String, Path, format = "uuid")),
+    responses(
+        (status = 200, description = "the event and its attempts", body = WebhookEventLog),
+        (status = 404, description = "`APP_NOT_FOUND`, or `NOT_FOUND`: no such event of this app", body = ErrorEnvelope)))]
+pub async fn webhook_event(
+    State(state): State<AppState>,
+    principal: SessionPrincipal,
+    Path((app_id, event_id)): Path<(String, String)>,
+) -> Result<Json<WebhookEventLog>, ApiError> {
+    let event = own_event(&state, &principal, &app_id, &event_id).await?;
+    let attempts = state
+        .db
+        .delivery_attempts(event.id)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(WebhookEventLog {
+        event: WebhookEventView::from(&event),
+        log: attempts
+            .iter()
+            .map(|a| DeliveryAttemptView {
+                attempt: a.attempt,
+                status_code: a.status_code,
+                duration_ms: a.duration_ms,
+                error: a.error.clone(),
+                attempted_at: super::views::rfc3339(a.attempted_at),
+            })
+            .collect(),
+    }))
+}
+
+/// Queues a dead-lettered or refused event for delivery again.
+#[utoipa::path(post, path = "/api/v1/developer/apps/{app_id}/webhooks/events/{event_id}/redeliver", tag = "store",
+    security(("session" = [])),
+    params(("app_id" = String, Path, max_length = 255), ("event_id" = String, Path, format = "uuid")),
+    responses(
+        (status = 202, description = "queued; the worker delivers it"),
+        (status = 404, description = "`APP_NOT_FOUND`, or `NOT_FOUND`: no such event of this app", body = ErrorEnvelope),
+        (status = 409, description = "`INVALID_STATE_TRANSITION`: only `dead` or `failed` events can be redelivered", body = ErrorEnvelope)))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    principal: SessionPrincipal,
+    Path((app_id, event_id)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let event = own_event(&state, &principal, &app_id, &event_id).await?;
+    match tmcp_usecases::webhooks::endpoints::redeliver(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        event.id,
+    )
+    .await
+    {
+        Ok(()) => Ok(axum::http::StatusCode::ACCEPTED),
+        Err(tmcp_usecases::webhooks::endpoints::EndpointError::Repository(e)) => Err(e.into()),
+        Err(_) => Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "INVALID_STATE_TRANSITION",
+            "only dead-lettered or refused events can be redelivered",
+        )),
+    }
+}

@@ -1,5 +1,6 @@
 //! The mini-app store and developer registry (`/api/v1/store`, `/mini-apps/v1`,
-//! `/api/v1/developer`, `/api/v1/admin`). Each handler extracts, calls one use case of
+//! `/api/v1/developer`, `/api/v1/admin`, `/api/v1/client`; versions and packages in
+//! [`packages`], docs/store_packages.md). Each handler extracts, calls one use case of
 //! `tmcp_usecases::store` and renders; errors map in `crate::error::store`.
 
 pub mod admin;
@@ -7,6 +8,7 @@ pub mod browse;
 pub mod capabilities;
 pub mod catalogue;
 pub mod developer;
+pub mod packages;
 pub mod registration;
 pub mod views;
 
@@ -43,6 +45,18 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/developer/apps/{app_id}/audit",
             get(developer::audit),
         )
+        .route(
+            "/api/v1/developer/apps/{app_id}/webhooks/events",
+            get(developer::webhook_events),
+        )
+        .route(
+            "/api/v1/developer/apps/{app_id}/webhooks/events/{event_id}",
+            get(developer::webhook_event),
+        )
+        .route(
+            "/api/v1/developer/apps/{app_id}/webhooks/events/{event_id}/redeliver",
+            post(developer::redeliver),
+        )
         .route("/api/v1/admin/apps/review-queue", get(admin::queue))
         .route("/api/v1/admin/apps/{app_id}/approve", post(admin::approve))
         .route("/api/v1/admin/apps/{app_id}/reject", post(admin::reject))
@@ -77,4 +91,5 @@ pub fn routes() -> Router<AppState> {
             post(browse::helpful),
         )
         .route("/api/v1/capabilities", get(capabilities::capabilities))
+        .merge(packages::routes())
 }

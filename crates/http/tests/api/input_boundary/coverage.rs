@@ -31,7 +31,9 @@ fn text_properties(doc: &Value, schema: &Value, out: &mut BTreeSet<String>) {
     let schema = resolve(doc, schema);
     if let Some(props) = schema["properties"].as_object() {
         for (name, sub) in props {
-            if !is_numeric_or_bool(resolve(doc, sub)) {
+            // A binary part (a file) is not text.
+            let binary = resolve(doc, sub)["format"] == "binary";
+            if !is_numeric_or_bool(resolve(doc, sub)) && !binary {
                 out.insert(name.clone());
             }
             text_properties(doc, sub, out);

@@ -25,12 +25,20 @@ enum Auth {
     Tep,
     /// The OAuth pages: session and CSRF cookies, and the CSRF field in forms.
     Browser,
+    /// `Authorization: Bearer <session token>` of a developer who owns [`PROBE_APP`].
+    Developer,
 }
+
+/// The app of the developer the table's developer routes act for.
+const PROBE_APP: &str = "ma_probe";
+const MULTIPART_BOUNDARY: &str = "probe-boundary-41d2";
 
 enum Payload {
     None,
     Json(Value),
     Form(Vec<(&'static str, &'static str)>),
+    /// `multipart/form-data`: these text parts, then a binary `package` part.
+    Multipart(Vec<(&'static str, &'static str)>),
 }
 
 /// One route: its OpenAPI method and path template, and every text input it takes.
@@ -79,6 +87,8 @@ fn path_value(name: &str) -> &'static str {
     match name {
         "key" => "k",
         "device_id" => "dev-1",
+        "app_id" | "miniapp_id" => PROBE_APP,
+        "version" => "1.0.0",
         _ => SOME_ID,
     }
 }
@@ -151,6 +161,41 @@ fn form_body(pairs: &[(&str, &str)], poisoned: &str, poison: Poison) -> Vec<u8> 
         .into_bytes()
 }
 
+fn multipart_content_type() -> &'static str {
+    "multipart/form-data; boundary=probe-boundary-41d2"
+}
+
+/// The text parts (one poisoned, if named) and a binary package part holding NUL and 0xFF,
+/// which is not text and must pass.
+fn multipart_body(pairs: &[(&str, &str)], poisoned: Option<&str>, poison: Poison) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in pairs {
+        body.extend_from_slice(
+            format!(
+                "--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}"
+            )
+            .as_bytes(),
+        );
+        if poisoned == Some(*name) {
+            body.push(match poison {
+                Poison::Nul => 0,
+                Poison::BadUtf8 => 0xFF,
+            });
+        }
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(
+        format!(
+            "--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name=\"package\"; \
+             filename=\"p.pkg\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(b"pkg\0\xFFbytes\r\n");
+    body.extend_from_slice(format!("--{MULTIPART_BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
 fn json_body(base: &Value, pointer: &str, poison: Poison) -> Vec<u8> {
     let mut body = base.clone();
     let target = body
@@ -200,6 +245,10 @@ fn probes(route: &Route) -> Vec<Probe> {
             encode(pairs).into_bytes(),
             "application/x-www-form-urlencoded",
         )),
+        Payload::Multipart(pairs) => Some((
+            multipart_body(pairs, None, Poison::Nul),
+            multipart_content_type(),
+        )),
     };
     for poison in [Poison::Nul, Poison::BadUtf8] {
         let (path_raw, query_raw) = match poison {
@@ -238,6 +287,10 @@ fn probes(route: &Route) -> Vec<Probe> {
                 Payload::Form(pairs) => (
                     form_body(pairs, field, poison),
                     "application/x-www-form-urlencoded",
+                ),
+                Payload::Multipart(pairs) => (
+                    multipart_body(pairs, Some(field), poison),
+                    multipart_content_type(),
                 ),
                 Payload::None => panic!(
                     "{} {} lists fields but has no body",

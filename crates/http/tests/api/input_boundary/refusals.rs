@@ -14,6 +14,7 @@ async fn nul_and_invalid_utf8_are_refused_everywhere(mut env: Env) {
     std::sync::Arc::make_mut(&mut env.state.settings).api_rate =
         LimitRule::per_minute("api_default", 1_000_000, 1_000_000);
     let tep = tep(&env).await;
+    let developer = developer_with_app(&env).await;
     let mut sent = 0;
     let mut problems = Vec::new();
     for route in routes() {
@@ -27,6 +28,9 @@ async fn nul_and_invalid_utf8_are_refused_everywhere(mut env: Env) {
                     request = request.header("authorization", format!("Bearer {}", env.session));
                 }
                 Auth::Tep => request = request.header("authorization", format!("Bearer {tep}")),
+                Auth::Developer => {
+                    request = request.header("authorization", format!("Bearer {developer}"));
+                }
                 Auth::Browser => {
                     request = request.header(
                         "cookie",
@@ -53,6 +57,51 @@ async fn nul_and_invalid_utf8_are_refused_everywhere(mut env: Env) {
         problems.join("\n")
     );
     assert!(sent > 300, "only {sent} probes");
+}
+
+/// A developer's session token; the developer owns [`PROBE_APP`].
+async fn developer_with_app(env: &Env) -> String {
+    use tmcp_domain::user::Role;
+    let account = tmcp_usecases::accounts::create_account(
+        env.state.account_ports(),
+        tmcp_usecases::accounts::NewAccount {
+            username: "probe_dev".into(),
+            email: "probe_dev@example.com".into(),
+            password: PASSWORD.into(),
+            first_name: None,
+            last_name: None,
+            phone: None,
+            role: Role::Developer,
+        },
+    )
+    .await
+    .expect("developer");
+    env.fixture
+        .db
+        .create_app(tmcp_repository::NewApp {
+            app_id: tmcp_domain::AppId::parse(PROBE_APP).expect("app id"),
+            name: "Probe".into(),
+            version: "0.0.0".into(),
+            classification: "community".into(),
+            developer_id: account.id,
+            developer_name: "probe_dev".into(),
+            status: "active".into(),
+            created_at: env.fixture.clock.now(),
+        })
+        .await
+        .expect("app");
+    let login = env
+        .json(
+            "/api/v1/auth/login",
+            json!({"login": "probe_dev", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    login.json()["session_token"]
+        .as_str()
+        .expect("session token")
+        .to_owned()
 }
 
 /// `client_secret_basic` credentials are form-encoded text inside base64; the OAuth

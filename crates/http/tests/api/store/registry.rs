@@ -15,6 +15,7 @@ on_both_engines!(setup = setup, runtime = ();
     other_developers_and_users_are_refused,
     categories_form_a_tree,
     capabilities_need_no_credentials,
+    webhook_log_is_the_developers,
 );
 
 async fn registration_returns_each_secret_once(store: Store) {
@@ -722,4 +723,54 @@ async fn capabilities_need_no_credentials(store: Store) {
         .expect("services")
         .iter()
         .any(|s| s == "store"));
+}
+
+async fn webhook_log_is_the_developers(store: Store) {
+    let app_id = store.published("Hook Watcher").await;
+    let list = store
+        .call(
+            Method::GET,
+            &format!("/api/v1/developer/apps/{app_id}/webhooks/events"),
+            &store.dev,
+            None,
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+    let event = list.json()["events"][0].clone();
+    assert_eq!(event["event"], "app.approved");
+    assert_eq!(event["status"], "pending");
+    let event_id = event["event_id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/developer/apps/{app_id}/webhooks/events/{event_id}");
+    let detail = store.call(Method::GET, &path, &store.dev, None).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert_eq!(detail.json()["log"], json!([]));
+    let redeliver = store
+        .call(Method::POST, &format!("{path}/redeliver"), &store.dev, None)
+        .await;
+    assert_eq!(
+        redeliver.status,
+        StatusCode::CONFLICT,
+        "a pending event is not redeliverable"
+    );
+    for token in [&store.other_dev, &store.env.session] {
+        let reply = store.call(Method::GET, &path, token, None).await;
+        assert!(matches!(
+            reply.status,
+            StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
+        ));
+    }
+    let other_app = store.published("Other Hooks").await;
+    let crossed = store
+        .call(
+            Method::GET,
+            &format!("/api/v1/developer/apps/{other_app}/webhooks/events/{event_id}"),
+            &store.dev,
+            None,
+        )
+        .await;
+    assert_eq!(
+        crossed.status,
+        StatusCode::NOT_FOUND,
+        "an event of another app"
+    );
 }

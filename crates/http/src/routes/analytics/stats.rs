@@ -1,0 +1,167 @@
+//! `GET /api/v1/developer/apps/{app_id}/stats`: the app's figures from the hourly rollups,
+//! for its developer or an admin (anyone else: 404 `APP_NOT_FOUND`).
+
+use crate::auth::SessionPrincipal;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use tmcp_usecases::analytics::stats::{self, Figures, Granularity, StatsParams};
+use tmcp_usecases::store::Caller;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQueryParams {
+    /// First day (YYYY-MM-DD in `tz`), included; default `to` − 29 days.
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD in `tz`), included; default today. At most 92 days in all.
+    pub to: Option<String>,
+    /// `day` (default) or `hour`.
+    pub granularity: Option<String>,
+    /// `UTC` (default) or a whole-hour offset such as `+03:00` or `-05:00`.
+    pub tz: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiguresView {
+    pub installs: i64,
+    pub uninstalls: i64,
+    pub updates: i64,
+    pub launches: i64,
+    /// Distinct users with any event in the period (exact).
+    pub active_users: i64,
+    /// Sessions that started in the period.
+    pub sessions: i64,
+    /// Nearest-rank median session length (seconds).
+    pub session_median_seconds: Option<i64>,
+    pub session_p95_seconds: Option<i64>,
+}
+
+impl From<&Figures> for FiguresView {
+    fn from(f: &Figures) -> Self {
+        Self {
+            installs: f.installs,
+            uninstalls: f.uninstalls,
+            updates: f.updates,
+            launches: f.launches,
+            active_users: f.active_users,
+            sessions: f.sessions,
+            session_median_seconds: f.session_median_seconds,
+            session_p95_seconds: f.session_p95_seconds,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodView {
+    /// The period's first instant (RFC 3339, in the requested offset).
+    pub start: String,
+    #[serde(flatten)]
+    pub figures: FiguresView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    pub version: String,
+    pub load_time_samples: i64,
+    /// Nearest-rank median load time (ms, to 0.1 ms).
+    pub load_time_median_ms: Option<f64>,
+    pub load_time_p95_ms: Option<f64>,
+    /// Sessions reported with a `crash_rate` metric.
+    pub crash_reports: i64,
+    pub crashing_sessions: i64,
+    /// crashing_sessions ÷ crash_reports.
+    pub crash_rate: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsResponse {
+    pub app_id: String,
+    pub from: String,
+    pub to: String,
+    pub granularity: String,
+    /// The offset days were counted in, e.g. `+03:00`.
+    pub tz: String,
+    pub totals: FiguresView,
+    pub series: Vec<PeriodView>,
+    pub versions: Vec<VersionView>,
+}
+
+/// The app's installs, uninstalls, launches, active users, sessions and session lengths per
+/// day or hour, and per version its load times and crash rate (docs/analytics.md has the
+/// definitions). Figures come from the hourly rollups, which follow new events within the
+/// rollup job's interval.
+#[utoipa::path(get, path = "/api/v1/developer/apps/{app_id}/stats", tag = "analytics",
+    security(("session" = [])),
+    params(("app_id" = String, Path, max_length = 255), StatsQueryParams),
+    responses(
+        (status = 200, description = "the app's stats", body = StatsResponse),
+        (status = 404, description = "`APP_NOT_FOUND`: no such app, or not the caller's", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: a bad date, granularity, offset or range", body = ErrorEnvelope)))]
+pub async fn app_stats(
+    State(state): State<AppState>,
+    principal: SessionPrincipal,
+    Path(app_id): Path<String>,
+    Query(query): Query<StatsQueryParams>,
+) -> Result<Json<StatsResponse>, ApiError> {
+    let caller = Caller {
+        user: principal.user_id,
+        role: principal.role,
+    };
+    let params = StatsParams {
+        from: query.from,
+        to: query.to,
+        granularity: query.granularity,
+        tz: query.tz,
+    };
+    let stats = stats::app_stats(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        caller,
+        &app_id,
+        &params,
+    )
+    .await?;
+    let (h, m, _) = stats.offset.as_hms();
+    Ok(Json(StatsResponse {
+        app_id: stats.app_id,
+        from: stats.from.to_string(),
+        to: stats.to.to_string(),
+        granularity: match stats.granularity {
+            Granularity::Day => "day",
+            Granularity::Hour => "hour",
+        }
+        .to_owned(),
+        tz: format!(
+            "{}{:02}:{:02}",
+            if h < 0 || m < 0 { '-' } else { '+' },
+            h.unsigned_abs(),
+            m.unsigned_abs()
+        ),
+        totals: FiguresView::from(&stats.totals),
+        series: stats
+            .series
+            .iter()
+            .map(|p| PeriodView {
+                start: p.start.format(&Rfc3339).unwrap_or_default(),
+                figures: FiguresView::from(&p.figures),
+            })
+            .collect(),
+        versions: stats
+            .versions
+            .into_iter()
+            .map(|v| VersionView {
+                version: v.version,
+                load_time_samples: v.load_time_samples,
+                load_time_median_ms: v.load_time_median_ms,
+                load_time_p95_ms: v.load_time_p95_ms,
+                crash_reports: v.crash_reports,
+                crashing_sessions: v.crashing_sessions,
+                crash_rate: v.crash_rate,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,124 @@
+//! Lifecycle analytics (API §6): batched ingestion of raw events, the hourly rollups and the
+//! stats read from them. The rules live in `tmcp_domain::analytics`.
+
+use crate::RepoResult;
+use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tmcp_domain::UserId;
+use uuid::Uuid;
+
+/// A lifecycle event to store (`app_lifecycle_events`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLifecycleEvent {
+    pub id: Uuid,
+    pub app_id: String,
+    pub user_id: Option<UserId>,
+    pub device_id: Option<String>,
+    pub event_type: String,
+    pub event_data: Value,
+    pub at: OffsetDateTime,
+}
+
+/// A usage event to store (`app_usage_analytics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUsageEvent {
+    pub id: Uuid,
+    pub app_id: String,
+    pub user_id: Option<UserId>,
+    pub device_id: Option<String>,
+    pub session_id: String,
+    pub event_type: String,
+    pub duration_seconds: Option<i32>,
+    pub event_data: Value,
+    pub at: OffsetDateTime,
+}
+
+/// A performance metric to store (`app_performance_metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMetric {
+    pub id: Uuid,
+    pub app_id: String,
+    pub version: String,
+    pub metric_type: String,
+    pub value: f64,
+    pub device_info: Option<Value>,
+    pub at: OffsetDateTime,
+}
+
+/// One batch of one kind, written in one statement with its dirty-bucket marks, in one
+/// transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IngestBatch {
+    Lifecycle(Vec<NewLifecycleEvent>),
+    Usage(Vec<NewUsageEvent>),
+    Metrics(Vec<NewMetric>),
+}
+
+/// What a rollup run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollupReport {
+    /// Dirty marks consumed.
+    pub marks: u64,
+    /// (app, hour) buckets recomputed (including the start hours of sessions that changed).
+    pub buckets: u64,
+}
+
+/// A stats query over the rollups: hours `[from_hour, to_hour)`, grouped into periods of
+/// `period_hours` (1 or 24) aligned to `offset_hours` east of UTC. A row's `period` is
+/// `⌊(hour + offset_hours) / period_hours⌋`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsQuery {
+    pub app_id: String,
+    pub from_hour: i64,
+    pub to_hour: i64,
+    pub period_hours: i64,
+    pub offset_hours: i64,
+}
+
+/// Per-period counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeriodCounts {
+    pub period: i64,
+    pub installs: i64,
+    pub uninstalls: i64,
+    pub updates: i64,
+    pub launches: i64,
+}
+
+/// What the stats read from the rollups; percentiles are taken by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsRows {
+    pub counts: Vec<PeriodCounts>,
+    /// (period, distinct active users).
+    pub active_users: Vec<(i64, i64)>,
+    /// Distinct active users over the whole range.
+    pub total_active_users: i64,
+    /// (period, length in seconds, sessions), ascending by period then length.
+    pub session_lengths: Vec<(i64, i64, i64)>,
+    /// (version, load time in 0.1 ms, samples), ascending by version then value.
+    pub load_times: Vec<(String, i64, i64)>,
+    /// (version, sessions reported, crashing sessions), ascending by version.
+    pub crashes: Vec<(String, i64, i64)>,
+}
+
+#[async_trait]
+pub trait AnalyticsRepository: Send + Sync {
+    /// Stores the batch in one statement and marks the (app, hour) buckets it touches dirty,
+    /// in one transaction: all of it or nothing.
+    async fn ingest(&self, batch: IngestBatch, marked_at: OffsetDateTime) -> RepoResult<()>;
+
+    /// Recomputes the buckets of up to `limit` dirty marks from the raw rows (and the start
+    /// hours of the sessions with events in them), replacing their rollups; a mark is
+    /// removed only with the recomputation that saw its rows. Buckets that start before
+    /// `oldest_hour` (raw rows past retention) are not recomputed; their marks are dropped.
+    async fn roll_up(&self, limit: i64, oldest_hour: i64) -> RepoResult<RollupReport>;
+
+    /// When the oldest dirty mark still waiting was made.
+    async fn oldest_dirty_mark(&self) -> RepoResult<Option<OffsetDateTime>>;
+
+    /// Removes up to `limit` rollup rows of hours before `hour`; how many went.
+    async fn purge_rollups_before(&self, hour: i64, limit: i64) -> RepoResult<u64>;
+
+    async fn stats(&self, query: &StatsQuery) -> RepoResult<StatsRows>;
+}

@@ -1,0 +1,543 @@
+//! Lifecycle analytics on SQLite: a batch is one multi-row `INSERT … VALUES (…), (…)` plus
+//! one for its dirty-bucket marks, in one transaction on the writer; the rollup reads and
+//! rewrites a bucket inside one writer transaction, so nothing interleaves with it.
+
+use crate::time_text::{from_text, to_text};
+use crate::{map_sqlx_error, SqliteDatabase};
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::{BTreeMap, BTreeSet};
+use time::{Duration, OffsetDateTime};
+use tmcp_domain::analytics::{
+    hour_of, hour_start, roll_up, HourRollup, MetricRow, RawBucket, UsageRow,
+};
+use tmcp_repository::{
+    AnalyticsRepository, IngestBatch, PeriodCounts, RepoResult, RollupReport, StatsQuery, StatsRows,
+};
+use uuid::Uuid;
+
+const ROLLUP_TABLES: [&str; 5] = [
+    "analytics_hourly",
+    "analytics_hourly_users",
+    "analytics_hourly_sessions",
+    "analytics_hourly_load_times",
+    "analytics_hourly_crashes",
+];
+
+pub(crate) async fn mark_dirty(
+    conn: &mut SqliteConnection,
+    buckets: &BTreeSet<(String, i64)>,
+    marked_at: OffsetDateTime,
+) -> RepoResult<()> {
+    if buckets.is_empty() {
+        return Ok(());
+    }
+    let at = to_text(marked_at);
+    let mut query: QueryBuilder<Sqlite> =
+        QueryBuilder::new("INSERT INTO analytics_dirty_buckets (app_id, hour, marked_at) ");
+    query.push_values(buckets, |mut row, (app, hour)| {
+        row.push_bind(app.as_str())
+            .push_bind(*hour)
+            .push_bind(at.clone());
+    });
+    query.build().execute(conn).await.map_err(map_sqlx_error)?;
+    Ok(())
+}
+
+async fn insert_batch(conn: &mut SqliteConnection, batch: &IngestBatch) -> RepoResult<()> {
+    let mut query: QueryBuilder<Sqlite>;
+    match batch {
+        IngestBatch::Lifecycle(rows) => {
+            query = QueryBuilder::new(
+                "INSERT INTO app_lifecycle_events (event_id, app_id, user_id, device_id, \
+                 event_type, event_data, \"timestamp\") ",
+            );
+            query.push_values(rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(r.app_id.as_str())
+                    .push_bind(r.user_id.map(|u| u.0))
+                    .push_bind(r.device_id.as_deref())
+                    .push_bind(r.event_type.as_str())
+                    .push_bind(r.event_data.to_string())
+                    .push_bind(to_text(r.at));
+            });
+        }
+        IngestBatch::Usage(rows) => {
+            query = QueryBuilder::new(
+                "INSERT INTO app_usage_analytics (id, app_id, user_id, device_id, session_id, \
+                 event_type, duration_seconds, event_data, \"timestamp\") ",
+            );
+            query.push_values(rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(r.app_id.as_str())
+                    .push_bind(r.user_id.map(|u| u.0))
+                    .push_bind(r.device_id.as_deref())
+                    .push_bind(r.session_id.as_str())
+                    .push_bind(r.event_type.as_str())
+                    .push_bind(r.duration_seconds)
+                    .push_bind(r.event_data.to_string())
+                    .push_bind(to_text(r.at));
+            });
+        }
+        IngestBatch::Metrics(rows) => {
+            query = QueryBuilder::new(
+                "INSERT INTO app_performance_metrics (id, app_id, version, metric_type, \
+                 metric_value, device_info, \"timestamp\") ",
+            );
+            query.push_values(rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(r.app_id.as_str())
+                    .push_bind(r.version.as_str())
+                    .push_bind(r.metric_type.as_str())
+                    .push_bind(r.value)
+                    .push_bind(r.device_info.as_ref().map(|v| v.to_string()))
+                    .push_bind(to_text(r.at));
+            });
+        }
+    }
+    query.build().execute(conn).await.map_err(map_sqlx_error)?;
+    Ok(())
+}
+
+fn touched(batch: &IngestBatch) -> BTreeSet<(String, i64)> {
+    match batch {
+        IngestBatch::Lifecycle(rows) => rows
+            .iter()
+            .map(|r| (r.app_id.clone(), hour_of(r.at)))
+            .collect(),
+        IngestBatch::Usage(rows) => rows
+            .iter()
+            .map(|r| (r.app_id.clone(), hour_of(r.at)))
+            .collect(),
+        IngestBatch::Metrics(rows) => rows
+            .iter()
+            .map(|r| (r.app_id.clone(), hour_of(r.at)))
+            .collect(),
+    }
+}
+
+/// The hours (as their first instants) of every event of the sessions that have an event in
+/// `[lo, hi)`, found through the `(app_id, session_id, timestamp)` index. Any of them may
+/// hold the session's start as far as an earlier rollup knew (events arrive out of order),
+/// so all are recomputed.
+async fn session_hours(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    lo: OffsetDateTime,
+    hi: OffsetDateTime,
+) -> RepoResult<Vec<OffsetDateTime>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT substr(u.\"timestamp\", 1, 13) || ':00:00.000000Z' \
+         FROM app_usage_analytics u \
+         WHERE u.app_id = $1 AND u.session_id IN \
+           (SELECT session_id FROM app_usage_analytics \
+             WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
+               AND session_id IS NOT NULL)",
+    )
+    .bind(app_id)
+    .bind(to_text(lo))
+    .bind(to_text(hi))
+    .fetch_all(conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    rows.iter().map(|(t,)| from_text(t)).collect()
+}
+
+async fn read_bucket(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    hour: i64,
+) -> RepoResult<RawBucket> {
+    let lo = to_text(hour_start(hour));
+    let hi_at = hour_start(hour + 1);
+    let hi = to_text(hi_at);
+    let lifecycle_counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, count(*) FROM app_lifecycle_events \
+         WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 GROUP BY event_type",
+    )
+    .bind(app_id)
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    let users: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT user_id FROM app_lifecycle_events WHERE app_id = $1 AND \"timestamp\" >= $2 \
+           AND \"timestamp\" < $3 AND user_id IS NOT NULL \
+         UNION SELECT user_id FROM app_usage_analytics WHERE app_id = $1 \
+           AND \"timestamp\" >= $2 AND \"timestamp\" < $3 AND user_id IS NOT NULL",
+    )
+    .bind(app_id)
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    let session_rows: Vec<(Option<Uuid>, String, bool, String)> = sqlx::query_as(
+        "SELECT u.user_id, u.session_id, u.event_type = 'session_end', u.\"timestamp\" \
+         FROM app_usage_analytics u \
+         WHERE u.app_id = $1 AND u.\"timestamp\" < $4 AND u.session_id IN \
+           (SELECT session_id FROM app_usage_analytics \
+             WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
+               AND session_id IS NOT NULL)",
+    )
+    .bind(app_id)
+    .bind(&lo)
+    .bind(&hi)
+    .bind(to_text(hi_at + Duration::hours(24)))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    let metrics: Vec<(String, String, f64)> = sqlx::query_as(
+        "SELECT version, metric_type, metric_value FROM app_performance_metrics \
+         WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
+           AND metric_type IN ('load_time', 'crash_rate')",
+    )
+    .bind(app_id)
+    .bind(&lo)
+    .bind(&hi)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    let mut usage = Vec::with_capacity(session_rows.len());
+    for (user_id, session_id, is_end, at) in session_rows {
+        usage.push(UsageRow {
+            user_id,
+            session_id,
+            is_end,
+            at: from_text(&at)?,
+        });
+    }
+    Ok(RawBucket {
+        lifecycle_counts,
+        users: users.into_iter().map(|(u,)| u).collect(),
+        session_rows: usage,
+        metrics: metrics
+            .into_iter()
+            .map(|(version, metric_type, value)| MetricRow {
+                version,
+                metric_type,
+                value,
+            })
+            .collect(),
+    })
+}
+
+async fn replace_rollup(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    hour: i64,
+    rollup: &HourRollup,
+) -> RepoResult<()> {
+    for table in ROLLUP_TABLES {
+        // Table names come from the fixed list above.
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE app_id = $1 AND hour = $2"
+        ))
+        .bind(app_id)
+        .bind(hour)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+    }
+    if rollup.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO analytics_hourly (app_id, hour, installs, uninstalls, updates, launches, \
+         closes) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(app_id)
+    .bind(hour)
+    .bind(rollup.installs)
+    .bind(rollup.uninstalls)
+    .bind(rollup.updates)
+    .bind(rollup.launches)
+    .bind(rollup.closes)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    // At most 3 values per row and SQLite's 32766 variables: chunks of 5000 rows.
+    let users: Vec<Uuid> = rollup.users.iter().copied().collect();
+    for chunk in users.chunks(5000) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO analytics_hourly_users (app_id, hour, user_id) ");
+        q.push_values(chunk, |mut b, u| {
+            b.push_bind(app_id).push_bind(hour).push_bind(*u);
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+    }
+    let sessions: Vec<(i64, i64)> = rollup
+        .session_lengths
+        .iter()
+        .map(|(l, n)| (*l, *n))
+        .collect();
+    for chunk in sessions.chunks(5000) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO analytics_hourly_sessions (app_id, hour, length_seconds, sessions) ",
+        );
+        q.push_values(chunk, |mut b, (l, n)| {
+            b.push_bind(app_id)
+                .push_bind(hour)
+                .push_bind(*l)
+                .push_bind(*n);
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+    }
+    let loads: Vec<(&str, i64, i64)> = rollup
+        .load_times
+        .iter()
+        .map(|((v, x), n)| (v.as_str(), *x, *n))
+        .collect();
+    for chunk in loads.chunks(5000) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO analytics_hourly_load_times (app_id, hour, version, value_tenths, \
+             samples) ",
+        );
+        q.push_values(chunk, |mut b, (v, x, n)| {
+            b.push_bind(app_id)
+                .push_bind(hour)
+                .push_bind(*v)
+                .push_bind(*x)
+                .push_bind(*n);
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+    }
+    let crashes: Vec<(&str, i64, i64)> = rollup
+        .crashes
+        .iter()
+        .map(|(v, (r, c))| (v.as_str(), *r, *c))
+        .collect();
+    for chunk in crashes.chunks(5000) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO analytics_hourly_crashes (app_id, hour, version, reports, crashing) ",
+        );
+        q.push_values(chunk, |mut b, (v, r, c)| {
+            b.push_bind(app_id)
+                .push_bind(hour)
+                .push_bind(*v)
+                .push_bind(*r)
+                .push_bind(*c);
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+    }
+    Ok(())
+}
+
+async fn delete_marks(conn: &mut SqliteConnection, ids: &[i64]) -> RepoResult<()> {
+    for chunk in ids.chunks(5000) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("DELETE FROM analytics_dirty_buckets WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl AnalyticsRepository for SqliteDatabase {
+    async fn ingest(&self, batch: IngestBatch, marked_at: OffsetDateTime) -> RepoResult<()> {
+        let buckets = touched(&batch);
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
+        insert_batch(&mut tx, &batch).await?;
+        mark_dirty(&mut tx, &buckets, marked_at).await?;
+        tx.commit().await.map_err(map_sqlx_error)
+    }
+
+    async fn roll_up(&self, limit: i64, oldest_hour: i64) -> RepoResult<RollupReport> {
+        let marks: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT id, app_id, hour FROM analytics_dirty_buckets ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await
+        .map_err(map_sqlx_error)?;
+        let mut report = RollupReport {
+            marks: u64::try_from(marks.len()).unwrap_or(0),
+            buckets: 0,
+        };
+        let mut buckets: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
+        let mut expired = Vec::new();
+        for (id, app_id, hour) in marks {
+            if hour < oldest_hour {
+                expired.push(id);
+            } else {
+                buckets.entry((app_id, hour)).or_default().push(id);
+            }
+        }
+        let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
+        // A session is counted in the hour of its first event, and its events arrive in any
+        // order: a change to a session touches every hour it has events in.
+        let dirty: Vec<(String, i64)> = buckets.keys().cloned().collect();
+        for (app_id, hour) in dirty {
+            let hours =
+                session_hours(&mut conn, &app_id, hour_start(hour), hour_start(hour + 1)).await?;
+            for at in hours {
+                let other = hour_of(at);
+                if other != hour && other >= oldest_hour {
+                    buckets.entry((app_id.clone(), other)).or_default();
+                }
+            }
+        }
+        drop(conn);
+        {
+            let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
+            delete_marks(&mut tx, &expired).await?;
+            tx.commit().await.map_err(map_sqlx_error)?;
+        }
+        for ((app_id, hour), ids) in &buckets {
+            // Reads and writes on the one writer connection: no write can come between.
+            let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
+            let raw = read_bucket(&mut tx, app_id, *hour).await?;
+            let rollup = roll_up(*hour, raw);
+            replace_rollup(&mut tx, app_id, *hour, &rollup).await?;
+            delete_marks(&mut tx, ids).await?;
+            tx.commit().await.map_err(map_sqlx_error)?;
+            report.buckets += 1;
+        }
+        Ok(report)
+    }
+
+    async fn oldest_dirty_mark(&self) -> RepoResult<Option<OffsetDateTime>> {
+        let row: (Option<String>,) =
+            sqlx::query_as("SELECT min(marked_at) FROM analytics_dirty_buckets")
+                .fetch_one(&self.reader)
+                .await
+                .map_err(map_sqlx_error)?;
+        row.0.as_deref().map(from_text).transpose()
+    }
+
+    async fn purge_rollups_before(&self, hour: i64, limit: i64) -> RepoResult<u64> {
+        let mut purged = 0;
+        for table in ROLLUP_TABLES {
+            // Table names come from the fixed list above; the tables are WITHOUT ROWID, so
+            // the bound is on the primary key.
+            let done = sqlx::query(&format!(
+                "DELETE FROM {table} WHERE (app_id, hour) IN \
+                 (SELECT app_id, hour FROM {table} WHERE hour < $1 LIMIT $2)"
+            ))
+            .bind(hour)
+            .bind(limit)
+            .execute(&self.writer)
+            .await
+            .map_err(map_sqlx_error)?;
+            purged += done.rows_affected();
+        }
+        Ok(purged)
+    }
+
+    async fn stats(&self, q: &StatsQuery) -> RepoResult<StatsRows> {
+        let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
+        let counts: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT (hour + $4) / $5 AS p, sum(installs), sum(uninstalls), sum(updates), \
+             sum(launches) FROM analytics_hourly \
+             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+        )
+        .bind(&q.app_id)
+        .bind(q.from_hour)
+        .bind(q.to_hour)
+        .bind(q.offset_hours)
+        .bind(q.period_hours)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        let active_users: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT (hour + $4) / $5 AS p, count(DISTINCT user_id) FROM analytics_hourly_users \
+             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+        )
+        .bind(&q.app_id)
+        .bind(q.from_hour)
+        .bind(q.to_hour)
+        .bind(q.offset_hours)
+        .bind(q.period_hours)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        let (total_active_users,): (i64,) = sqlx::query_as(
+            "SELECT count(DISTINCT user_id) FROM analytics_hourly_users \
+             WHERE app_id = $1 AND hour >= $2 AND hour < $3",
+        )
+        .bind(&q.app_id)
+        .bind(q.from_hour)
+        .bind(q.to_hour)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        let session_lengths: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT (hour + $4) / $5 AS p, length_seconds, sum(sessions) \
+             FROM analytics_hourly_sessions WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
+             GROUP BY p, length_seconds ORDER BY p, length_seconds",
+        )
+        .bind(&q.app_id)
+        .bind(q.from_hour)
+        .bind(q.to_hour)
+        .bind(q.offset_hours)
+        .bind(q.period_hours)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        let mut load_times: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT version, value_tenths, sum(samples) FROM analytics_hourly_load_times \
+             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version, value_tenths",
+        )
+        .bind(&q.app_id)
+        .bind(q.from_hour)
+        .bind(q.to_hour)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        load_times.sort();
+        let mut crashes: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT version, sum(reports), sum(crashing) FROM analytics_hourly_crashes \
+             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version",
+        )
+        .bind(&q.app_id)
+        .bind(q.from_hour)
+        .bind(q.to_hour)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        crashes.sort();
+        Ok(StatsRows {
+            counts: counts
+                .into_iter()
+                .map(
+                    |(period, installs, uninstalls, updates, launches)| PeriodCounts {
+                        period,
+                        installs,
+                        uninstalls,
+                        updates,
+                        launches,
+                    },
+                )
+                .collect(),
+            active_users,
+            total_active_users,
+            session_lengths,
+            load_times,
+            crashes,
+        })
+    }
+}
