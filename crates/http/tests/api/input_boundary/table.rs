@@ -576,6 +576,21 @@ pub(super) fn routes() -> Vec<Route> {
             Payload::None,
             &[],
         ),
+        Route {
+            query: &[
+                ("q", "photo editor"),
+                ("category", "tools"),
+                ("classification", "community"),
+                ("sort", "popular"),
+                ("limit", "10"),
+                ("offset", "0"),
+            ],
+            ..get("/api/v1/store/apps", Tep)
+        },
+        Route {
+            query: &[("limit", "10")],
+            ..get("/api/v1/store/featured", Session)
+        },
         get("/api/v1/store/categories", Session),
         get("/api/v1/store/apps/{app_id}", Tep),
         route(
