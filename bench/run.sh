@@ -12,6 +12,7 @@
 #   BENCH_PORT=18080                           (loopback port of the server)
 #   BENCH_ENGINES="SQLite PostgreSQL"          (which engines to run)
 #   BENCH_SCENARIOS="storage auth payments"    (which bench/scenarios/*.sh to source)
+#   BENCH_ANALYTICS_EVENTS=10000000            (size of the analytics scenario; see analytics.sh)
 #
 # Needs wrk (apt-get install wrk). Bounded: each run lasts `seconds`, loopback only.
 set -euo pipefail
