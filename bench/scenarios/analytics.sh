@@ -81,7 +81,8 @@ scenario_run() { # $1 base url, $2 raw req/s
   mkdir -p "$out"
   TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" \
     TMCP_LOG_LEVEL=warn BENCH_ANALYTICS_OUT="$out" \
-    "$seeder" "$ANALYTICS_APPS" "$ANALYTICS_USERS" "$ANALYTICS_EVENTS" "$ANALYTICS_DAYS" 2> "$out/seed.log"
+    "$seeder" "$ANALYTICS_APPS" "$ANALYTICS_USERS" "$ANALYTICS_EVENTS" "$ANALYTICS_DAYS" 2> "$out/seed.log" \
+    || { echo "bench_analytics failed:" >&2; tail -5 "$out/seed.log" >&2; return 1; }
   local app; app=$(cat "$out/app")
   local to from
   to=$(date -u +%F)
@@ -92,7 +93,7 @@ scenario_run() { # $1 base url, $2 raw req/s
   ceiling=$(analytics_measure "$base/bench/ceiling")
   stats=$(BENCH_SESSION_FILE="$out/session" analytics_measure \
     "$base/api/v1/developer/apps/$app/stats?from=$from&to=$to&granularity=day" -s "$dir/analytics_stats.lua")
-  read -r p50 p95 p99 < <(awk '$1 == "percentiles_us" { printf "%.2f %.2f %.2f", $2/1000, $3/1000, $4/1000 }' "$WORK/wrk.out")
+  read -r p50 p95 p99 < <(awk '$1 == "percentiles_us" { printf "%.2f %.2f %.2f\n", $2/1000, $3/1000, $4/1000 }' "$WORK/wrk.out")
   local ingest
   ingest=$(BENCH_TOKENS="$out/teps" analytics_measure "$base/api/v1/lifecycle/analytics" \
     -s "$dir/analytics_ingest.lua")
