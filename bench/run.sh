@@ -13,6 +13,7 @@
 #   BENCH_ENGINES="SQLite PostgreSQL"          (which engines to run)
 #   BENCH_SCENARIOS="storage auth payments store_search"  (which bench/scenarios/*.sh to source)
 #   BENCH_CATALOGUE_APPS=100000                (apps the store_search scenario generates)
+#   BENCH_ANALYTICS_EVENTS=10000000            (size of the analytics scenario; see analytics.sh)
 #
 # Needs wrk (apt-get install wrk). Bounded: each run lasts `seconds`, loopback only.
 set -euo pipefail
