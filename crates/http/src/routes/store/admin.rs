@@ -30,15 +30,17 @@ pub struct PageQuery {
     pub offset: Option<u32>,
 }
 
-pub(crate) fn page(query: &PageQuery) -> Result<(i64, i64), ApiError> {
-    let limit = query.limit.unwrap_or(20);
+/// The page a listing asks for, within the store's page limit (`StoreSettings::max_page`,
+/// 100 by default).
+pub(crate) fn page(query: &PageQuery, max_page: i64) -> Result<(i64, i64), ApiError> {
+    let limit = i64::from(query.limit.unwrap_or(20));
     let offset = query.offset.unwrap_or(0);
-    if !(1..=100).contains(&limit) || offset > 10_000 {
-        return Err(ApiError::invalid_request(
-            "limit must be 1-100 and offset 0-10000",
-        ));
+    if !(1..=max_page).contains(&limit) || offset > 10_000 {
+        return Err(ApiError::invalid_request(format!(
+            "limit must be 1-{max_page} and offset 0-10000"
+        )));
     }
-    Ok((i64::from(limit), i64::from(offset)))
+    Ok((limit, i64::from(offset)))
 }
 
 /// Apps waiting for review, oldest submission first.
@@ -54,7 +56,7 @@ pub async fn queue(
     principal: SessionPrincipal,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<AppList>, ApiError> {
-    let (limit, offset) = page(&query)?;
+    let (limit, offset) = page(&query, state.settings.store.max_page)?;
     let apps = review::queue(state.db.as_ref(), caller(&principal), limit, offset).await?;
     Ok(Json(AppList {
         apps: apps.iter().map(AppView::from).collect(),

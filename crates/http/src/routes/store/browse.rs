@@ -240,7 +240,7 @@ pub async fn list_reviews(
     Path(app_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<ReviewList>, ApiError> {
-    let (limit, offset) = page(&query)?;
+    let (limit, offset) = page(&query, state.settings.store.max_page)?;
     let (list, summary) = reviews::list(state.db.as_ref(), &app_id, limit, offset).await?;
     Ok(Json(ReviewList {
         reviews: list.iter().map(ReviewView::from).collect(),
