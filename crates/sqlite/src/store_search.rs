@@ -19,6 +19,9 @@ const SIMILARITY_THRESHOLD: f64 = 0.2;
 /// bm25 weights of `apps_fts`'s columns: app_id (not indexed), name, short_description,
 /// tags (category and developer), description.
 const BM25: &str = "bm25(apps_fts, 0.0, 10.0, 4.0, 2.0, 1.0)";
+/// `apps_fts`'s rowid is a search key: popularity step (descending) in the high 32 bits,
+/// the app's rowid in the low 32 (migration 0015); this joins a match to its app.
+const FTS_JOIN: &str = "apps_fts CROSS JOIN apps a ON a.rowid = (apps_fts.rowid & 4294967295)";
 
 const COLUMNS: &str = "a.app_id, a.name, a.short_description, a.category, a.classification, \
      a.developer_name, a.version, json_extract(a.metadata, '$.branding.icon_url') AS icon_url, \
@@ -188,22 +191,24 @@ impl StoreSearchRepository for SqliteDatabase {
             builder
                 .push("(length(a.name) = ")
                 .push_bind(exact_chars)
-                .push(" AND a.rowid IN (SELECT rowid FROM apps_fts WHERE apps_fts MATCH ")
+                .push(" AND a.rowid IN (SELECT rowid & 4294967295 FROM apps_fts WHERE apps_fts MATCH ")
                 .push_bind(format!("name : ^ {}", fts_string(&exact)))
                 .push("))");
         };
-        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT ");
+        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new("");
         if query.sort != CatalogueSort::Relevance || total < query.window {
             // Ranked whole: every match's bm25 (at most `window` of them).
             builder
-                .push("* FROM (SELECT ")
+                .push("SELECT * FROM (SELECT ")
                 .push(COLUMNS)
                 .push(", a.popularity, ");
             push_exact(&mut builder);
             builder
                 .push(" AS exact, ")
                 .push(BM25)
-                .push(" AS rank FROM apps_fts CROSS JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
+                .push(" AS rank FROM ")
+                .push(FTS_JOIN)
+                .push(" WHERE apps_fts MATCH ")
                 .push_bind(matching)
                 .push(" AND");
             push_filters(&mut builder, query);
@@ -211,46 +216,75 @@ impl StoreSearchRepository for SqliteDatabase {
             // The outer query sees the inner columns under the same alias.
             push_order(&mut builder, query.sort, true);
         } else {
-            // Broad: exact names, then the `window` most popular matches with those whose
-            // name holds the words first, then the other matches by popularity.
+            // Broad: exact names (found through the name phrase, a handful of rows); then
+            // the `window` most popular other matches, those whose name holds the words
+            // first; then the other matches by popularity. `apps_fts` hands out matches in
+            // rowid order, which is popularity order (migration 0015), so the window is
+            // read without visiting every match: the first `window` matches, plus the
+            // rest of the last one's popularity step (ties are then ordered by app id).
             let rest = (query.offset + query.limit - query.window).max(0);
             let push_hits = |builder: &mut QueryBuilder<'_, Sqlite>| {
                 builder
-                    .push(" FROM apps_fts CROSS JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ")
+                    .push(" FROM ")
+                    .push(FTS_JOIN)
+                    .push(" WHERE apps_fts MATCH ")
                     .push_bind(matching.clone())
                     .push(" AND");
                 push_filters(builder, query);
+                builder.push(" AND NOT ");
+                push_exact(builder);
             };
-            builder
-                .push(COLUMNS)
-                .push(" FROM (SELECT a.app_id, 0 AS part, a.popularity");
+            builder.push(
+                "WITH head AS MATERIALIZED (SELECT a.app_id, a.popularity, apps_fts.rowid AS k",
+            );
             push_hits(&mut builder);
-            builder.push(" AND ");
-            push_exact(&mut builder);
             builder
-                .push(" UNION ALL SELECT t.app_id, CASE WHEN t.rowid IN (SELECT rowid FROM apps_fts \
-                       WHERE apps_fts MATCH ")
-                .push_bind(format!("{{name}} : ({matching})"))
-                .push(") THEN 1 ELSE 2 END, t.popularity FROM (SELECT a.rowid, a.app_id, a.popularity");
-            push_hits(&mut builder);
-            builder.push(" AND NOT ");
-            push_exact(&mut builder);
-            builder
-                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+                .push(" ORDER BY apps_fts.rowid LIMIT ")
                 .push_bind(query.window)
-                .push(") t UNION ALL SELECT * FROM (SELECT a.app_id, 3, a.popularity");
+                .push("), edge AS MATERIALIZED (SELECT a.app_id, a.popularity, apps_fts.rowid AS k");
             push_hits(&mut builder);
-            builder.push(" AND NOT ");
-            push_exact(&mut builder);
             builder
-                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
-                .push_bind(rest)
-                .push(" OFFSET ")
+                .push(
+                    " AND apps_fts.rowid > (SELECT max(k) FROM head) \
+                      AND apps_fts.rowid < ((((SELECT max(k) FROM head) >> 32) + 1) << 32)), \
+                      t AS MATERIALIZED (SELECT * FROM (SELECT * FROM head UNION ALL \
+                      SELECT * FROM edge) ORDER BY popularity DESC, app_id LIMIT ",
+                )
                 .push_bind(query.window)
                 .push(
-                    ")) AS o JOIN apps a ON a.app_id = o.app_id \
-                       ORDER BY o.part, o.popularity DESC, o.app_id",
-                );
+                    "), named AS MATERIALIZED (SELECT rowid AS k FROM apps_fts \
+                       WHERE apps_fts MATCH ",
+                )
+                .push_bind(format!("{{name}} : ({matching})"))
+                .push(" AND rowid <= (SELECT max(k) FROM t)) SELECT ")
+                .push(COLUMNS)
+                .push(" FROM (SELECT a.app_id, 0 AS part, a.popularity FROM ")
+                .push(FTS_JOIN)
+                .push(" WHERE apps_fts MATCH ")
+                .push_bind(format!("name : ^ {}", fts_string(&exact)))
+                .push(" AND length(a.name) = ")
+                .push_bind(exact_chars)
+                .push(" AND");
+            push_filters(&mut builder, query);
+            builder.push(
+                " UNION ALL SELECT t.app_id, CASE WHEN t.k IN (SELECT k FROM named) THEN 1 ELSE 2 END, \
+                   t.popularity FROM t",
+            );
+            if rest > 0 {
+                // Paging past the window (rare) sorts every match, as it must.
+                builder.push(" UNION ALL SELECT * FROM (SELECT a.app_id, 3, a.popularity");
+                push_hits(&mut builder);
+                builder
+                    .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+                    .push_bind(rest)
+                    .push(" OFFSET ")
+                    .push_bind(query.window)
+                    .push(")");
+            }
+            builder.push(
+                ") AS o JOIN apps a ON a.app_id = o.app_id \
+                   ORDER BY o.part, o.popularity DESC, o.app_id",
+            );
         }
         builder
             .push(" LIMIT ")
@@ -392,9 +426,8 @@ impl SqliteDatabase {
             push_filters(&mut builder, query);
         } else {
             builder
-                .push(
-                    "apps_fts CROSS JOIN apps a ON a.rowid = apps_fts.rowid WHERE apps_fts MATCH ",
-                )
+                .push(FTS_JOIN)
+                .push(" WHERE apps_fts MATCH ")
                 .push_bind(match_text(&query.words, &query.corrections))
                 .push(" AND");
             push_filters(&mut builder, query);
