@@ -241,7 +241,9 @@ impl StoreSearchRepository for SqliteDatabase {
             builder
                 .push(" ORDER BY apps_fts.rowid LIMIT ")
                 .push_bind(query.window)
-                .push("), edge AS MATERIALIZED (SELECT a.app_id, a.popularity, apps_fts.rowid AS k");
+                .push(
+                    "), edge AS MATERIALIZED (SELECT a.app_id, a.popularity, apps_fts.rowid AS k",
+                );
             push_hits(&mut builder);
             builder
                 .push(
