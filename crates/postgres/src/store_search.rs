@@ -225,19 +225,24 @@ impl StoreSearchRepository for PgDatabase {
                 .push_bind(query.window)
                 .push(") t");
         }
+        // The page is cut before the join, so only its rows are looked up.
         builder
+            .push(
+                "), page AS (SELECT * FROM ordered \
+                   ORDER BY part, rank DESC, popularity DESC, app_id LIMIT ",
+            )
+            .push_bind(query.limit)
+            .push(" OFFSET ")
+            .push_bind(query.offset)
             .push(") SELECT ")
             .push(COLUMNS)
             .push(", least(")
             .push_bind(query.window)
             .push(
                 ", (SELECT count(*) FROM exact) + (SELECT count(*) FROM top)) AS total \
-                   FROM ordered o JOIN apps a ON a.app_id = o.app_id \
-                   ORDER BY o.part, o.rank DESC, o.popularity DESC, o.app_id LIMIT ",
-            )
-            .push_bind(query.limit)
-            .push(" OFFSET ")
-            .push_bind(query.offset);
+                   FROM page o JOIN apps a ON a.app_id = o.app_id \
+                   ORDER BY o.part, o.rank DESC, o.popularity DESC, o.app_id",
+            );
         let rows = builder
             .build()
             .persistent(false)

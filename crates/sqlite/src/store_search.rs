@@ -215,6 +215,11 @@ impl StoreSearchRepository for SqliteDatabase {
             builder.push(") AS a");
             // The outer query sees the inner columns under the same alias.
             push_order(&mut builder, query.sort, true);
+            builder
+                .push(" LIMIT ")
+                .push_bind(query.limit)
+                .push(" OFFSET ")
+                .push_bind(query.offset);
         } else {
             // Broad: exact names (found through the name phrase, a handful of rows); then
             // the `window` most popular other matches, those whose name holds the words
@@ -260,7 +265,7 @@ impl StoreSearchRepository for SqliteDatabase {
                 .push_bind(format!("{{name}} : ({matching})"))
                 .push(" AND rowid <= (SELECT max(k) FROM t)) SELECT ")
                 .push(COLUMNS)
-                .push(" FROM (SELECT a.app_id, 0 AS part, a.popularity FROM ")
+                .push(" FROM (SELECT * FROM (SELECT a.app_id, 0 AS part, a.popularity FROM ")
                 .push(FTS_JOIN)
                 .push(" WHERE apps_fts MATCH ")
                 .push_bind(format!("name : ^ {}", fts_string(&exact)))
@@ -283,16 +288,17 @@ impl StoreSearchRepository for SqliteDatabase {
                     .push_bind(query.window)
                     .push(")");
             }
-            builder.push(
-                ") AS o JOIN apps a ON a.app_id = o.app_id \
-                   ORDER BY o.part, o.popularity DESC, o.app_id",
-            );
+            // The page is cut before the join, so only its rows are looked up.
+            builder
+                .push(") ORDER BY part, popularity DESC, app_id LIMIT ")
+                .push_bind(query.limit)
+                .push(" OFFSET ")
+                .push_bind(query.offset)
+                .push(
+                    ") AS o JOIN apps a ON a.app_id = o.app_id \
+                       ORDER BY o.part, o.popularity DESC, o.app_id",
+                );
         }
-        builder
-            .push(" LIMIT ")
-            .push_bind(query.limit)
-            .push(" OFFSET ")
-            .push_bind(query.offset);
         let rows = builder
             .build()
             .fetch_all(&self.reader)
