@@ -175,11 +175,13 @@ impl StoreSearchRepository for PgDatabase {
         }
         // Relevance, in one statement: exact names first; then the most popular other
         // matches (at most TEXT_RANKED) by text rank; then the rest by popularity. With at
-        // most TEXT_RANKED matches that is every match by text rank. The count comes from
-        // the first `window` matches by popularity. Each part walks an index and stops
-        // early, so a very common word costs about as much as a rare one.
+        // most TEXT_RANKED matches that is every match by text rank. Only as many matches
+        // as the page needs are read in popularity order (at least TEXT_RANKED); the
+        // count is separate and stops at the window, so a common word costs about as much
+        // as a rare one.
         let exact = query.exact.clone().unwrap_or_default();
-        let rest = (query.offset + query.limit - query.window).max(0);
+        let ranked = query.window.min(TEXT_RANKED);
+        let needed = (query.offset + query.limit).max(ranked);
         let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new(
             "WITH exact AS MATERIALIZED (SELECT a.app_id, a.popularity FROM apps a",
         );
@@ -196,9 +198,16 @@ impl StoreSearchRepository for PgDatabase {
             .push(" AND lower(a.name) <> ")
             .push_bind(exact.clone())
             .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
-            .push_bind(query.window)
+            .push_bind(needed)
+            .push("), others AS (SELECT count(*) AS n FROM (SELECT 1 FROM apps a");
+        push_match(&mut builder, query, &tsquery);
+        builder
+            .push(" AND lower(a.name) <> ")
+            .push_bind(exact.clone())
+            .push(" LIMIT ")
+            .push_bind(query.window.max(1))
             .push(
-                "), ordered AS (SELECT app_id, 0 AS part, 0::float8 AS rank, popularity FROM exact \
+                ") c), ordered AS (SELECT app_id, 0 AS part, 0::float8 AS rank, popularity FROM exact \
                  UNION ALL SELECT app_id, 1, ts_rank_cd(search_document, to_tsquery('simple', ",
             )
             .push_bind(tsquery.clone())
@@ -206,25 +215,13 @@ impl StoreSearchRepository for PgDatabase {
                 "))::float8, popularity FROM (SELECT * FROM top ORDER BY popularity DESC, app_id \
                  LIMIT ",
             )
-            .push_bind(query.window.min(TEXT_RANKED))
+            .push_bind(ranked)
             .push(
                 ") r UNION ALL SELECT app_id, 2, 0::float8, popularity FROM (SELECT * FROM top \
                  ORDER BY popularity DESC, app_id OFFSET ",
             )
-            .push_bind(query.window.min(TEXT_RANKED))
+            .push_bind(ranked)
             .push(") u");
-        if rest > 0 {
-            builder.push(" UNION ALL SELECT t.app_id, 3, 0::float8, t.popularity FROM (SELECT a.app_id, a.popularity FROM apps a");
-            push_match(&mut builder, query, &tsquery);
-            builder
-                .push(" AND lower(a.name) <> ")
-                .push_bind(exact)
-                .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
-                .push_bind(rest)
-                .push(" OFFSET ")
-                .push_bind(query.window)
-                .push(") t");
-        }
         // The page is cut before the join, so only its rows are looked up.
         builder
             .push(
@@ -239,7 +236,7 @@ impl StoreSearchRepository for PgDatabase {
             .push(", least(")
             .push_bind(query.window)
             .push(
-                ", (SELECT count(*) FROM exact) + (SELECT count(*) FROM top)) AS total \
+                ", (SELECT count(*) FROM exact) + (SELECT n FROM others)) AS total \
                    FROM page o JOIN apps a ON a.app_id = o.app_id \
                    ORDER BY o.part, o.rank DESC, o.popularity DESC, o.app_id",
             );
