@@ -19,6 +19,9 @@ const SIMILARITY_THRESHOLD: f64 = 0.2;
 /// bm25 weights of `apps_fts`'s columns: app_id (not indexed), name, short_description,
 /// tags (category and developer), description.
 const BM25: &str = "bm25(apps_fts, 0.0, 10.0, 4.0, 2.0, 1.0)";
+/// Matches of a broad query ranked by text: its most popular ones, those whose name holds
+/// the words first (as PostgreSQL ranks its most popular ones by `ts_rank_cd`).
+const TEXT_RANKED: i64 = 200;
 /// `apps_fts`'s rowid is a search key: popularity step (descending) in the high 32 bits,
 /// the app's rowid in the low 32 (migration 0015); this joins a match to its app.
 const FTS_JOIN: &str = "apps_fts CROSS JOIN apps a ON a.rowid = (apps_fts.rowid & 4294967295)";
@@ -222,12 +225,13 @@ impl StoreSearchRepository for SqliteDatabase {
                 .push_bind(query.offset);
         } else {
             // Broad: exact names (found through the name phrase, a handful of rows); then
-            // the `window` most popular other matches, those whose name holds the words
+            // the TEXT_RANKED most popular other matches, those whose name holds the words
             // first; then the other matches by popularity. `apps_fts` hands out matches in
-            // rowid order, which is popularity order (migration 0015), so the window is
-            // read without visiting every match: the first `window` matches, plus the
-            // rest of the last one's popularity step (ties are then ordered by app id).
-            let rest = (query.offset + query.limit - query.window).max(0);
+            // rowid order, which is popularity order (migration 0015), so only the matches
+            // the page needs are read: the first `needed` in that order, plus the rest of
+            // the last one's popularity step (ties are then ordered by app id).
+            let ranked = query.window.min(TEXT_RANKED);
+            let needed = (query.offset + query.limit).max(ranked);
             let push_hits = |builder: &mut QueryBuilder<'_, Sqlite>| {
                 builder
                     .push(" FROM ")
@@ -245,7 +249,7 @@ impl StoreSearchRepository for SqliteDatabase {
             push_hits(&mut builder);
             builder
                 .push(" ORDER BY apps_fts.rowid LIMIT ")
-                .push_bind(query.window)
+                .push_bind(needed)
                 .push(
                     "), edge AS MATERIALIZED (SELECT a.app_id, a.popularity, apps_fts.rowid AS k",
                 );
@@ -254,16 +258,19 @@ impl StoreSearchRepository for SqliteDatabase {
                 .push(
                     " AND apps_fts.rowid > (SELECT max(k) FROM head) \
                       AND apps_fts.rowid < ((((SELECT max(k) FROM head) >> 32) + 1) << 32)), \
-                      t AS MATERIALIZED (SELECT * FROM (SELECT * FROM head UNION ALL \
-                      SELECT * FROM edge) ORDER BY popularity DESC, app_id LIMIT ",
+                      t AS MATERIALIZED (SELECT *, row_number() OVER (ORDER BY popularity DESC, \
+                      app_id) AS pos FROM (SELECT * FROM head UNION ALL SELECT * FROM edge) \
+                      ORDER BY popularity DESC, app_id LIMIT ",
                 )
-                .push_bind(query.window)
+                .push_bind(needed)
                 .push(
                     "), named AS MATERIALIZED (SELECT rowid AS k FROM apps_fts \
                        WHERE apps_fts MATCH ",
                 )
                 .push_bind(format!("{{name}} : ({matching})"))
-                .push(" AND rowid <= (SELECT max(k) FROM t)) SELECT ")
+                .push(" AND rowid <= (SELECT max(k) FROM t WHERE pos <= ")
+                .push_bind(ranked)
+                .push(")) SELECT ")
                 .push(COLUMNS)
                 .push(" FROM (SELECT * FROM (SELECT a.app_id, 0 AS part, a.popularity FROM ")
                 .push(FTS_JOIN)
@@ -273,23 +280,14 @@ impl StoreSearchRepository for SqliteDatabase {
                 .push_bind(exact_chars)
                 .push(" AND");
             push_filters(&mut builder, query);
-            builder.push(
-                " UNION ALL SELECT t.app_id, CASE WHEN t.k IN (SELECT k FROM named) THEN 1 ELSE 2 END, \
-                   t.popularity FROM t",
-            );
-            if rest > 0 {
-                // Paging past the window (rare) sorts every match, as it must.
-                builder.push(" UNION ALL SELECT * FROM (SELECT a.app_id, 3, a.popularity");
-                push_hits(&mut builder);
-                builder
-                    .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
-                    .push_bind(rest)
-                    .push(" OFFSET ")
-                    .push_bind(query.window)
-                    .push(")");
-            }
-            // The page is cut before the join, so only its rows are looked up.
             builder
+                .push(" UNION ALL SELECT t.app_id, CASE WHEN t.pos > ")
+                .push_bind(ranked)
+                .push(
+                    " THEN 3 WHEN t.k IN (SELECT k FROM named) THEN 1 ELSE 2 END, t.popularity \
+                       FROM t",
+                )
+                // The page is cut before the join, so only its rows are looked up.
                 .push(") ORDER BY part, popularity DESC, app_id LIMIT ")
                 .push_bind(query.limit)
                 .push(" OFFSET ")
