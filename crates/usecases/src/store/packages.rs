@@ -186,7 +186,7 @@ impl PackageUpload {
     }
 
     /// Gives up: aborts the multipart upload, whose parts are then removed. Failures are
-    /// logged; a dropped upload is cleaned up by the store too.
+    /// logged; an upload dropped without this is aborted in the background (`Unfinished`).
     pub async fn abort(&mut self) {
         if let Some(writer) = self.pending.writer.take() {
             if let Err(error) = writer.abort().await {
