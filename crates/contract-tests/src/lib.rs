@@ -15,6 +15,7 @@ pub mod isolation;
 pub mod oauth;
 pub mod payments;
 pub mod redis_server;
+pub mod s3;
 pub mod storage;
 pub mod store_search;
 pub mod system;

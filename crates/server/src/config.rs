@@ -465,7 +465,10 @@ impl Config {
             &mut loaded.redis_url,
             &mut loaded.encryption_key,
             &mut loaded.public_url,
-        ] {
+        ]
+        .into_iter()
+        .chain(loaded.store.optional_texts())
+        {
             if optional.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *optional = None;
             }
@@ -629,6 +632,9 @@ impl Config {
         if public.encryption_key.take().is_some() {
             withheld.push("encryption_key = \"<set>\"".to_owned());
         }
+        if public.store.s3_secret_access_key.take().is_some() {
+            withheld.push("store.s3_secret_access_key = \"<set>\"".to_owned());
+        }
         for (name, slot) in [
             ("database_url", &mut public.database_url),
             ("redis_url", &mut public.redis_url),
@@ -698,6 +704,7 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("webhooks", &self.webhooks)
             .field("wallet", &self.wallet)
+            .field("store", &self.store)
             .field("analytics", &self.analytics)
             .finish_non_exhaustive()
     }
@@ -864,15 +871,37 @@ mod tests {
 
     #[test]
     fn debug_output_hides_secrets() {
-        let config = Config {
+        let mut config = Config {
             database_url: Some("postgres://app:hunter2@db/tmcp".into()),
             encryption_key: Some("c2VjcmV0".into()),
             ..Config::default()
         };
+        config.store.s3_secret_access_key = Some("s3-secret-key".into());
         let shown = format!("{config:?}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("c2VjcmV0"),
+            !shown.contains("hunter2")
+                && !shown.contains("c2VjcmV0")
+                && !shown.contains("s3-secret-key"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn printed_toml_withholds_the_s3_secret_key() {
+        let config = Config {
+            store: StoreConfig {
+                packages_backend: store::PackagesBackend::S3,
+                s3_bucket: Some("tmcp-packages".into()),
+                s3_access_key_id: Some("AKIDEXAMPLE".into()),
+                s3_secret_access_key: Some("s3-secret-key".into()),
+                ..StoreConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(config.validate().is_ok());
+        let printed = config.to_toml().expect("toml");
+        assert!(!printed.contains("s3-secret-key"), "{printed}");
+        assert!(printed.contains("# store.s3_secret_access_key = \"<set>\""));
+        assert!(printed.contains("packages_backend = \"s3\""), "{printed}");
     }
 }

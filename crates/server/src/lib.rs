@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod ledger_admin;
 pub mod maintenance;
 pub mod oauth_admin;
+pub mod packages;
 pub mod secrets;
 pub mod serve;
 pub mod telemetry;

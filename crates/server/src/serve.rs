@@ -51,7 +51,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         ..TepSettings::default()
     };
     let limiter = RateLimiter::new(redis.clone(), config.redis_namespace.clone());
-    let packages = open_packages(config)?;
+    let packages = crate::packages::open(&config.store, &config.data_dir).await?;
     Ok(AppState::new(Shared {
         db,
         clock,
@@ -92,17 +92,6 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             ..HttpSettings::default()
         }),
     }))
-}
-
-/// The object store of the store's packages: a local directory (created if missing).
-fn open_packages(config: &Config) -> anyhow::Result<Arc<dyn object_store::ObjectStore>> {
-    let dir = config.store.packages_dir(&config.data_dir);
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the packages directory {}", dir.display()))?;
-    let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-        .with_context(|| format!("cannot open the packages directory {}", dir.display()))?
-        .with_automatic_cleanup(true);
-    Ok(Arc::new(store))
 }
 
 /// A running server, for tests and for `serve`.

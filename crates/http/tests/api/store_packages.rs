@@ -1,17 +1,17 @@
-//! Versions and packages over HTTP on both engines: streamed uploads with their checksum and
-//! size, the size limit (nothing left in storage), immutability once submitted, who may
-//! upload and download, verified downloads with ETag, ranges and If-None-Match, the
-//! integrity check on a damaged object, and update checks.
+//! Versions and packages over HTTP on both engines with a local package directory, and on
+//! SQLite with the S3 test bucket (moto in the suite): streamed uploads with their checksum
+//! and size, the size limit and dropped uploads (nothing left in storage, unfinished
+//! uploads included), immutability once submitted, who may upload and download, verified
+//! downloads with ETag, ranges and If-None-Match, the integrity check on a damaged object,
+//! and update checks.
 
+use crate::support::package_objects::{PackageObjects, UNFINISHED};
 use crate::support::{on_both_engines, seed, Env, Reply, PASSWORD, PUBLIC};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, Method, Request, StatusCode};
-use object_store::local::LocalFileSystem;
+use futures::StreamExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tempfile::TempDir;
 use tmcp_contract_tests::Fixture;
 use tmcp_domain::store::VersionStatus;
 use tmcp_domain::user::Role;
@@ -24,8 +24,8 @@ const BOUNDARY: &str = "tmcp-test-boundary-7c1f";
 
 struct Store {
     env: Env,
-    /// The packages directory of this test's state.
-    dir: TempDir,
+    /// The package store of this test's state.
+    objects: PackageObjects,
     /// The app's developer's session.
     dev: String,
     /// Another developer's session.
@@ -81,37 +81,22 @@ async fn app(env: &Env, id: &str, developer: UserId, version: &str) {
 }
 
 async fn setup(fixture: Fixture) -> Store {
+    setup_on(fixture, PackageObjects::local()).await
+}
+
+async fn setup_on(fixture: Fixture, objects: PackageObjects) -> Store {
     let mut env = Env::new(fixture).await;
-    let dir = tempfile::tempdir().expect("packages dir");
-    env.state.packages =
-        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("local object store"));
+    env.state.packages = objects.store();
     let (dev_id, dev) = developer(&env, "pkg_dev").await;
     let (_, other_dev) = developer(&env, "pkg_other").await;
     app(&env, APP, dev_id, "0.0.0").await;
     Store {
         env,
-        dir,
+        objects,
         dev,
         other_dev,
         dev_id,
     }
-}
-
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(next) = pending.pop() {
-        for entry in std::fs::read_dir(&next).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 fn multipart(parts: &[(&str, &[u8])]) -> Vec<u8> {
@@ -243,9 +228,12 @@ async fn upload_records_checksum_and_size_and_download_returns_the_bytes(store: 
         format!("/api/v1/store/apps/{APP}/versions/1.0.0/package")
     );
     assert!(body["created_at"].is_string());
-    let stored = files(store.dir.path());
+    let stored = store.objects.held().await;
     assert_eq!(stored.len(), 1, "one object: {stored:?}");
-    assert!(stored[0].starts_with(store.dir.path().join("apps").join(APP)));
+    assert!(
+        stored[0].starts_with(&format!("apps/{APP}/")) && stored[0].ends_with(".pkg"),
+        "{stored:?}"
+    );
 
     // The developer may fetch the pending version (review); the bytes are the same.
     let downloaded = store.get(&url, &store.dev, &[]).await;
@@ -285,7 +273,7 @@ async fn upload_records_checksum_and_size_and_download_returns_the_bytes(store: 
         format!("sha256:{}", sha256_hex(&again))
     );
     assert_eq!(
-        files(store.dir.path()).len(),
+        store.objects.held().await.len(),
         1,
         "the old object is deleted"
     );
@@ -381,12 +369,12 @@ async fn a_damaged_object_is_never_served(store: Store) {
         store.upload("1.0.0", &bytes).await.status,
         StatusCode::CREATED
     );
-    let stored = files(store.dir.path());
-    assert_eq!(stored.len(), 1);
+    let stored = store.objects.held().await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
     // Same length, one byte flipped.
     let mut damaged = bytes.clone();
     damaged[100] ^= 0xFF;
-    std::fs::write(&stored[0], &damaged).expect("overwrite");
+    store.objects.overwrite(&stored[0], damaged).await;
     let refused = store.download("1.0.0", &store.dev, &[]).await;
     assert_eq!(
         refused.status,
@@ -400,13 +388,13 @@ async fn a_damaged_object_is_never_served(store: Store) {
         .await;
     assert_eq!(code(&ranged), "PACKAGE_CORRUPT", "not even a range of it");
     // A different length is caught before reading.
-    std::fs::write(&stored[0], b"short").expect("overwrite");
+    store.objects.overwrite(&stored[0], b"short".to_vec()).await;
     assert_eq!(
         code(&store.download("1.0.0", &store.dev, &[]).await),
         "PACKAGE_CORRUPT"
     );
     // A missing object too.
-    std::fs::remove_file(&stored[0]).expect("remove");
+    store.objects.remove(&stored[0]).await;
     assert_eq!(
         code(&store.download("1.0.0", &store.dev, &[]).await),
         "PACKAGE_CORRUPT"
@@ -419,8 +407,8 @@ async fn oversized_uploads_are_refused_and_leave_nothing(mut store: Store) {
         .max_package_bytes = 1024;
     let limit_ok = store.upload("1.0.0", &package(1024, 0)).await;
     assert_eq!(limit_ok.status, StatusCode::CREATED, "{}", limit_ok.text());
-    let before = files(store.dir.path());
-    assert_eq!(before.len(), 1);
+    let before = store.objects.held().await;
+    assert_eq!(before.len(), 1, "{before:?}");
 
     // Past the limit while streaming, with and without text after the package.
     let over = store.upload("1.1.0", &package(1025, 0)).await;
@@ -463,7 +451,7 @@ async fn oversized_uploads_are_refused_and_leave_nothing(mut store: Store) {
         announced.text()
     );
     assert_eq!(
-        files(store.dir.path()),
+        store.objects.held().await,
         before,
         "nothing of the refused uploads is left"
     );
@@ -489,12 +477,12 @@ async fn submitted_versions_are_immutable(store: Store) {
         .submit_version(APP, "2.0.0", store.env.fixture.clock.now())
         .await
         .expect("submit"));
-    let before = files(store.dir.path());
+    let before = store.objects.held().await;
     let refused = store.upload("2.0.0", &package(100, 2)).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
     assert_eq!(code(&refused), "CONFLICT");
     assert_eq!(
-        files(store.dir.path()),
+        store.objects.held().await,
         before,
         "the refused upload's object is deleted"
     );
@@ -542,7 +530,7 @@ async fn uploads_need_the_apps_developer(store: Store) {
         .await;
     assert_eq!(user.status, StatusCode::FORBIDDEN, "{}", user.text());
     assert_eq!(code(&user), "INSUFFICIENT_PERMISSIONS");
-    assert!(files(store.dir.path()).is_empty());
+    assert_eq!(store.objects.held().await, Vec::<String>::new());
 
     // Bad forms: 422 with the field, nothing stored.
     for (parts, field) in [
@@ -626,7 +614,7 @@ async fn uploads_need_the_apps_developer(store: Store) {
         "{}",
         not_multipart.text()
     );
-    assert!(files(store.dir.path()).is_empty());
+    assert_eq!(store.objects.held().await, Vec::<String>::new());
 }
 
 async fn downloads_by_others_need_an_active_version(store: Store) {
@@ -795,13 +783,82 @@ async fn check_updates_compares_semver(store: Store) {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
-on_both_engines!(
-    setup = setup,
-    runtime = (flavor = "multi_thread", worker_threads = 2);
+/// A request dropped mid-upload (the client went away, or the request timeout fired) never
+/// reaches the handler's own clean-up; the upload is still aborted. On S3 that matters:
+/// the parts of an unfinished multipart upload stay (billed, invisible) until aborted.
+async fn a_dropped_upload_leaves_nothing(store: Store) {
+    // Past one 5 MiB part, so S3 holds a part when the body stalls.
+    let bytes = package(6 * 1024 * 1024, 6);
+    let mut head = multipart(&[("version", b"1.0.0")]);
+    // Open the package part without ever closing it (drop the closing boundary).
+    head.truncate(head.len() - format!("--{BOUNDARY}--\r\n").len());
+    head.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"package\"; \
+             filename=\"app.pkg\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(head.into()), Ok(bytes.into())];
+    let stalled = futures::stream::iter(chunks).chain(futures::stream::pending());
+    let request = Request::post(format!("/api/v1/developer/apps/{APP}/versions"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", store.dev))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(Body::from_stream(stalled))
+        .expect("request");
+    tokio::select! {
+        reply = store.env.send(request) => panic!("the stalled upload was answered: {}", reply.text()),
+        () = store.objects.wait_until("the upload to start", |held| {
+            held.iter().any(|key| key.ends_with(UNFINISHED))
+        }) => {}
+    }
+    // The request's future is dropped here, the upload with it.
+    store
+        .objects
+        .wait_until("the dropped upload to be aborted", <[String]>::is_empty)
+        .await;
+    let listed = store
+        .get(
+            &format!("/api/v1/developer/apps/{APP}/versions"),
+            &store.dev,
+            &[],
+        )
+        .await;
+    assert_eq!(listed.json()["versions"], json!([]));
+}
+
+/// Every test on both engines with a local package directory, and on SQLite with the S3
+/// test bucket: the storage is what differs there, not the engine.
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        on_both_engines!(
+            setup = setup,
+            runtime = (flavor = "multi_thread", worker_threads = 2);
+            $($name),+
+        );
+        mod s3 {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() {
+                  let Some(objects) = PackageObjects::s3(concat!("s3::", stringify!($name))) else {
+                      return;
+                  };
+                  let fixture = tmcp_contract_tests::engines::sqlite().await;
+                  super::$name(setup_on(fixture, objects).await).await;
+              })+
+        }
+    };
+}
+
+on_every_backend!(
     upload_records_checksum_and_size_and_download_returns_the_bytes,
     ranges_and_conditional_downloads,
     a_damaged_object_is_never_served,
     oversized_uploads_are_refused_and_leave_nothing,
+    a_dropped_upload_leaves_nothing,
     submitted_versions_are_immutable,
     uploads_need_the_apps_developer,
     downloads_by_others_need_an_active_version,

@@ -83,10 +83,40 @@ pub struct PackageUpload {
     id: Uuid,
     created_at: OffsetDateTime,
     key: ObjectPath,
-    writer: Option<WriteMultipart>,
+    pending: Unfinished,
     hasher: Sha256,
     size: u64,
     limit: u64,
+}
+
+/// The multipart upload of a [`PackageUpload`] until it is finished or aborted. A request
+/// that is dropped (client gone, timeout) never reaches `abort`, and S3 keeps the parts of
+/// an unfinished multipart upload (billed, invisible) until it is aborted, so dropping one
+/// aborts it in the background.
+struct Unfinished {
+    writer: Option<WriteMultipart>,
+    key: ObjectPath,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        let key = self.key.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = writer.abort().await {
+                        tracing::warn!(key = %key, error = %error, "aborting a dropped package upload failed");
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::warn!(key = %key, "a package upload was dropped outside the runtime and not aborted");
+            }
+        }
+    }
 }
 
 /// A package written in full.
@@ -120,8 +150,11 @@ pub async fn begin_upload(
         app_id,
         id,
         created_at,
+        pending: Unfinished {
+            writer: Some(WriteMultipart::new(upload)),
+            key: key.clone(),
+        },
         key,
-        writer: Some(WriteMultipart::new(upload)),
         hasher: Sha256::new(),
         size: 0,
         limit: ports.settings.max_package_bytes,
@@ -137,7 +170,7 @@ impl PackageUpload {
             self.abort().await;
             return Err(StoreError::PackageTooLarge { limit: self.limit });
         }
-        let Some(writer) = self.writer.as_mut() else {
+        let Some(writer) = self.pending.writer.as_mut() else {
             return Err(StoreError::Internal("write after the upload ended".into()));
         };
         if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
@@ -146,16 +179,16 @@ impl PackageUpload {
         }
         self.size = size;
         self.hasher.update(&chunk);
-        if let Some(writer) = self.writer.as_mut() {
+        if let Some(writer) = self.pending.writer.as_mut() {
             writer.put(chunk);
         }
         Ok(())
     }
 
     /// Gives up: aborts the multipart upload, whose parts are then removed. Failures are
-    /// logged; a dropped upload is cleaned up by the store too.
+    /// logged; an upload dropped without this is aborted in the background (`Unfinished`).
     pub async fn abort(&mut self) {
-        if let Some(writer) = self.writer.take() {
+        if let Some(writer) = self.pending.writer.take() {
             if let Err(error) = writer.abort().await {
                 tracing::warn!(key = %self.key, error = %error, "aborting a package upload failed");
             }
@@ -171,6 +204,7 @@ impl PackageUpload {
             return Err(errors.into());
         }
         let writer = self
+            .pending
             .writer
             .take()
             .ok_or_else(|| StoreError::Internal("finish after the upload ended".into()))?;

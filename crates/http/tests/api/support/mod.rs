@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod engines;
+pub mod package_objects;
 pub mod seed;
 
 pub(crate) use engines::on_both_engines;
