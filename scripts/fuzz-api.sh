@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Property-based API fuzzing with schemathesis against the server's own OpenAPI document:
-# every documented operation, authenticated (session token for the account routes, a TEP for
-# storage), checking that no answer is a 5xx and that status, content type and body match
-# the document. Starts its own server on a free loopback port with a throwaway SQLite data
-# directory, or with FUZZ_ENGINE=postgres in a throwaway database on the PostgreSQL server
-# of FUZZ_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432), dropped at the end.
+# every documented operation with every kind of credential its `security` accepts, checking
+# that no answer is a 5xx and that status, content type and body match the document.
+#
+# Credentials (taken by scripts/fuzz-seed.py through the API, as clients take them): a
+# user's TEP with every scope the server knows (approved on the consent page, then token
+# exchange) and the app backend's client-credentials token, on every operation that takes a
+# TEP; sessions of a plain user, of the app's developer and of an administrator, on every
+# operation that takes a session; no credentials, and the confidential client's id and
+# secret (HTTP Basic, at /oauth2/token, /revoke, /introspect), on the operations without
+# security. The mini-app is registered with `admin create-client --developer`, then given a
+# published version, an install, a review, a category, a funded wallet and a pending and a
+# completed payment, whose ids the fuzzer uses for half of the values it generates for the
+# parameters naming them (schemathesis dictionaries), so it reaches the handlers behind them.
+#
+# Starts its own server on a free loopback port with a throwaway SQLite data directory, or
+# with FUZZ_ENGINE=postgres in a throwaway database on the PostgreSQL server of
+# FUZZ_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432), dropped at the end.
 #
 # Arguments are passed on to every `st run` (e.g. `--report ndjson --report-dir /abs/dir`).
 # Knobs: FUZZ_SERVER_BIN (see below); FUZZ_MAX_EXAMPLES (per operation and phase, default
-# 25); FUZZ_TIMEOUT (seconds for all schemathesis runs together, default 300); FUZZ_SEED
-# (default 1, so a CI run is repeatable; `random` for a new one each time).
+# 25); FUZZ_TIMEOUT (seconds for all schemathesis runs together, default 420; about 200 are
+# used on 2 cores); FUZZ_SEED (default 1, so a CI run is repeatable; `random` for a new one
+# each time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tmcp-target}"
 
 schemathesis_version=4.32.5
 max_examples="${FUZZ_MAX_EXAMPLES:-25}"
-budget="${FUZZ_TIMEOUT:-300}"
+budget="${FUZZ_TIMEOUT:-420}"
 seed="${FUZZ_SEED:-1}"
 [ "$seed" = random ] && seed=$RANDOM
 
@@ -207,7 +220,7 @@ run() {
     --no-color --warnings off --request-timeout 30 "${extra[@]}") >"$log" 2>&1 || code=$?
   took=$(($(date +%s) - began))
   case "$code" in
-    0) echo "fuzz $name: no failures ($(sed -n '/^Test cases:/{n;s/^ *//;p;}' "$log" | head -n 1); ${took}s)" ;;
+    0) echo "fuzz $name: no failures ($(sed -n 's/^ *Operations: *\([0-9]*\) selected.*/\1/p' "$log" | head -n 1) operations, $(sed -n '/^Test cases:/{n;s/^ *//;p;}' "$log" | head -n 1); ${took}s)" ;;
     124) status=1; cat "$log"; echo "fuzz $name: FAILED, stopped at the ${budget}s budget" ;;
     *) status=1; cat "$log"; echo "fuzz $name: FAILED (${took}s)" ;;
   esac
@@ -224,13 +237,14 @@ run client-credentials "$(seeded client_token)" tep
 run anonymous "" none
 run client-secret "" none --include-path-regex '^/oauth2/(token|revoke|introspect)$' \
   --auth "$app_id:$client_secret"
-# Sessions of a user, of the app's developer (on the developer's routes, where role and
-# ownership matter) and of an administrator, on the operations that take a session. The two
-# operations that can end the caller's session (deleting a session, whose id the fuzzer finds
-# in the session list, and logout) come last, each with a session of its own.
+# Sessions of a plain user, of the app's developer and of an administrator, on every
+# operation that takes a session. The two operations that can end the caller's session
+# (deleting a session, whose id the fuzzer finds in the session list, and logout) come last,
+# each with a session of its own. The administrator goes last of the three: it may reject,
+# deprecate or remove the app the others use.
 ending=(--exclude-path '/api/v1/auth/sessions/{id}' --exclude-path '/api/v1/auth/logout')
 run user "$(seeded user)" session "${ending[@]}"
-run developer "$(seeded developer)" session --include-path-regex '^/(api/v1/developer|mini-apps/v1)/'
+run developer "$(seeded developer)" session "${ending[@]}"
 run admin "$(seeded admin)" session "${ending[@]}"
 run end-session "$(seeded end_session)" session --include-path '/api/v1/auth/sessions/{id}'
 run logout "$(seeded logout)" session --include-path '/api/v1/auth/logout'
