@@ -165,6 +165,23 @@ pub fn scope_names() -> Schema {
         .into()
 }
 
+/// The `scopes_requested` of a store registration: 1–20 known scopes that are not
+/// official-only.
+pub fn requestable_scopes() -> Schema {
+    let names: Vec<serde_json::Value> = tmcp_domain::scope::known_names()
+        .filter(|name| tmcp_domain::scope::rules(name).is_some_and(|r| !r.official_only))
+        .map(Into::into)
+        .collect();
+    ArrayBuilder::new()
+        .items(RefOr::T(text(false).enum_values(Some(names)).into()))
+        .min_items(Some(1))
+        .max_items(Some(20))
+        .description(Some(
+            "Scopes the app will ask users for (1–20 known scopes, no official-only ones).",
+        ))
+        .into()
+}
+
 pub fn platform() -> Schema {
     one_of(
         &[

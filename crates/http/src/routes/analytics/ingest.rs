@@ -30,13 +30,15 @@ pub struct Accepted {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LifecycleEventItem {
     /// `installed`, `updated`, `uninstalled`, `launched` or `closed`.
+    #[schema(pattern = "^(installed|updated|uninstalled|launched|closed)$")]
     pub event_type: String,
-    #[schema(max_length = 255)]
+    #[schema(min_length = 1, max_length = 255)]
     pub device_id: Option<String>,
     /// A JSON object of at most 4096 bytes.
     #[schema(value_type = Option<Object>)]
     pub event_data: Option<Value>,
     /// RFC 3339; default now. At most 5 minutes ahead of the server, at most 7 days old.
+    #[schema(format = DateTime)]
     pub timestamp: Option<String>,
 }
 
@@ -46,14 +48,16 @@ pub struct UsageEventItem {
     #[schema(min_length = 1, max_length = 255)]
     pub session_id: String,
     /// `session_start`, `session_end` or `feature_used`.
+    #[schema(pattern = "^(session_start|session_end|feature_used)$")]
     pub event_type: String,
-    #[schema(max_length = 255)]
+    #[schema(min_length = 1, max_length = 255)]
     pub device_id: Option<String>,
     /// Client-reported; kept with the event (stats derive lengths from timestamps).
     #[schema(minimum = 0, maximum = 604800)]
     pub duration_seconds: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub event_data: Option<Value>,
+    #[schema(format = DateTime)]
     pub timestamp: Option<String>,
 }
 
@@ -64,11 +68,13 @@ pub struct MetricItem {
     pub version: String,
     /// `crash_rate` (one session: 0 clean, above 0 crashed; 0–1), `load_time` (ms,
     /// 0–600000), `memory_usage` (MiB, 0–1048576) or `cpu_usage` (percent, 0–10000).
+    #[schema(pattern = "^(crash_rate|load_time|memory_usage|cpu_usage)$")]
     pub metric_type: String,
     pub metric_value: f64,
     /// A JSON object of at most 4096 bytes.
     #[schema(value_type = Option<Object>)]
     pub device_info: Option<Value>,
+    #[schema(format = DateTime)]
     pub timestamp: Option<String>,
 }
 

@@ -63,8 +63,11 @@ pub struct PeriodView {
     pub figures: FiguresView,
 }
 
+/// One version's load times and crashes. Named apart from the store's `VersionView`: the
+/// document keys schemas by name, and one of two types with the same name silently took the
+/// other's place in it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VersionView {
+pub struct VersionStats {
     pub version: String,
     pub load_time_samples: i64,
     /// Nearest-rank median load time (ms, to 0.1 ms).
@@ -87,7 +90,7 @@ pub struct StatsResponse {
     pub tz: String,
     pub totals: FiguresView,
     pub series: Vec<PeriodView>,
-    pub versions: Vec<VersionView>,
+    pub versions: Vec<VersionStats>,
 }
 
 /// The app's installs, uninstalls, launches, active users, sessions and session lengths per
@@ -153,7 +156,7 @@ pub async fn app_stats(
         versions: stats
             .versions
             .into_iter()
-            .map(|v| VersionView {
+            .map(|v| VersionStats {
                 version: v.version,
                 load_time_samples: v.load_time_samples,
                 load_time_median_ms: v.load_time_median_ms,

@@ -22,7 +22,7 @@ pub struct DeveloperInfo {
     #[schema(max_length = 255)]
     pub email: Option<String>,
     /// An https URL.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = "^https://")]
     pub website: Option<String>,
 }
 
@@ -30,7 +30,7 @@ pub struct DeveloperInfo {
 #[serde(deny_unknown_fields)]
 pub struct TechnicalInfo {
     /// The https URL the host app opens.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = "^https://")]
     pub entry_url: String,
     /// OAuth redirect URIs (at most 10).
     #[serde(default)]
@@ -38,9 +38,9 @@ pub struct TechnicalInfo {
     pub redirect_uris: Vec<String>,
     /// Where webhooks go (https; public addresses only). Without it no webhook secret is
     /// issued.
+    #[schema(pattern = "^https://")]
     pub webhook_url: Option<String>,
-    /// Scopes the app will ask users for (1–20 known scopes, no official-only ones).
-    #[schema(min_items = 1, max_items = 20)]
+    #[schema(schema_with = crate::schema_constraints::requestable_scopes)]
     pub scopes_requested: Vec<String>,
     /// `public`, `confidential` or `hybrid`.
     #[schema(pattern = "^(public|confidential|hybrid)$")]
@@ -50,7 +50,8 @@ pub struct TechnicalInfo {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandingInfo {
-    #[schema(max_length = 500)]
+    /// An https URL.
+    #[schema(max_length = 500, pattern = "^https://")]
     pub icon_url: Option<String>,
     /// `#rrggbb`.
     #[schema(pattern = "^#[0-9a-fA-F]{6}$")]

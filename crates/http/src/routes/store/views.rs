@@ -11,6 +11,15 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
+/// A listing part as the document promises it, an object: apps registered with `admin
+/// create-client --developer` have none stored (`null`), which reads as an empty one.
+fn object_or_empty(part: &Value) -> Value {
+    match part {
+        Value::Object(_) => part.clone(),
+        _ => Value::Object(serde_json::Map::new()),
+    }
+}
+
 /// An app as its developer and admins see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppView {
@@ -59,9 +68,9 @@ impl From<&StoreApp> for AppView {
             developer_name: app.developer_name.clone(),
             website: app.listing.website.clone(),
             support_email: app.listing.support_email.clone(),
-            developer: app.listing.developer.clone(),
-            technical: app.listing.technical.clone(),
-            branding: app.listing.branding.clone(),
+            developer: object_or_empty(&app.listing.developer),
+            technical: object_or_empty(&app.listing.technical),
+            branding: object_or_empty(&app.listing.branding),
             featured: app.featured,
             mandatory: app.mandatory,
             rejection_reason: app.rejection_reason.clone(),

@@ -16,6 +16,7 @@ on_both_engines!(setup = setup, runtime = ();
     categories_form_a_tree,
     capabilities_need_no_credentials,
     webhook_log_is_the_developers,
+    apps_registered_by_the_cli_show_their_listing_parts_as_objects,
 );
 
 async fn registration_returns_each_secret_once(store: Store) {
@@ -770,4 +771,41 @@ async fn webhook_log_is_the_developers(store: Store) {
         StatusCode::NOT_FOUND,
         "an event of another app"
     );
+}
+
+/// `admin create-client --developer` registers the app without developer, technical and
+/// branding details; its views answer them as the empty objects the document promises (the
+/// API fuzzer found them as `null`).
+async fn apps_registered_by_the_cli_show_their_listing_parts_as_objects(store: Store) {
+    tmcp_usecases::oauth::register_client(
+        store.env.state.db.as_ref(),
+        store.env.state.clock.as_ref(),
+        tmcp_usecases::oauth::ClientRegistration {
+            client_id: "ma_cli_listed".into(),
+            name: "CLI Listed".into(),
+            scopes: "storage:read".into(),
+            developer: Some("dev_dana".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("client and app");
+    let mine = store
+        .call(
+            Method::GET,
+            "/api/v1/developer/apps/ma_cli_listed",
+            &store.dev,
+            None,
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text());
+    let listed = store
+        .call(Method::GET, "/api/v1/developer/apps", &store.dev, None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    for app in [mine.json(), listed.json()["apps"][0].clone()] {
+        for part in ["developer", "technical", "branding"] {
+            assert_eq!(app[part], json!({}), "{part} of {app}");
+        }
+    }
 }
