@@ -405,8 +405,11 @@ impl TepService {
 
     fn check_times(&self, claims: &TepClaims, now: OffsetDateTime) -> Result<(), ApiError> {
         let leeway = i64::try_from(self.settings.leeway_seconds).unwrap_or(0);
-        if claims.exp + leeway < now.unix_timestamp() || claims.nbf - leeway > now.unix_timestamp()
-        {
+        // Saturating: the claims are whatever was signed, and an `exp` near `i64::MAX`
+        // overflowed here (a panic in debug builds, a wrapped "expired" in release); found
+        // by the `tep_tokens` fuzz target.
+        let now = now.unix_timestamp();
+        if claims.exp.saturating_add(leeway) < now || claims.nbf.saturating_sub(leeway) > now {
             return Err(invalid("token expired or not yet valid"));
         }
         Ok(())
@@ -590,5 +593,78 @@ mod liveness_cache_tests {
         cache.put("jti", true);
         assert_eq!(cache.get("jti"), Some(true));
         assert_eq!(cache.get("jti"), Some(true));
+    }
+}
+
+#[cfg(test)]
+mod time_claim_tests {
+    use super::*;
+    use crate::auth::keys::ephemeral_key;
+
+    fn service() -> (TepService, LoadedKey) {
+        let key = ephemeral_key("k", jsonwebtoken::Algorithm::ES256).expect("key");
+        // The ring owns `key`; the test signs with a copy of it.
+        let signer = LoadedKey {
+            kid: key.kid.clone(),
+            algorithm: key.algorithm,
+            encoding: key.encoding.clone(),
+            decoding: key.decoding.clone(),
+            jwk: key.jwk.clone(),
+            retire_after: None,
+        };
+        let ring = KeyRing {
+            keys: HashMap::from([("k".to_owned(), key)]),
+            signing_kid: "k".into(),
+        };
+        (TepService::new(ring, TepSettings::default()), signer)
+    }
+
+    fn claims(now: i64, exp: i64) -> TepClaims {
+        TepClaims {
+            iss: TepSettings::default().issuer,
+            sub: "ma_x".into(),
+            aud: "ma_x".into(),
+            client_id: "ma_x".into(),
+            azp: "ma_x".into(),
+            exp,
+            iat: now,
+            nbf: now,
+            jti: "j".into(),
+            token_type: TOKEN_TYPE.into(),
+            scope: String::new(),
+            wallet_id: None,
+            session_id: None,
+            user_context: None,
+            miniapp_context: None,
+        }
+    }
+
+    /// Regression (fuzz target `tep_tokens`): a signed `exp` within the leeway of
+    /// `i64::MAX` overflowed the expiry check.
+    #[test]
+    fn extreme_time_claims_do_not_overflow() {
+        let (service, signer) = service();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        let mut header = Header::new(signer.algorithm);
+        header.kid = Some("k".into());
+        let encoding = signer.encoding.as_ref().expect("signs");
+        for exp in [i64::MAX, i64::MAX - 3] {
+            let jws = jsonwebtoken::encode(&header, &claims(now.unix_timestamp(), exp), encoding)
+                .expect("signed");
+            let decoded = service.decode(&format!("{PREFIX}{jws}"), now);
+            assert_eq!(
+                decoded.map(|c| c.exp).ok(),
+                Some(exp),
+                "a far expiry is valid"
+            );
+        }
+        let mut past = claims(now.unix_timestamp(), now.unix_timestamp() - 60);
+        assert!(service.check_times(&past, now).is_err());
+        past.nbf = i64::MIN;
+        past.exp = i64::MAX;
+        assert!(
+            service.check_times(&past, now).is_ok(),
+            "no underflow either"
+        );
     }
 }

@@ -307,6 +307,24 @@ fn checked<T>(
     Ok(rows)
 }
 
+/// Validates every item of `body` as received at `now`, without storing anything: the
+/// rows to write, or the first refusal. Pure, so the ingest fuzz target can drive it.
+pub fn check_body(
+    kind: Kind,
+    sender: &Sender,
+    body: Value,
+    now: OffsetDateTime,
+) -> Result<IngestBatch, AnalyticsError> {
+    let (items, batched) = items(body)?;
+    Ok(match kind {
+        Kind::Lifecycle => {
+            IngestBatch::Lifecycle(checked(items, batched, |i| lifecycle(i, sender, now))?)
+        }
+        Kind::Usage => IngestBatch::Usage(checked(items, batched, |i| usage(i, sender, now))?),
+        Kind::Metrics => IngestBatch::Metrics(checked(items, batched, |i| metric(i, sender, now))?),
+    })
+}
+
 /// Validates every item of `body` and stores them all in one write; how many were
 /// accepted.
 pub async fn ingest(
@@ -320,14 +338,11 @@ pub async fn ingest(
         return Err(AnalyticsError::UserRequired);
     }
     let now = clock.now();
-    let (items, batched) = items(body)?;
-    let count = items.len();
-    let batch = match kind {
-        Kind::Lifecycle => {
-            IngestBatch::Lifecycle(checked(items, batched, |i| lifecycle(i, sender, now))?)
-        }
-        Kind::Usage => IngestBatch::Usage(checked(items, batched, |i| usage(i, sender, now))?),
-        Kind::Metrics => IngestBatch::Metrics(checked(items, batched, |i| metric(i, sender, now))?),
+    let batch = check_body(kind, sender, body, now)?;
+    let count = match &batch {
+        IngestBatch::Lifecycle(rows) => rows.len(),
+        IngestBatch::Usage(rows) => rows.len(),
+        IngestBatch::Metrics(rows) => rows.len(),
     };
     match db.ingest(batch, now).await {
         Ok(()) => Ok(count),

@@ -104,11 +104,21 @@ pub async fn list(
 
 /// Newest-first position: the last payment's creation time (unix nanoseconds) and id.
 fn encode_cursor(payment: &Payment) -> String {
-    let nanos = payment.created_at.unix_timestamp_nanos().to_string();
-    cursor::encode("p1", &[&nanos, &payment.id.0.simple().to_string()])
+    cursor_text(&PaymentCursor {
+        created_at: payment.created_at,
+        id: payment.id,
+    })
 }
 
-fn decode_cursor(text: &str) -> Result<PaymentCursor, PaymentsError> {
+/// The opaque text of a listing position (public so the cursor fuzz target can check that
+/// decoding and encoding agree).
+pub fn cursor_text(position: &PaymentCursor) -> String {
+    let nanos = position.created_at.unix_timestamp_nanos().to_string();
+    cursor::encode("p1", &[&nanos, &position.id.0.simple().to_string()])
+}
+
+/// A listing position from a client's `cursor`; anything not made by [`cursor_text`] is a 400.
+pub fn decode_cursor(text: &str) -> Result<PaymentCursor, PaymentsError> {
     let bad = || PaymentsError::invalid("cursor", "cursor is not valid");
     let [nanos, id] = cursor::decode("p1", text).ok_or_else(bad)?;
     let nanos: i128 = nanos.parse().map_err(|_| bad())?;

@@ -228,13 +228,17 @@ pub struct UploadFields {
     pub min_os_version: Option<String>,
 }
 
-struct CheckedFields {
-    version: String,
-    release_notes: Option<String>,
-    min_os_version: Option<String>,
+/// The text fields of an upload once they passed the rules.
+#[derive(Debug, Clone)]
+pub struct CheckedFields {
+    /// The canonical form of a semantic version without build metadata.
+    pub version: String,
+    pub release_notes: Option<String>,
+    pub min_os_version: Option<String>,
 }
 
-fn check_fields(fields: UploadFields) -> Result<CheckedFields, FieldErrors> {
+/// Checks an upload's text fields (public for the multipart fuzz target).
+pub fn check_fields(fields: UploadFields) -> Result<CheckedFields, FieldErrors> {
     let mut errors = FieldErrors::new();
     let version = match fields.version.as_deref().map(str::trim) {
         None | Some("") => {
@@ -521,8 +525,7 @@ mod tests {
             release_notes: Some("x".repeat(MAX_RELEASE_NOTES + 1)),
             min_os_version: None,
         })
-        .err()
-        .expect("invalid");
+        .expect_err("invalid");
         let fields: Vec<&str> = errors.iter().map(|(f, _)| f).collect();
         assert_eq!(fields, ["version", "release_notes"]);
         assert!(check_fields(UploadFields::default()).is_err());

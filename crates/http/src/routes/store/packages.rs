@@ -33,7 +33,7 @@ use utoipa::ToSchema;
 /// Room for the text fields and the multipart framing beyond the package itself.
 const FIELDS_ALLOWANCE: u64 = 64 * 1024;
 /// Longest text field read, in bytes (release notes: 5000 characters of up to 4 bytes).
-const MAX_TEXT_FIELD_BYTES: usize = MAX_RELEASE_NOTES * 4;
+pub const MAX_TEXT_FIELD_BYTES: usize = MAX_RELEASE_NOTES * 4;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -140,10 +140,31 @@ async fn text_field(mut field: Field<'_>, name: &str, limit: u64) -> Result<Stri
     String::from_utf8(bytes).map_err(|_| boundary::text_refusal(boundary::Location::Body))
 }
 
-/// Reads the form, streaming the package part into `upload`.
-async fn read_form(
+/// Where the package part of an upload form goes, chunk by chunk, while the form is read.
+/// The handler streams into object storage; the multipart fuzz target counts bytes in
+/// memory, so it can drive [`read_form`] without a database or a store.
+pub trait PackageSink {
+    fn write(
+        &mut self,
+        chunk: axum::body::Bytes,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl PackageSink for PackageUpload {
+    fn write(
+        &mut self,
+        chunk: axum::body::Bytes,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send {
+        PackageUpload::write(self, chunk)
+    }
+}
+
+/// Reads an upload form, streaming the package part into `upload`; the text parts come
+/// back as sent (UTF-8 without NUL, each at most [`MAX_TEXT_FIELD_BYTES`]), to be checked
+/// by `packages::check_fields`. `limit` only names the package limit in the 413 answer.
+pub async fn read_form<S: PackageSink>(
     multipart: &mut Multipart,
-    upload: &mut PackageUpload,
+    upload: &mut S,
     limit: u64,
 ) -> Result<UploadFields, ApiError> {
     let mut fields = UploadFields::default();
