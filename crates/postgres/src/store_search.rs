@@ -199,7 +199,15 @@ impl StoreSearchRepository for PgDatabase {
             .push_bind(exact.clone())
             .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
             .push_bind(needed)
-            .push("), others AS (SELECT count(*) AS n FROM (SELECT 1 FROM apps a");
+            // When `top` holds fewer rows than it was allowed, it holds every match and
+            // counts them; only a full `top` needs the separate count (PostgreSQL runs the
+            // subquery of the branch not taken not at all).
+            .push("), others AS (SELECT CASE WHEN (SELECT count(*) FROM top) < ")
+            .push_bind(needed)
+            .push(
+                " THEN (SELECT count(*) FROM top) \
+                 ELSE (SELECT count(*) FROM (SELECT 1 FROM apps a",
+            );
         push_match(&mut builder, query, &tsquery);
         builder
             .push(" AND lower(a.name) <> ")
@@ -207,7 +215,7 @@ impl StoreSearchRepository for PgDatabase {
             .push(" LIMIT ")
             .push_bind(query.window.max(1))
             .push(
-                ") c), ordered AS (SELECT app_id, 0 AS part, 0::float8 AS rank, popularity FROM exact \
+                ") c) END AS n), ordered AS (SELECT app_id, 0 AS part, 0::float8 AS rank, popularity FROM exact \
                  UNION ALL SELECT app_id, 1, ts_rank_cd(search_document, to_tsquery('simple', ",
             )
             .push_bind(tsquery.clone())

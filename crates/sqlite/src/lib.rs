@@ -61,9 +61,6 @@ impl Default for SqliteSettings {
 
 /// Read-only connections the repositories read through (writes share one connection).
 pub const READER_CONNECTIONS: u32 = 8;
-/// How much of the database file the readers map into memory (a file larger than this is
-/// read the ordinary way past it).
-pub const READER_MMAP_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct SqliteDatabase {
@@ -114,15 +111,7 @@ impl SqliteDatabase {
             // A connection to a local file does not drop on its own; sqlx's ping on every
             // checkout is a round trip to the connection's worker thread per query.
             .test_before_acquire(false)
-            // Reads through a memory map: a page the connection has not cached is read
-            // from the OS page cache without a system call and a copy, and the mapping is
-            // shared by every reader instead of each filling its own cache (measured on a
-            // 100,000-app store search: half the CPU time per broad query).
-            .connect_with(
-                options
-                    .read_only(true)
-                    .pragma("mmap_size", READER_MMAP_BYTES.to_string()),
-            )
+            .connect_with(options.read_only(true))
             .await
             .map_err(map_sqlx_error)?;
         Ok(Self { writer, reader })
