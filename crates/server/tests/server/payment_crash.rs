@@ -1,9 +1,10 @@
-//! Crash safety of payments through the real binary on PostgreSQL: a burst of payments
-//! (request with an idempotency key, then authorize), each step retried by its client until
-//! it gets an answer, while the server is killed with SIGKILL at random moments and
-//! restarted, several rounds. Afterwards: no payment is left half-settled, the ledger check is
-//! clean, every completed payment moved its money exactly once, and replaying each key
-//! answers the payment it first created.
+//! Crash safety of payments and storage writes through the real binary on PostgreSQL: a
+//! burst of payments (request with an idempotency key, then authorize) mixed with storage
+//! writes, each step retried by its client until it gets an answer, while the server is killed
+//! with SIGKILL at random moments and restarted, several rounds. Afterwards: no payment is
+//! left half-settled, the ledger check is clean, every completed payment moved its money
+//! exactly once, replaying each key answers the payment it first created, and every
+//! acknowledged storage write reads back with its value.
 
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
@@ -62,6 +63,10 @@ impl Server {
             .env("TMCP_PAYMENTS__REQUEST_RATE_BURST", "1000000")
             .env("TMCP_PAYMENTS__AUTHORIZE_RATE_PER_MINUTE", "1000000")
             .env("TMCP_PAYMENTS__AUTHORIZE_RATE_BURST", "1000000")
+            .env("TMCP_STORAGE__RATE_PER_MINUTE", "1000000")
+            .env("TMCP_STORAGE__RATE_BURST", "1000000")
+            .env("TMCP_API_RATE_PER_MINUTE", "1000000")
+            .env("TMCP_API_RATE_BURST", "1000000")
             .env("TMCP_LOG_LEVEL", "warn")
             .env_remove("TMCP_CONFIG")
             .env_remove("TMCP_REDIS_URL")
@@ -158,7 +163,11 @@ async fn seed(config: &Config) -> String {
         name: "Crash shop".into(),
         redirect_uris: vec!["https://shop.invalid/cb".into()],
         grant_types: vec!["authorization_code".into()],
-        scopes: vec!["wallet:pay".into()],
+        scopes: vec![
+            "wallet:pay".into(),
+            "storage:read".into(),
+            "storage:write".into(),
+        ],
         is_official: false,
         is_active: true,
         created_at: now,
@@ -197,7 +206,7 @@ async fn seed(config: &Config) -> String {
             TepMint {
                 user_id: Some(payer.id),
                 client_id: APP.into(),
-                scopes: ScopeSet::parse("wallet:pay").expect("scope"),
+                scopes: ScopeSet::parse("wallet:pay storage:read storage:write").expect("scope"),
                 session_id: None,
                 lifetime: None,
                 user_context: None,
@@ -235,6 +244,24 @@ async fn until_answered(
                 if status != StatusCode::SERVICE_UNAVAILABLE {
                     return (status, json);
                 }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never answered");
+}
+
+/// Writes the storage key of payment `index` until an answer arrives; returns the status of
+/// the answer (the write is acknowledged when it is a success).
+async fn store(http: &reqwest::Client, base: &str, token: &str, index: usize) -> StatusCode {
+    let url = format!("{base}/api/v1/storage/crash%2F{index}");
+    let body = json!({ "value": { "order": index } });
+    for _ in 0..600 {
+        let sent = http.put(&url).bearer_auth(token).json(&body).send().await;
+        if let Ok(reply) = sent {
+            let status = reply.status();
+            if reply.json::<Value>().await.is_ok() && status != StatusCode::SERVICE_UNAVAILABLE {
+                return status;
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -321,14 +348,18 @@ async fn killed_servers_leave_no_half_settled_payment_and_replays_answer_the_fir
                 (http.clone(), base.clone(), token.clone(), Arc::clone(&done));
             tokio::spawn(async move {
                 let mut seen = Vec::new();
+                let mut stored = Vec::new();
                 for index in (client..PAYMENTS).step_by(CLIENTS) {
                     seen.push((
                         index,
                         pay(http.clone(), base.clone(), token.clone(), index).await,
                     ));
+                    let status = store(&http, &base, &token, index).await;
+                    assert!(status.is_success(), "storage write {index}: {status}");
+                    stored.push(index);
                     done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
-                seen
+                (seen, stored)
             })
         })
         .collect();
@@ -343,8 +374,11 @@ async fn killed_servers_leave_no_half_settled_payment_and_replays_answer_the_fir
         guard.wait_ready(&http).await;
     }
     let mut seen = BTreeMap::new();
+    let mut acknowledged = Vec::new();
     for client in clients {
-        seen.extend(client.await.expect("client finished"));
+        let (payments, stored) = client.await.expect("client finished");
+        seen.extend(payments);
+        acknowledged.extend(stored);
     }
     eprintln!("payments finished at each kill: {done_at_kills:?}");
     // The burst was in flight when the server died (otherwise nothing was tested).
@@ -376,6 +410,23 @@ async fn killed_servers_leave_no_half_settled_payment_and_replays_answer_the_fir
             payment["status"], "completed",
             "payment {index} (authorize answered {}): {payment}",
             first.authorize_status
+        );
+    }
+    // Every acknowledged storage write survived the kills, with its value.
+    assert_eq!(acknowledged.len(), PAYMENTS);
+    for index in &acknowledged {
+        let reply = http
+            .get(format!("{base}/api/v1/storage/crash%2F{index}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("read");
+        assert_eq!(reply.status(), StatusCode::OK, "storage key {index} lost");
+        let entry: Value = reply.json().await.expect("json");
+        assert_eq!(
+            entry["value"],
+            json!({ "order": index }),
+            "storage key {index}"
         );
     }
     server.lock().await.kill();
