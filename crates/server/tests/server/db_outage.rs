@@ -72,45 +72,55 @@ fn assert_retry_after_and_prompt(answer: &Answer, what: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_answers_503_promptly_and_recovers_without_restart() {
-    let Some(cluster) = PrivateCluster::start().await else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    // Default settings apart from the address: the default acquire timeout must be prompt.
-    let config = Config {
+/// The server's configuration on the private cluster: defaults apart from the address and
+/// the data dir (the default acquire timeout must be prompt).
+fn cluster_config(dir: &tempfile::TempDir, cluster: &PrivateCluster) -> Config {
+    Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         database_url: Some(cluster.url()),
         ..Config::default()
-    };
-    let server = serve::start(&config, Arc::new(SystemClock))
-        .await
-        .expect("server starts on the private cluster");
-    let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::new();
+    }
+}
 
+/// Registers `username` and returns a session token of it.
+async fn session_of(http: &reqwest::Client, base: &str, username: &str) -> String {
     let registered = send(
         http.post(format!("{base}/api/v1/auth/register"))
             .json(&json!({
-                "username": "outage_user",
-                "email": "outage@example.com",
+                "username": username,
+                "email": format!("{username}@example.com"),
                 "password": "correct horse battery staple",
             })),
     )
     .await;
     assert_eq!(registered.status, 201, "{}", registered.body);
     let login = send(http.post(format!("{base}/api/v1/auth/login")).json(&json!({
-        "login": "outage_user",
+        "login": username,
         "password": "correct horse battery staple",
     })))
     .await;
     assert_eq!(login.status, 200, "{}", login.body);
-    let token = login.body["session_token"]
+    login.body["session_token"]
         .as_str()
         .expect("session token")
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_promptly_and_recovers_without_restart() {
+    let Some(cluster) = PrivateCluster::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = cluster_config(&dir, &cluster);
+    let server = serve::start(&config, Arc::new(SystemClock))
+        .await
+        .expect("server starts on the private cluster");
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+
+    let token = session_of(&http, &base, "outage_user").await;
     let me = || {
         http.get(format!("{base}/api/v1/users/me"))
             .bearer_auth(&token)
@@ -209,12 +219,9 @@ async fn a_database_restarted_under_load_answers_503_meanwhile_and_loses_no_ackn
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Config {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().to_path_buf(),
-        database_url: Some(cluster.url()),
         api_rate_per_minute: 1_000_000,
         api_rate_burst: 1_000_000,
-        ..Config::default()
+        ..cluster_config(&dir, &cluster)
     };
     let server = serve::start(&config, Arc::new(SystemClock))
         .await
@@ -226,29 +233,7 @@ async fn a_database_restarted_under_load_answers_503_meanwhile_and_loses_no_ackn
         .expect("client");
     let mut tokens = Vec::new();
     for writer in 0..WRITERS {
-        let credentials = json!({
-            "username": format!("restart_user_{writer}"),
-            "email": format!("restart{writer}@example.com"),
-            "password": "correct horse battery staple",
-        });
-        let registered = send(
-            http.post(format!("{base}/api/v1/auth/register"))
-                .json(&credentials),
-        )
-        .await;
-        assert_eq!(registered.status, 201, "{}", registered.body);
-        let login = send(http.post(format!("{base}/api/v1/auth/login")).json(&json!({
-            "login": format!("restart_user_{writer}"),
-            "password": "correct horse battery staple",
-        })))
-        .await;
-        assert_eq!(login.status, 200, "{}", login.body);
-        tokens.push(
-            login.body["session_token"]
-                .as_str()
-                .expect("token")
-                .to_owned(),
-        );
+        tokens.push(session_of(&http, &base, &format!("restart_user_{writer}")).await);
     }
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
