@@ -17,6 +17,7 @@ use tmcp_repository::{
     StatusChange, StoreApp, StoreEvent, User,
 };
 use tmcp_usecases::store::search::{self, SearchInput, SearchResult};
+use tmcp_usecases::store::search_cache::SearchCache;
 use tmcp_usecases::store::StoreSettings;
 
 /// (app id, name, short description, category, classification).
@@ -427,7 +428,8 @@ async fn register(
         .expect("registered");
 }
 
-async fn change(fixture: &Fixture, app_id: &str, from: AppStatus, to: AppStatus) {
+/// Moves an app from one status to another straight through the repository (seeding and tests).
+pub async fn change(fixture: &Fixture, app_id: &str, from: AppStatus, to: AppStatus) {
     let at = fixture.clock.now_for_fixtures();
     let approve = to == AppStatus::Active;
     let changed = fixture
@@ -478,9 +480,16 @@ pub async fn seed_catalogue(fixture: &Fixture) -> User {
 }
 
 async fn find(fixture: &Fixture, input: SearchInput) -> SearchResult {
-    search::search_apps(fixture.db.as_ref(), &StoreSettings::default(), input)
-        .await
-        .expect("search runs")
+    let answer = search::search_apps(
+        fixture.db.as_ref(),
+        &StoreSettings::default(),
+        &SearchCache::disabled(),
+        fixture.clock.now(),
+        input,
+    )
+    .await
+    .expect("search runs");
+    SearchResult::clone(&answer)
 }
 
 async fn query(fixture: &Fixture, q: &str) -> SearchResult {

@@ -86,6 +86,8 @@ pub struct Shared {
     pub opened_accounts: Arc<tmcp_usecases::payments::opened::OpenedAccounts>,
     /// Object storage of the store's packages (a directory, or a bucket).
     pub packages: Arc<dyn object_store::ObjectStore>,
+    /// Recent store listing answers (`[store] search_cache_ms`).
+    pub search_cache: Arc<tmcp_usecases::store::search_cache::SearchCache>,
     pub settings: Arc<HttpSettings>,
 }
 

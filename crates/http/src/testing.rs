@@ -36,6 +36,8 @@ pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
         opened_accounts: Arc::default(),
         // In memory: nothing to clean up. Tests that look at the files set a directory.
         packages: Arc::new(object_store::memory::InMemory::new()),
+        // Off in tests: each test sees its own writes in listings at once.
+        search_cache: Arc::new(tmcp_usecases::store::search_cache::SearchCache::disabled()),
         settings: Arc::default(),
     })
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 /// The order of a listing. Every order ends with `app_id`, so pages are stable while the
 /// catalogue does not change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CatalogueSort {
     /// Best text match first (only with a query), then popularity.
     Relevance,
@@ -20,7 +20,7 @@ pub enum CatalogueSort {
 }
 
 /// One page of browse or search.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CatalogueQuery {
     /// Query words after [`tmcp_domain::store::search_text::query_words`] (lower-cased);
     /// empty to browse. The last word also matches as a prefix.

@@ -63,6 +63,9 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         processors: Arc::new(config.wallet.processors()),
         opened_accounts: Arc::default(),
         packages,
+        search_cache: Arc::new(tmcp_usecases::store::search_cache::SearchCache::new(
+            Duration::from_millis(config.store.search_cache_ms),
+        )),
         settings: Arc::new(HttpSettings {
             body_limit_bytes: config.body_limit_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),

@@ -5,8 +5,11 @@
 use crate::support::{encode, error_code, on_both_engines, seed, Env, Reply};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use tmcp_contract_tests::store_search::{seed_catalogue, CATALOGUE};
+use std::sync::Arc;
+use tmcp_contract_tests::store_search::{change, seed_catalogue, CATALOGUE};
+use tmcp_domain::store::AppStatus;
 use tmcp_domain::Clock;
+use tmcp_usecases::store::search_cache::SearchCache;
 
 const READER: &str = "ma_search_reader";
 
@@ -137,7 +140,54 @@ async fn refusals_are_envelopes(env: Env) {
     assert_eq!(reply.json()["total"], 0);
 }
 
+fn app_ids(body: &serde_json::Value) -> Vec<String> {
+    body["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .filter_map(|a| a["app_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// With the answer cache on (as `serve` runs it), a listing is reused for the cache time on
+/// the injected clock, whatever the spelling of the same query, and then recomputed.
+async fn answers_are_reused_for_the_cache_time(mut env: Env) {
+    seed_catalogue(&env.fixture).await;
+    env.state.search_cache = Arc::new(SearchCache::new(std::time::Duration::from_secs(2)));
+    let first = search(&env, &[("q", "chess")]).await.json();
+    assert_eq!(app_ids(&first)[0], "ma_chess", "{first}");
+    let browse = search(&env, &[("limit", "100")]).await.json();
+    change(
+        &env.fixture,
+        "ma_chess",
+        AppStatus::Active,
+        AppStatus::Removed,
+    )
+    .await;
+
+    env.fixture
+        .clock
+        .advance(time::Duration::milliseconds(1_500));
+    let again = search(&env, &[("q", "  CHESS ")]).await.json();
+    assert_eq!(again, first, "the same words reuse the answer");
+    let other_page = search(&env, &[("limit", "99")]).await.json();
+    assert!(
+        !app_ids(&other_page).contains(&"ma_chess".to_owned()),
+        "another query is computed afresh"
+    );
+
+    env.fixture.clock.advance(time::Duration::seconds(2));
+    let later = search(&env, &[("q", "chess")]).await.json();
+    assert!(!app_ids(&later).contains(&"ma_chess".to_owned()), "{later}");
+    let browse_later = search(&env, &[("limit", "100")]).await.json();
+    assert_eq!(
+        browse_later["total"].as_i64(),
+        browse["total"].as_i64().map(|n| n - 1)
+    );
+}
+
 on_both_engines!(setup = Env::new, runtime = (flavor = "multi_thread", worker_threads = 2);
     search_round_trip_with_session_or_tep,
     refusals_are_envelopes,
+    answers_are_reused_for_the_cache_time,
 );

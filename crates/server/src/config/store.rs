@@ -46,7 +46,13 @@ pub struct StoreConfig {
     pub s3_prefix: Option<String>,
     /// Largest package a developer may upload, in bytes (20 MiB).
     pub max_package_bytes: u64,
+    /// How long a store listing answer (browse or search) is reused for the same query, in
+    /// milliseconds; 0 turns the cache off (docs/store_search.md, "Answer cache").
+    pub search_cache_ms: u64,
 }
+
+/// The longest a listing answer may be reused: a minute-old catalogue is already stale.
+pub const MAX_SEARCH_CACHE_MS: u64 = 60_000;
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -61,6 +67,7 @@ impl Default for StoreConfig {
             s3_allow_http: false,
             s3_prefix: None,
             max_package_bytes: tmcp_usecases::store::StoreSettings::default().max_package_bytes,
+            search_cache_ms: 2_000,
         }
     }
 }
@@ -82,6 +89,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("s3_allow_http", &self.s3_allow_http)
             .field("s3_prefix", &self.s3_prefix)
             .field("max_package_bytes", &self.max_package_bytes)
+            .field("search_cache_ms", &self.search_cache_ms)
             .finish()
     }
 }
@@ -116,6 +124,9 @@ impl StoreConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
         if !(1024..=MAX_PACKAGE_LIMIT).contains(&self.max_package_bytes) {
             bail!("store.max_package_bytes must be between 1024 and {MAX_PACKAGE_LIMIT}");
+        }
+        if self.search_cache_ms > MAX_SEARCH_CACHE_MS {
+            bail!("store.search_cache_ms must be between 0 and {MAX_SEARCH_CACHE_MS}");
         }
         if self
             .packages_dir
@@ -213,6 +224,17 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn search_cache_time_is_bounded() {
+        for (ms, ok) in [(0, true), (2_000, true), (60_000, true), (60_001, false)] {
+            let config = StoreConfig {
+                search_cache_ms: ms,
+                ..StoreConfig::default()
+            };
+            assert_eq!(config.validate().is_ok(), ok, "{ms}: {}", refusal(&config));
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod registration;
 pub mod review;
 pub mod reviews;
 pub mod search;
+pub mod search_cache;
 
 pub use error::StoreError;
 

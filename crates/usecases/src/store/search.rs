@@ -2,8 +2,11 @@
 //! the search, and when a query finds nothing retries once with its misspelt words
 //! corrected against the vocabulary of app names.
 
+use super::search_cache::SearchCache;
 use super::{StoreError, StoreSettings};
 use crate::fields::FieldErrors;
+use std::sync::Arc;
+use time::OffsetDateTime;
 use tmcp_domain::store::search_text::{query_words, typo_budget, within_typos, MAX_QUERY_CHARS};
 use tmcp_domain::store::CLASSIFICATIONS;
 use tmcp_repository::{CatalogueApp, CataloguePage, CatalogueQuery, CatalogueSort, Database};
@@ -129,13 +132,25 @@ pub fn build_query(
     })
 }
 
-/// Browse (no `q`) or search the listed apps.
+/// Browse (no `q`) or search the listed apps; a recent answer to the same query is reused
+/// (see [`SearchCache`]).
 pub async fn search_apps(
     db: &dyn Database,
     settings: &StoreSettings,
+    cache: &SearchCache,
+    now: OffsetDateTime,
     input: SearchInput,
-) -> Result<SearchResult, StoreError> {
-    let mut query = build_query(settings, &input)?;
+) -> Result<Arc<SearchResult>, StoreError> {
+    let query = build_query(settings, &input)?;
+    if let Some(answer) = cache.get(&query, now) {
+        return Ok(answer);
+    }
+    let answer = Arc::new(compute(db, query.clone()).await?);
+    cache.put(query, Arc::clone(&answer), now);
+    Ok(answer)
+}
+
+async fn compute(db: &dyn Database, mut query: CatalogueQuery) -> Result<SearchResult, StoreError> {
     let first = db.search_apps(&query).await?;
     let (page, corrected) = if first.total == 0 && !query.words.is_empty() {
         match corrections(db, &query.words).await? {

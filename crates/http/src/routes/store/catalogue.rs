@@ -114,7 +114,9 @@ fn query_error(rejection: QueryRejection) -> ApiError {
 
 /// Browse or search the listed apps. With `q`, misspelt words (one typo from 5 letters, two
 /// from 9) are corrected when the query as typed finds nothing. Pages are stable while the
-/// catalogue does not change (every order ends with the app id).
+/// catalogue does not change (every order ends with the app id). Answers may be up to the
+/// server's listing cache time old (`store.search_cache_ms`, default 2 s): a change to the
+/// catalogue shows in listings within that time.
 #[utoipa::path(get, path = "/api/v1/store/apps", tag = "store",
     security(("session" = []), ("tep" = [])),
     params(CatalogueParams),
@@ -131,6 +133,8 @@ pub async fn list(
     let result = search::search_apps(
         state.db.as_ref(),
         &state.settings.store,
+        &state.search_cache,
+        state.clock.now(),
         SearchInput {
             q: params.q,
             category: params.category,
@@ -142,7 +146,7 @@ pub async fn list(
     )
     .await?;
     Ok(Json(CatalogueList {
-        apps: result.apps.into_iter().map(Into::into).collect(),
+        apps: result.apps.iter().cloned().map(Into::into).collect(),
         total: result.total,
         limit: result.limit,
         offset: result.offset,
