@@ -43,7 +43,7 @@ scenario_run() { # $1 base url, $2 raw req/s
   echo "|---|---:|---:|---:|---:|---:|"
   search_rows "$base" "$ceiling" "$ceiling_p95" "cache on"
   # The same rows with every query computed: the server again, with its answer cache off.
-  local cached_rss; cached_rss=$(stop_server | grep -o '[0-9]* MB' || true)
+  local cached_rss; cached_rss=$(stop_server | sed -n 's/.*RSS[^:]*: \([0-9]* MB\).*/\1/p')
   export TMCP_STORE__SEARCH_CACHE_MS=0
   start_server "$(basename "$BENCH_DATA_DIR")" "$BENCH_DATABASE_URL"
   unset TMCP_STORE__SEARCH_CACHE_MS

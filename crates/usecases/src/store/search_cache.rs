@@ -10,9 +10,16 @@
 //! When an answer expires under load, only the first request recomputes it; requests arriving
 //! during that one computation keep the old answer for at most the grace period, so a popular
 //! query does not make every connection search at once each time its answer expires.
+//!
+//! Each answer lives between half and all of the cache time, by a hash of its query: answers
+//! computed together (say, at start, or after a cache reset) would otherwise all expire in the
+//! same instant and be recomputed at once, and that burst of searches takes the CPU from every
+//! other request for a moment, every cache time. Spread out, the same recomputations cost the
+//! same CPU without the stall. The hash is fixed (no process seed), so lifetimes repeat.
 
 use super::search::SearchResult;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 use tmcp_repository::CatalogueQuery;
@@ -24,6 +31,8 @@ pub const CAPACITY: usize = 2_000;
 struct Entry {
     result: Arc<SearchResult>,
     stored_at: OffsetDateTime,
+    /// This answer's lifetime: between half and all of the cache time.
+    lifetime: Duration,
     /// Set while one request recomputes the expired answer.
     refreshing_since: Option<OffsetDateTime>,
 }
@@ -64,6 +73,14 @@ impl SearchCache {
         self.ttl > Duration::ZERO
     }
 
+    /// Half the cache time plus a share of the other half fixed by the query's hash.
+    fn lifetime(&self, query: &CatalogueQuery) -> Duration {
+        let mut hasher = std::hash::DefaultHasher::new();
+        query.hash(&mut hasher);
+        let share = u32::try_from(hasher.finish() % 1_024).unwrap_or(0);
+        self.ttl / 2 + (self.ttl / 2) * share / 1_024
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CatalogueQuery, Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -80,10 +97,10 @@ impl SearchCache {
         let age = now - entry.stored_at;
         // A clock that went back makes the answer look new; it is still at most `ttl` old
         // in the clock's new terms, which is what every other expiry check uses.
-        if age < self.ttl {
+        if age < entry.lifetime {
             return Some(Arc::clone(&entry.result));
         }
-        if age >= self.ttl + self.grace {
+        if age >= entry.lifetime + self.grace {
             return None;
         }
         match entry.refreshing_since {
@@ -101,19 +118,21 @@ impl SearchCache {
         }
         let mut entries = self.lock();
         if entries.len() >= CAPACITY && !entries.contains_key(&query) {
-            let horizon = self.ttl + self.grace;
-            entries.retain(|_, entry| now - entry.stored_at < horizon);
+            let grace = self.grace;
+            entries.retain(|_, entry| now - entry.stored_at < entry.lifetime + grace);
             // Every entry still fresh: many distinct queries within one cache time. Starting
             // over keeps memory bounded; popular queries come back at once.
             if entries.len() >= CAPACITY {
                 entries.clear();
             }
         }
+        let lifetime = self.lifetime(&query);
         entries.insert(
             query,
             Entry {
                 result,
                 stored_at: now,
+                lifetime,
                 refreshing_since: None,
             },
         );
@@ -163,45 +182,44 @@ mod tests {
     }
 
     #[test]
-    fn reuses_an_answer_for_the_cache_time_only() {
+    fn lifetimes_spread_over_the_second_half_of_the_cache_time() {
         let cache = SearchCache::new(std::time::Duration::from_secs(2));
-        let t0 = start();
-        assert!(cache.get(&query("zen"), t0).is_none());
-        cache.put(query("zen"), answer(7), t0);
-        let hit = cache.get(&query("zen"), t0 + Duration::milliseconds(1_999));
-        assert_eq!(hit.map(|r| r.total), Some(7));
-        assert!(cache.get(&query("chess"), t0).is_none(), "keyed by query");
-        // Expired: the first asker recomputes ...
-        assert!(cache
-            .get(&query("zen"), t0 + Duration::seconds(2))
-            .is_none());
-        // ... while the others keep the old answer during the grace period ...
-        let stale = cache.get(&query("zen"), t0 + Duration::milliseconds(2_500));
-        assert_eq!(stale.map(|r| r.total), Some(7));
-        // ... and nobody gets it past the cache time plus the grace.
-        assert!(cache
-            .get(&query("zen"), t0 + Duration::seconds(3))
-            .is_none());
-        cache.put(query("zen"), answer(8), t0 + Duration::seconds(3));
-        let fresh = cache.get(&query("zen"), t0 + Duration::seconds(3));
-        assert_eq!(fresh.map(|r| r.total), Some(8));
+        let lifetimes: Vec<Duration> = (0..200)
+            .map(|i| cache.lifetime(&query(&format!("word{i}"))))
+            .collect();
+        assert!(lifetimes
+            .iter()
+            .all(|l| *l >= Duration::SECOND && *l <= Duration::seconds(2)));
+        let shortest = lifetimes.iter().min().copied().unwrap_or_default();
+        let longest = lifetimes.iter().max().copied().unwrap_or_default();
+        assert!(
+            longest - shortest > Duration::milliseconds(800),
+            "spread out"
+        );
+        assert_eq!(cache.lifetime(&query("zen")), cache.lifetime(&query("zen")));
     }
 
     #[test]
-    fn a_recomputation_that_never_finishes_serves_nobody_past_the_grace() {
+    fn reuses_an_answer_for_its_lifetime_only() {
         let cache = SearchCache::new(std::time::Duration::from_secs(2));
+        let lifetime = cache.lifetime(&query("zen"));
         let t0 = start();
-        cache.put(query("zen"), answer(1), t0);
-        // The recomputation starts (and is then cancelled, or the database is down).
-        assert!(cache
-            .get(&query("zen"), t0 + Duration::seconds(2))
-            .is_none());
-        let during = t0 + Duration::milliseconds(2_900);
-        assert!(cache.get(&query("zen"), during).is_some());
-        // Past the cache time plus the grace every request computes, as without a cache.
-        let past = t0 + Duration::seconds(3);
+        assert!(cache.get(&query("zen"), t0).is_none());
+        cache.put(query("zen"), answer(7), t0);
+        let hit = cache.get(&query("zen"), t0 + lifetime - Duration::milliseconds(1));
+        assert_eq!(hit.map(|r| r.total), Some(7));
+        assert!(cache.get(&query("chess"), t0).is_none(), "keyed by query");
+        // Expired: the first asker recomputes ...
+        assert!(cache.get(&query("zen"), t0 + lifetime).is_none());
+        // ... while the others keep the old answer during the grace period ...
+        let stale = cache.get(&query("zen"), t0 + lifetime + Duration::milliseconds(500));
+        assert_eq!(stale.map(|r| r.total), Some(7));
+        // ... and nobody gets it past the lifetime plus the grace.
+        let past = t0 + lifetime + Duration::SECOND;
         assert!(cache.get(&query("zen"), past).is_none());
         assert!(cache.get(&query("zen"), past).is_none());
+        cache.put(query("zen"), answer(8), past);
+        assert_eq!(cache.get(&query("zen"), past).map(|r| r.total), Some(8));
     }
 
     #[test]
