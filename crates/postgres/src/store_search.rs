@@ -152,7 +152,7 @@ impl StoreSearchRepository for PgDatabase {
                 .push_bind(query.limit)
                 .push(" OFFSET ")
                 .push_bind(query.offset);
-            let apps = fetch_apps(&mut builder, &self.app).await?;
+            let apps = fetch_apps(&mut builder, self.app()).await?;
             let total = self.count_matches(query).await?;
             return Ok(CataloguePage { apps, total });
         }
@@ -169,7 +169,7 @@ impl StoreSearchRepository for PgDatabase {
                 .push_bind(query.limit)
                 .push(" OFFSET ")
                 .push_bind(query.offset);
-            let apps = fetch_apps(&mut builder, &self.app).await?;
+            let apps = fetch_apps(&mut builder, self.app()).await?;
             let total = self.count_matches(query).await?;
             return Ok(CataloguePage { apps, total });
         }
@@ -251,7 +251,7 @@ impl StoreSearchRepository for PgDatabase {
         let rows = builder
             .build()
             .persistent(false)
-            .fetch_all(&self.app)
+            .fetch_all(self.app())
             .await
             .map_err(map_sqlx_error)?;
         let mut apps = Vec::with_capacity(rows.len());
@@ -276,7 +276,7 @@ impl StoreSearchRepository for PgDatabase {
         );
         let rows = sqlx::query(&sql)
             .bind(limit)
-            .fetch_all(&self.app)
+            .fetch_all(self.app())
             .await
             .map_err(map_sqlx_error)?;
         rows.iter()
@@ -288,7 +288,7 @@ impl StoreSearchRepository for PgDatabase {
         // `%` is the operator the trigram index serves; its threshold is a setting, set for
         // this transaction only.
         let mut tx = PgTx::begin(
-            &self.app,
+            self.app(),
             Some(format!(
                 "BEGIN READ ONLY; SET LOCAL pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}"
             )),
@@ -360,7 +360,7 @@ impl StoreSearchRepository for PgDatabase {
         .bind(ranking::RECENCY_BOOST)
         .bind(ranking::RECENCY_HALF_LIFE_DAYS)
         .bind(ranking::RECENCY_HORIZON_HALF_LIVES)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(result.rows_affected())
@@ -389,7 +389,7 @@ impl PgDatabase {
         builder
             .build_query_scalar::<i64>()
             .persistent(false)
-            .fetch_one(&self.app)
+            .fetch_one(self.app())
             .await
             .map_err(map_sqlx_error)
     }
