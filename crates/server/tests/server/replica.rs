@@ -131,6 +131,9 @@ async fn lag_tolerant_reads_use_the_replica_and_fall_back_to_the_primary() {
         data_dir: dir.path().to_path_buf(),
         database_url: Some(primary_url),
         database_replica_url: Some(replica.url()),
+        // The shared test server's connections are scarce.
+        db_max_connections: 2,
+        db_system_max_connections: 2,
         ..Config::default()
     };
     let server = serve::start(&config, Arc::new(SystemClock))
@@ -219,6 +222,8 @@ async fn a_replica_down_at_start_leaves_reads_on_the_primary() {
         data_dir: dir.path().to_path_buf(),
         database_url: Some(primary_url),
         database_replica_url: Some(format!("postgres://postgres@127.0.0.1:{closed}/none")),
+        db_max_connections: 2,
+        db_system_max_connections: 2,
         ..Config::default()
     };
     let server = serve::start(&config, Arc::new(SystemClock))
