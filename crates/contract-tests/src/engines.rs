@@ -70,6 +70,7 @@ pub async fn fresh_database() -> (PgDatabase, String, DropDatabase) {
         max_connections: 8,
         system_max_connections: 4,
         acquire_timeout: std::time::Duration::from_secs(15),
+        ..PgSettings::default()
     };
     let db = PgDatabase::connect(&url, &settings)
         .await

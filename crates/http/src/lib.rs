@@ -17,7 +17,7 @@ pub mod testing;
 pub mod transport;
 
 pub use error::ApiError;
-pub use state::{AccountsState, AppState, HttpSettings, Shared};
+pub use state::{AccountsState, AppState, HttpSettings, ReplicaWatch, Shared};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};

@@ -13,6 +13,12 @@ pub const DB_POOL_CONNECTIONS: &str = "tmcp_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "tmcp_db_pool_idle_connections";
 /// 1 while the Redis breaker is open (rate limits in-process), 0 while Redis is in use.
 pub const REDIS_BREAKER_OPEN: &str = "tmcp_redis_breaker_open";
+/// The read replica's replay lag in seconds at its last probe (0 when it has replayed
+/// everything it received); only with `database_replica_url`.
+pub const DB_REPLICA_LAG: &str = "tmcp_db_replica_lag_seconds";
+/// 1 while lag-tolerant reads go to the replica, 0 while they go to the primary (the
+/// replica is down, lagging past the bound, or not probed yet).
+pub const DB_REPLICA_SERVING: &str = "tmcp_db_replica_serving";
 /// How often the Redis breaker opened (one per outage).
 pub const REDIS_BREAKER_TRIPS: &str = "tmcp_redis_breaker_trips_total";
 

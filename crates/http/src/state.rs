@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::crypto::FieldCipher;
 use tmcp_domain::Clock;
+use tmcp_repository::replica::ReplicaHealth;
 use tmcp_repository::Database;
 use tmcp_usecases::accounts::{AccountPorts, AccountSettings};
 use tmcp_usecases::oauth::OAuthSettings;
@@ -69,7 +70,14 @@ pub struct AppState(Arc<Shared>);
 /// The parts of [`AppState`].
 #[derive(Clone)]
 pub struct Shared {
+    /// The primary: every write, and every read that must see the caller's own writes.
     pub db: Arc<dyn Database>,
+    /// Lag-tolerant reads only (store browse, search, detail, categories; developer
+    /// stats): a read replica while it is healthy, else the primary. The same handle as
+    /// `db` without a replica. Never used for writes or for a user's own data.
+    pub reads: Arc<dyn Database>,
+    /// The read replica's health, reported by `/ready` and `/metrics`, when configured.
+    pub replica: Option<Arc<ReplicaWatch>>,
     pub clock: Arc<dyn Clock>,
     /// Redis behind its circuit breaker, when configured.
     pub redis: Option<crate::redis_link::RedisLink>,
@@ -89,6 +97,25 @@ pub struct Shared {
     /// Recent store listing answers (`[store] search_cache_ms`).
     pub search_cache: Arc<tmcp_usecases::store::search_cache::SearchCache>,
     pub settings: Arc<HttpSettings>,
+}
+
+/// A read replica's health and the background task that probes it; the task stops when
+/// the last state holding this is dropped.
+pub struct ReplicaWatch {
+    pub health: Arc<ReplicaHealth>,
+    prober: tokio::task::AbortHandle,
+}
+
+impl ReplicaWatch {
+    pub fn new(health: Arc<ReplicaHealth>, prober: tokio::task::AbortHandle) -> Self {
+        Self { health, prober }
+    }
+}
+
+impl Drop for ReplicaWatch {
+    fn drop(&mut self) {
+        self.prober.abort();
+    }
 }
 
 impl AppState {

@@ -22,6 +22,8 @@ pub async fn state(db: Arc<dyn Database>, clock: Arc<dyn Clock>) -> AppState {
     let tep = Arc::new(TepService::new(ring, TepSettings::default()));
     let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
     AppState::new(Shared {
+        reads: Arc::clone(&db),
+        replica: None,
         db,
         clock,
         redis: None,

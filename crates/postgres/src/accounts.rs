@@ -167,7 +167,7 @@ impl AccountRepository for PgDatabase {
             .bind(user.0)
             .bind(status.as_db())
             .bind(now)
-            .execute(&self.app)
+            .execute(self.app())
             .await
             .map_err(map_sqlx_error)?;
         Ok(done.rows_affected() == 1)

@@ -385,7 +385,7 @@ async fn delete_marks(conn: &mut PgConnection, ids: &[i64]) -> RepoResult<()> {
 
 impl PgDatabase {
     async fn roll_up_bucket(&self, app_id: &str, hour: i64, marks: &[i64]) -> RepoResult<()> {
-        let mut tx = PgTx::begin(&self.system, None)
+        let mut tx = PgTx::begin(self.system(), None)
             .await
             .map_err(map_sqlx_error)?;
         // One recomputation of a bucket at a time: a second worker waits here, then reads
@@ -411,7 +411,9 @@ impl AnalyticsRepository for PgDatabase {
         if buckets.is_empty() {
             return Ok(());
         }
-        let mut tx = PgTx::begin(&self.app, None).await.map_err(map_sqlx_error)?;
+        let mut tx = PgTx::begin(self.app(), None)
+            .await
+            .map_err(map_sqlx_error)?;
         insert_batch(&mut tx, &batch).await?;
         mark_dirty(&mut tx, &buckets, marked_at).await?;
         tx.commit().await.map_err(map_sqlx_error)
@@ -422,7 +424,7 @@ impl AnalyticsRepository for PgDatabase {
             "SELECT id, app_id::text, hour FROM analytics_dirty_buckets ORDER BY id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.system)
+        .fetch_all(self.system())
         .await
         .map_err(map_sqlx_error)?;
         let mut report = RollupReport {
@@ -438,7 +440,7 @@ impl AnalyticsRepository for PgDatabase {
                 buckets.entry((app_id, hour)).or_default().push(id);
             }
         }
-        let mut conn = self.system.acquire().await.map_err(map_sqlx_error)?;
+        let mut conn = self.system().acquire().await.map_err(map_sqlx_error)?;
         // A session is counted in the hour of its first event, and its events arrive in any
         // order: a change to a session touches every hour it has events in.
         let dirty: Vec<(String, i64)> = buckets.keys().cloned().collect();
@@ -464,7 +466,7 @@ impl AnalyticsRepository for PgDatabase {
     async fn oldest_dirty_mark(&self) -> RepoResult<Option<OffsetDateTime>> {
         let row: (Option<OffsetDateTime>,) =
             sqlx::query_as("SELECT min(marked_at) FROM analytics_dirty_buckets")
-                .fetch_one(&self.system)
+                .fetch_one(self.system())
                 .await
                 .map_err(map_sqlx_error)?;
         Ok(row.0)
@@ -486,7 +488,7 @@ impl AnalyticsRepository for PgDatabase {
             ))
             .bind(hour)
             .bind(limit)
-            .execute(&self.system)
+            .execute(self.system())
             .await
             .map_err(map_sqlx_error)?;
             purged += done.rows_affected();
@@ -495,7 +497,7 @@ impl AnalyticsRepository for PgDatabase {
     }
 
     async fn stats(&self, q: &StatsQuery) -> RepoResult<StatsRows> {
-        let mut conn = self.app.acquire().await.map_err(map_sqlx_error)?;
+        let mut conn = self.app().acquire().await.map_err(map_sqlx_error)?;
         let counts: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT (hour + $4) / $5 AS p, sum(installs)::int8, sum(uninstalls)::int8, \
              sum(updates)::int8, sum(launches)::int8 FROM analytics_hourly \

@@ -46,7 +46,9 @@ async fn finish<T>(tx: PgTx, value: T) -> RepoResult<T> {
 #[async_trait]
 impl AppVersionRepository for PgDatabase {
     async fn put_version(&self, version: StoredVersion) -> RepoResult<Option<String>> {
-        let mut tx = PgTx::begin(&self.app, None).await.map_err(map_sqlx_error)?;
+        let mut tx = PgTx::begin(self.app(), None)
+            .await
+            .map_err(map_sqlx_error)?;
         let existing: Option<(String, bool, Option<String>)> = sqlx::query_as(
             "SELECT status, submitted_at IS NOT NULL, object_key FROM app_versions \
              WHERE app_id = $1 AND version = $2 FOR UPDATE",
@@ -119,7 +121,7 @@ impl AppVersionRepository for PgDatabase {
         ))
         .bind(app_id)
         .bind(version)
-        .fetch_optional(&self.app)
+        .fetch_optional(self.app())
         .await
         .map_err(map_sqlx_error)?;
         row.as_ref().map(version_from_row).transpose()
@@ -131,7 +133,7 @@ impl AppVersionRepository for PgDatabase {
              ORDER BY v.created_at DESC, v.id DESC"
         ))
         .bind(app_id)
-        .fetch_all(&self.app)
+        .fetch_all(self.app())
         .await
         .map_err(map_sqlx_error)?;
         rows.iter().map(version_from_row).collect()
@@ -150,7 +152,7 @@ impl AppVersionRepository for PgDatabase {
         .bind(app_id)
         .bind(version)
         .bind(at)
-        .execute(&self.app)
+        .execute(self.app())
         .await
         .map_err(map_sqlx_error)?;
         Ok(done.rows_affected() == 1)
@@ -171,7 +173,7 @@ impl AppVersionRepository for PgDatabase {
         .bind(version)
         .bind(from.as_db())
         .bind(to.as_db())
-        .execute(&self.app)
+        .execute(self.app())
         .await
         .map_err(map_sqlx_error)?;
         Ok(done.rows_affected() == 1)
@@ -184,7 +186,7 @@ impl AppVersionRepository for PgDatabase {
              ORDER BY v.submitted_at DESC, v.id DESC LIMIT 1"
         ))
         .bind(app_id)
-        .fetch_optional(&self.app)
+        .fetch_optional(self.app())
         .await
         .map_err(map_sqlx_error)?;
         row.as_ref().map(version_from_row).transpose()
@@ -201,7 +203,7 @@ impl AppVersionRepository for PgDatabase {
              WHERE a.app_id = ANY($1) ORDER BY a.app_id"
         ))
         .bind(app_ids)
-        .fetch_all(&self.app)
+        .fetch_all(self.app())
         .await
         .map_err(map_sqlx_error)?;
         rows.iter()

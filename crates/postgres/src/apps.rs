@@ -22,7 +22,7 @@ impl AppRepository for PgDatabase {
         .bind(&app.developer_name)
         .bind(&app.status)
         .bind(app.created_at)
-        .execute(&self.app)
+        .execute(self.app())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())
@@ -45,7 +45,7 @@ impl AppRepository for PgDatabase {
         .bind(user.0)
         .bind(version)
         .bind(at)
-        .execute(&self.app)
+        .execute(self.app())
         .await
         .map_err(map_sqlx_error)?;
         Ok(id)
@@ -70,7 +70,7 @@ impl AppRepository for PgDatabase {
         .bind(user.0)
         .bind(rating)
         .bind(at)
-        .fetch_one(&self.app)
+        .fetch_one(self.app())
         .await
         .map_err(map_sqlx_error)?;
         Ok(id)
@@ -82,7 +82,7 @@ impl AppRepository for PgDatabase {
              total_revenue FROM app_summary WHERE app_id = $1",
         )
         .bind(app.as_str())
-        .fetch_optional(&self.system)
+        .fetch_optional(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(row.map(
@@ -101,7 +101,7 @@ impl AppRepository for PgDatabase {
     async fn app_name(&self, app: &AppId) -> RepoResult<Option<String>> {
         sqlx::query_scalar("SELECT name FROM apps WHERE app_id = $1")
             .bind(app.as_str())
-            .fetch_optional(&self.system)
+            .fetch_optional(self.system())
             .await
             .map_err(map_sqlx_error)
     }

@@ -36,8 +36,10 @@ mod withdrawal;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, PgPool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tmcp_domain::UserId;
+use tmcp_repository::replica::ReplicaHealth;
 use tmcp_repository::{RepoError, RepoResult};
 
 pub use error::map_sqlx_error;
@@ -58,6 +60,13 @@ pub struct PgSettings {
     /// It also bounds opening a new connection: the pool retries a refused connect and gives
     /// each attempt only the time left, so a dead or unreachable server fails within it.
     pub acquire_timeout: Duration,
+    /// Log in as `tmcp_app` and `tmcp_system` themselves (with the URL's password, or one
+    /// from `~/.pgpass`) instead of logging in as the URL's role and switching with
+    /// `SET ROLE`. Needed behind a transaction-pooling PgBouncer, which hands each
+    /// transaction whichever server connection is free: a session's `SET ROLE` would stay
+    /// on that server connection and reach other clients. The two roles must then have
+    /// `LOGIN` (the migration creates them `NOLOGIN`; a DBA grants it).
+    pub login_as_roles: bool,
 }
 
 /// Short, so that while the database is down requests fail fast (503) instead of hanging;
@@ -70,15 +79,40 @@ impl Default for PgSettings {
             max_connections: 16,
             system_max_connections: 4,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            login_as_roles: false,
         }
     }
 }
 
+/// A database handle. The primary's pools serve everything; a handle made by
+/// [`PgDatabase::with_replica`] also holds a read replica's pools and sends its queries
+/// there while the replica is healthy (see [`ReplicaHealth`]), to the primary otherwise.
+/// Only lag-tolerant reads are given such a handle: a replica refuses writes.
 #[derive(Debug, Clone)]
 pub struct PgDatabase {
+    primary_app: PgPool,
+    primary_system: PgPool,
+    replica: Option<Arc<Replica>>,
+}
+
+#[derive(Debug)]
+struct Replica {
     app: PgPool,
     system: PgPool,
+    health: Arc<ReplicaHealth>,
 }
+
+/// A replica that cannot hand out a connection within this long is treated as down by the
+/// request that waited (503), and the next probe sends reads to the primary.
+pub const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// The replica's replay lag in seconds: 0 when everything received has been replayed (an
+/// idle primary writes no new transactions, so the age of the last replayed one is not
+/// lag), and 0 on a server that is not in recovery (a primary given as its own replica).
+const REPLICA_LAG_SQL: &str = "SELECT CASE \
+    WHEN NOT pg_is_in_recovery() THEN 0::float8 \
+    WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8 \
+    ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8, 0) END";
 
 impl PgDatabase {
     /// Applies pending migrations with the owner's connection, then opens the role pools.
@@ -93,7 +127,83 @@ impl PgDatabase {
             ..settings.clone()
         };
         let system = role_pool(&options, "tmcp_system", &system_settings).await?;
-        Ok(Self { app, system })
+        Ok(Self {
+            primary_app: app,
+            primary_system: system,
+            replica: None,
+        })
+    }
+
+    /// A handle for lag-tolerant reads: the same primary pools plus pools on the streaming
+    /// replica at `url`, used while `health` says the replica serves reads. The replica's
+    /// pools connect lazily (a replica that is down does not stop the server from starting)
+    /// and wait at most [`REPLICA_ACQUIRE_TIMEOUT`] for a connection. Nothing is migrated
+    /// there: a replica replays the primary's schema.
+    pub fn with_replica(
+        &self,
+        url: &str,
+        settings: &PgSettings,
+        health: Arc<ReplicaHealth>,
+    ) -> RepoResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| RepoError::Internal(format!("invalid replica URL: {e}")))?
+            .log_statements(tracing::log::LevelFilter::Debug);
+        let replica_settings = PgSettings {
+            acquire_timeout: settings.acquire_timeout.min(REPLICA_ACQUIRE_TIMEOUT),
+            ..settings.clone()
+        };
+        let app = role_pool_options("tmcp_app", &replica_settings)
+            .connect_lazy_with(role_options(&options, "tmcp_app", settings));
+        let system_settings = PgSettings {
+            max_connections: settings.system_max_connections,
+            ..replica_settings
+        };
+        let system = role_pool_options("tmcp_system", &system_settings)
+            .connect_lazy_with(role_options(&options, "tmcp_system", settings));
+        Ok(Self {
+            primary_app: self.primary_app.clone(),
+            primary_system: self.primary_system.clone(),
+            replica: Some(Arc::new(Replica {
+                app,
+                system,
+                health,
+            })),
+        })
+    }
+
+    /// Measures the replica's replay lag (seconds; see `REPLICA_LAG_SQL`), or `None` when
+    /// this handle has no replica. The caller bounds it in time and records the outcome in
+    /// the replica's [`ReplicaHealth`].
+    pub async fn replica_lag_seconds(&self) -> RepoResult<Option<f64>> {
+        let Some(replica) = &self.replica else {
+            return Ok(None);
+        };
+        let (lag,): (f64,) = sqlx::query_as(REPLICA_LAG_SQL)
+            .fetch_one(&replica.system)
+            .await
+            .map_err(map_sqlx_error)?;
+        Ok(Some(lag))
+    }
+
+    /// The replica's health, when this handle has one.
+    pub fn replica_health(&self) -> Option<Arc<ReplicaHealth>> {
+        self.replica.as_ref().map(|r| Arc::clone(&r.health))
+    }
+
+    /// The pool of request work: the replica's while it serves reads, else the primary's.
+    fn app(&self) -> &PgPool {
+        match &self.replica {
+            Some(replica) if replica.health.serves_reads() => &replica.app,
+            _ => &self.primary_app,
+        }
+    }
+
+    /// The system pool: the replica's while it serves reads, else the primary's.
+    fn system(&self) -> &PgPool {
+        match &self.replica {
+            Some(replica) if replica.health.serves_reads() => &replica.system,
+            _ => &self.primary_system,
+        }
     }
 
     /// Starts a request transaction scoped to `user` for row-level security.
@@ -105,31 +215,40 @@ impl PgDatabase {
             "BEGIN; SELECT set_config('tmcp.user_id', '{}', true)",
             user.0.hyphenated()
         );
-        PgTx::begin(&self.app, Some(begin))
+        PgTx::begin(self.app(), Some(begin))
             .await
             .map_err(map_sqlx_error)
     }
 
     /// Starts a transaction on the system pool (no row-level security).
     async fn system_tx(&self) -> RepoResult<PgTx> {
-        PgTx::begin(&self.system, None)
+        PgTx::begin(self.system(), None)
             .await
             .map_err(map_sqlx_error)
     }
 
     /// The request pool (role `tmcp_app`), for tests that probe row-level security.
     pub fn app_pool(&self) -> &PgPool {
-        &self.app
+        &self.primary_app
     }
 
     /// The system pool (role `tmcp_system`).
     pub fn system_pool(&self) -> &PgPool {
-        &self.system
+        &self.primary_system
     }
 }
 
 async fn migrate(options: &PgConnectOptions) -> RepoResult<()> {
     let mut conn = options.connect().await.map_err(map_sqlx_error)?;
+    // sqlx's migrator takes a session-level advisory lock. Behind a transaction-pooling
+    // PgBouncer its unlock may reach another server connection than its lock, leaving the
+    // lock held and the next node's start-up waiting on it for ever; so nothing is locked
+    // when nothing is pending (the usual start of a node), and pending migrations are
+    // applied over a session connection (`tmcp-server migrate` against the primary itself:
+    // docs/operations.md).
+    if !migrations_pending(&mut conn).await? {
+        return conn.close().await.map_err(map_sqlx_error);
+    }
     MIGRATOR
         .run(&mut conn)
         .await
@@ -137,14 +256,47 @@ async fn migrate(options: &PgConnectOptions) -> RepoResult<()> {
     conn.close().await.map_err(map_sqlx_error)
 }
 
+/// Whether some migration of this build is not recorded as applied (with its checksum) in
+/// `_sqlx_migrations`. Read without a lock: a migration applied concurrently is found
+/// applied by the locked run that follows.
+async fn migrations_pending(conn: &mut sqlx::PgConnection) -> RepoResult<bool> {
+    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+    if !exists {
+        return Ok(true);
+    }
+    let applied: Vec<(i64, Vec<u8>, bool)> =
+        sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .any(|m| {
+            !applied.iter().any(|(version, checksum, success)| {
+                *version == m.version && *success && checksum.as_slice() == &*m.checksum
+            })
+        }))
+}
+
 /// How long a pooled connection may sit idle before it is checked when handed out again.
 const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
-async fn role_pool(
-    options: &PgConnectOptions,
-    role: &'static str,
-    settings: &PgSettings,
-) -> RepoResult<PgPool> {
+/// The connect options of a role's pool: the URL's role, or the role itself when
+/// [`PgSettings::login_as_roles`].
+fn role_options(options: &PgConnectOptions, role: &str, settings: &PgSettings) -> PgConnectOptions {
+    if settings.login_as_roles {
+        options.clone().username(role)
+    } else {
+        options.clone()
+    }
+}
+
+fn role_pool_options(role: &'static str, settings: &PgSettings) -> PgPoolOptions {
+    let set_role = !settings.login_as_roles;
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
@@ -167,16 +319,29 @@ async fn role_pool(
         .after_release(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                // Role names are fixed identifiers, never user input.
-                conn.execute(format!("SET ROLE {role}").as_str()).await?;
+                if set_role {
+                    // Role names are fixed identifiers, never user input.
+                    conn.execute(format!("SET ROLE {role}").as_str()).await?;
+                }
                 Ok(())
             })
         })
-        .connect_with(options.clone())
+}
+
+async fn role_pool(
+    options: &PgConnectOptions,
+    role: &'static str,
+    settings: &PgSettings,
+) -> RepoResult<PgPool> {
+    role_pool_options(role, settings)
+        .connect_with(role_options(options, role, settings))
         .await
         .map_err(|e| {
-            RepoError::Internal(format!(
-                "cannot open the {role} pool ({e}); the connecting role must be allowed to SET ROLE {role}"
-            ))
+            let how = if settings.login_as_roles {
+                format!("the role {role} must be allowed to log in")
+            } else {
+                format!("the connecting role must be allowed to SET ROLE {role}")
+            };
+            RepoError::Internal(format!("cannot open the {role} pool ({e}); {how}"))
         })
 }

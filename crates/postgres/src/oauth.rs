@@ -135,7 +135,7 @@ impl OAuthGrantRepository for PgDatabase {
         )
         .bind(user.0)
         .bind(client_id)
-        .fetch_optional(&self.system)
+        .fetch_optional(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(row.map(|(scopes, revoked_at, updated_at)| Consent {
@@ -165,7 +165,7 @@ impl OAuthGrantRepository for PgDatabase {
         .bind(client_id)
         .bind(scopes)
         .bind(at)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())
@@ -199,7 +199,7 @@ impl OAuthGrantRepository for PgDatabase {
         .bind(code.code_challenge.as_ref().map(|_| "S256"))
         .bind(code.expires_at)
         .bind(code.created_at)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())
@@ -257,7 +257,7 @@ impl OAuthGrantRepository for PgDatabase {
         .bind(token.expires_at)
         .bind(token.created_at)
         .bind(token.grant_id)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())
@@ -273,7 +273,7 @@ impl OAuthGrantRepository for PgDatabase {
         );
         let row: Option<RefreshRow> = sqlx::query_as(&sql)
             .bind(token_hash)
-            .fetch_optional(&self.system)
+            .fetch_optional(self.system())
             .await
             .map_err(map_sqlx_error)?;
         row.map(refresh_from_row).transpose()
@@ -392,7 +392,7 @@ impl OAuthGrantRepository for PgDatabase {
         let row: Option<DeviceRow> = sqlx::query_as(&sql)
             .bind(user_code)
             .bind(now)
-            .fetch_optional(&self.system)
+            .fetch_optional(self.system())
             .await
             .map_err(map_sqlx_error)?;
         row.map(|r| device_from_row(r).map(|(d, _)| d)).transpose()
@@ -418,7 +418,7 @@ impl OAuthGrantRepository for PgDatabase {
         .bind(status.as_db())
         .bind(user.0)
         .bind(now)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(done.rows_affected() == 1)
@@ -505,7 +505,7 @@ impl OAuthGrantRepository for PgDatabase {
              WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.system)
+        .fetch_all(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(rows

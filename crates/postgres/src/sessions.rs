@@ -129,7 +129,7 @@ impl SessionRepository for PgDatabase {
         let row: Option<SessionRow> = sqlx::query_as(&sql)
             .bind(token_hash)
             .bind(now)
-            .fetch_optional(&self.system)
+            .fetch_optional(self.system())
             .await
             .map_err(map_sqlx_error)?;
         row.map(Session::try_from).transpose()
@@ -139,7 +139,7 @@ impl SessionRepository for PgDatabase {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM user_sessions WHERE id = $1");
         let row: Option<SessionRow> = sqlx::query_as(&sql)
             .bind(id.0)
-            .fetch_optional(&self.system)
+            .fetch_optional(self.system())
             .await
             .map_err(map_sqlx_error)?;
         row.map(Session::try_from).transpose()

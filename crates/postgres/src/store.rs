@@ -235,7 +235,7 @@ impl StoreRepository for PgDatabase {
         let row: Option<AppRow> =
             sqlx::query_as(&format!("SELECT {APP_COLUMNS} FROM apps WHERE app_id = $1"))
                 .bind(app_id)
-                .fetch_optional(&self.app)
+                .fetch_optional(self.app())
                 .await
                 .map_err(map_sqlx_error)?;
         row.map(AppRow::into_app).transpose()
@@ -247,7 +247,7 @@ impl StoreRepository for PgDatabase {
              ORDER BY created_at DESC, app_id LIMIT 1000"
         ))
         .bind(developer.0)
-        .fetch_all(&self.app)
+        .fetch_all(self.app())
         .await
         .map_err(map_sqlx_error)?;
         rows.into_iter().map(AppRow::into_app).collect()
@@ -382,7 +382,7 @@ impl StoreRepository for PgDatabase {
         ))
         .bind(limit)
         .bind(offset)
-        .fetch_all(&self.system)
+        .fetch_all(self.system())
         .await
         .map_err(map_sqlx_error)?;
         rows.into_iter().map(AppRow::into_app).collect()
@@ -403,7 +403,7 @@ impl StoreRepository for PgDatabase {
         )
         .bind(app_id)
         .bind(limit)
-        .fetch_all(&self.system)
+        .fetch_all(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(rows
@@ -422,7 +422,7 @@ impl StoreRepository for PgDatabase {
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> RepoResult<()> {
-        let mut conn = self.system.acquire().await.map_err(map_sqlx_error)?;
+        let mut conn = self.system().acquire().await.map_err(map_sqlx_error)?;
         insert_audit(&mut conn, &entry).await
     }
 
@@ -442,7 +442,7 @@ impl StoreRepository for PgDatabase {
             "SELECT id, name, display_name, description, icon_url, parent_id, sort_order, \
              is_active, created_at FROM app_categories ORDER BY sort_order, name LIMIT 10000",
         )
-        .fetch_all(&self.app)
+        .fetch_all(self.app())
         .await
         .map_err(map_sqlx_error)?;
         Ok(rows

@@ -120,18 +120,31 @@ fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: &CatalogueQuery, 
     }
 }
 
+/// Opens the read-only transaction an unnamed statement runs in. sqlx sends an unnamed
+/// statement's Parse and its Bind in two round trips; outside a transaction a
+/// transaction-pooling PgBouncer may pass each to a different server connection ("unnamed
+/// prepared statement does not exist", or another client's statement bound to these
+/// parameters). Inside one, both reach the same server connection.
+async fn unnamed_tx(pool: &sqlx::PgPool) -> RepoResult<PgTx> {
+    PgTx::begin(pool, Some("BEGIN READ ONLY".to_owned()))
+        .await
+        .map_err(map_sqlx_error)
+}
+
 async fn fetch_apps(
     builder: &mut QueryBuilder<'_, Postgres>,
     pool: &sqlx::PgPool,
 ) -> RepoResult<Vec<CatalogueApp>> {
+    let mut tx = unnamed_tx(pool).await?;
     let rows = builder
         .build()
         // Unnamed: planned with the actual text each time (a cached generic plan cannot
         // know whether a word is rare or in every document).
         .persistent(false)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(map_sqlx_error)?;
+    tx.commit().await.map_err(map_sqlx_error)?;
     rows.iter()
         .map(|row| app_from_row(row).map_err(map_sqlx_error))
         .collect()
@@ -152,7 +165,7 @@ impl StoreSearchRepository for PgDatabase {
                 .push_bind(query.limit)
                 .push(" OFFSET ")
                 .push_bind(query.offset);
-            let apps = fetch_apps(&mut builder, &self.app).await?;
+            let apps = fetch_apps(&mut builder, self.app()).await?;
             let total = self.count_matches(query).await?;
             return Ok(CataloguePage { apps, total });
         }
@@ -169,7 +182,7 @@ impl StoreSearchRepository for PgDatabase {
                 .push_bind(query.limit)
                 .push(" OFFSET ")
                 .push_bind(query.offset);
-            let apps = fetch_apps(&mut builder, &self.app).await?;
+            let apps = fetch_apps(&mut builder, self.app()).await?;
             let total = self.count_matches(query).await?;
             return Ok(CataloguePage { apps, total });
         }
@@ -248,12 +261,14 @@ impl StoreSearchRepository for PgDatabase {
                    FROM page o JOIN apps a ON a.app_id = o.app_id \
                    ORDER BY o.part, o.rank DESC, o.popularity DESC, o.app_id",
             );
+        let mut tx = unnamed_tx(self.app()).await?;
         let rows = builder
             .build()
             .persistent(false)
-            .fetch_all(&self.app)
+            .fetch_all(&mut *tx)
             .await
             .map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)?;
         let mut apps = Vec::with_capacity(rows.len());
         let mut total = None;
         for row in &rows {
@@ -276,7 +291,7 @@ impl StoreSearchRepository for PgDatabase {
         );
         let rows = sqlx::query(&sql)
             .bind(limit)
-            .fetch_all(&self.app)
+            .fetch_all(self.app())
             .await
             .map_err(map_sqlx_error)?;
         rows.iter()
@@ -288,7 +303,7 @@ impl StoreSearchRepository for PgDatabase {
         // `%` is the operator the trigram index serves; its threshold is a setting, set for
         // this transaction only.
         let mut tx = PgTx::begin(
-            &self.app,
+            self.app(),
             Some(format!(
                 "BEGIN READ ONLY; SET LOCAL pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}"
             )),
@@ -360,7 +375,7 @@ impl StoreSearchRepository for PgDatabase {
         .bind(ranking::RECENCY_BOOST)
         .bind(ranking::RECENCY_HALF_LIFE_DAYS)
         .bind(ranking::RECENCY_HORIZON_HALF_LIVES)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(result.rows_affected())
@@ -386,12 +401,15 @@ impl PgDatabase {
                 .push_bind(query.window.max(1))
                 .push(") s");
         }
-        builder
+        let mut tx = unnamed_tx(self.app()).await?;
+        let count = builder
             .build_query_scalar::<i64>()
             .persistent(false)
-            .fetch_one(&self.app)
+            .fetch_one(&mut *tx)
             .await
-            .map_err(map_sqlx_error)
+            .map_err(map_sqlx_error)?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(count)
     }
 }
 

@@ -174,7 +174,7 @@ async fn installation_of(
     ))
     .bind(user.0)
     .bind(app_id)
-    .fetch_optional(&db.system)
+    .fetch_optional(db.system())
     .await
     .map_err(map_sqlx_error)?;
     Ok(row.map(to_installation))
@@ -195,7 +195,7 @@ pub(crate) async fn installed_apps(db: &PgDatabase, user: UserId) -> RepoResult<
          ORDER BY installed_at DESC, installation_id LIMIT 1000"
     ))
     .bind(user.0)
-    .fetch_all(&db.system)
+    .fetch_all(db.system())
     .await
     .map_err(map_sqlx_error)?;
     Ok(rows.into_iter().map(to_installation).collect())
@@ -321,7 +321,7 @@ pub(crate) async fn reviews(
     .bind(app_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(&db.system)
+    .fetch_all(db.system())
     .await
     .map_err(map_sqlx_error)?;
     Ok(rows.into_iter().map(Review::from).collect())
@@ -333,7 +333,7 @@ pub(crate) async fn find_review(db: &PgDatabase, review_id: Uuid) -> RepoResult<
          WHERE r.review_id = $1"
     ))
     .bind(review_id)
-    .fetch_optional(&db.system)
+    .fetch_optional(db.system())
     .await
     .map_err(map_sqlx_error)?;
     Ok(row.map(Review::from))
@@ -375,7 +375,7 @@ pub(crate) async fn rating_summary(db: &PgDatabase, app_id: &str) -> RepoResult<
          AND rating IS NOT NULL GROUP BY rating",
     )
     .bind(app_id)
-    .fetch_all(&db.system)
+    .fetch_all(db.system())
     .await
     .map_err(map_sqlx_error)?;
     Ok(tmcp_repository::store::summarize_ratings(&rows))

@@ -19,7 +19,7 @@ impl SystemRepository for PgDatabase {
 
     async fn ping(&self) -> RepoResult<()> {
         sqlx::query("SELECT 1")
-            .execute(&self.app)
+            .execute(self.app())
             .await
             .map_err(map_sqlx_error)?;
         Ok(())
@@ -27,8 +27,8 @@ impl SystemRepository for PgDatabase {
 
     fn pool_stats(&self) -> (u32, u32) {
         (
-            self.app.size(),
-            u32::try_from(self.app.num_idle()).unwrap_or(u32::MAX),
+            self.primary_app.size(),
+            u32::try_from(self.primary_app.num_idle()).unwrap_or(u32::MAX),
         )
     }
 
@@ -36,7 +36,7 @@ impl SystemRepository for PgDatabase {
         let (created,): (i32,) = sqlx::query_as("SELECT tmcp_ensure_all_partitions($1, $2)")
             .bind(now.date())
             .bind(months_ahead)
-            .fetch_one(&self.system)
+            .fetch_one(self.system())
             .await
             .map_err(map_sqlx_error)?;
         Ok(u32::try_from(created).unwrap_or(0))
@@ -49,7 +49,7 @@ impl SystemRepository for PgDatabase {
                 sqlx::query_as("SELECT tmcp_drop_partitions_before($1::regclass, $2)")
                     .bind(table)
                     .bind(cutoff)
-                    .fetch_one(&self.system)
+                    .fetch_one(self.system())
                     .await
                     .map_err(map_sqlx_error)?;
             dropped += u32::try_from(count).unwrap_or(0);
@@ -59,7 +59,7 @@ impl SystemRepository for PgDatabase {
 
     async fn applied_migrations(&self) -> RepoResult<Vec<(String, String)>> {
         sqlx::query_as("SELECT version, description FROM schema_migrations ORDER BY version")
-            .fetch_all(&self.system)
+            .fetch_all(self.system())
             .await
             .map_err(map_sqlx_error)
     }

@@ -27,7 +27,7 @@ impl SigningKeyRepository for PgDatabase {
             "SELECT kid, algorithm, private_key_ciphertext, public_jwk, status, created_at, \
              retire_after FROM oauth_signing_keys WHERE status <> 'retired' ORDER BY created_at, kid",
         )
-        .fetch_all(&self.system)
+        .fetch_all(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(rows
@@ -68,7 +68,7 @@ impl SigningKeyRepository for PgDatabase {
         .bind(&key.status)
         .bind(key.created_at)
         .bind(key.retire_after)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())
@@ -79,7 +79,7 @@ impl SigningKeyRepository for PgDatabase {
             "UPDATE oauth_signing_keys SET status = 'retiring', retire_after = $1 WHERE status = 'active'",
         )
         .bind(retire_after)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(done.rows_affected())
@@ -118,7 +118,7 @@ impl OAuthClientRepository for PgDatabase {
         .bind(client.is_official)
         .bind(client.is_active)
         .bind(client.created_at)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())
@@ -130,7 +130,7 @@ impl OAuthClientRepository for PgDatabase {
              scopes, is_official, is_active, created_at FROM oauth_clients WHERE client_id = $1",
         )
         .bind(client_id)
-        .fetch_optional(&self.system)
+        .fetch_optional(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(row.map(
@@ -178,7 +178,7 @@ impl IssuedTokenRepository for PgDatabase {
         .bind(token.expires_at)
         .bind(token.created_at)
         .bind(token.grant_id)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())
@@ -204,7 +204,7 @@ impl IssuedTokenRepository for PgDatabase {
         .bind(&check.client_id)
         .bind(check.user_id.map(|u| u.0))
         .bind(check.session_id.map(|s| s.0))
-        .fetch_optional(&self.system)
+        .fetch_optional(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(live.unwrap_or(false))
@@ -216,7 +216,7 @@ impl IssuedTokenRepository for PgDatabase {
         )
         .bind(token_hash)
         .bind(at)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(done.rows_affected() > 0)
@@ -238,7 +238,7 @@ impl IssuedTokenRepository for PgDatabase {
         .bind(user.0)
         .bind(client_id)
         .bind(at)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?;
         Ok(())

@@ -71,7 +71,7 @@ impl UserRepository for PgDatabase {
             .bind(&user.phone_ciphertext)
             .bind(user.role.as_db())
             .bind(user.created_at)
-            .fetch_one(&self.app)
+            .fetch_one(self.app())
             .await
             .map_err(map_sqlx_error)?;
         row.try_into()
@@ -81,7 +81,7 @@ impl UserRepository for PgDatabase {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = sqlx::query_as(&sql)
             .bind(id.0)
-            .fetch_optional(&self.app)
+            .fetch_optional(self.app())
             .await
             .map_err(map_sqlx_error)?;
         row.map(User::try_from).transpose()
@@ -91,7 +91,7 @@ impl UserRepository for PgDatabase {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 OR email = $1");
         let row: Option<UserRow> = sqlx::query_as(&sql)
             .bind(login)
-            .fetch_optional(&self.app)
+            .fetch_optional(self.app())
             .await
             .map_err(map_sqlx_error)?;
         row.map(User::try_from).transpose()
@@ -105,7 +105,7 @@ impl UserRepository for PgDatabase {
              FROM user_summary WHERE id = $1",
         )
         .bind(id.0)
-        .fetch_optional(&self.system)
+        .fetch_optional(self.system())
         .await
         .map_err(map_sqlx_error)?;
         row.map(|(id, username, status, installed, payments, spent)| {

@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod payment_methods;
 pub mod payment_tx;
 pub mod payments;
+pub mod replica;
 pub mod sessions;
 pub mod storage;
 pub mod storage_tx;

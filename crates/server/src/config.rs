@@ -27,6 +27,11 @@ pub struct Config {
     /// `postgres://…` for PostgreSQL; unset means SQLite at `<data_dir>/tmcp.db`
     /// (`TMCP_DATABASE_URL`).
     pub database_url: Option<String>,
+    /// `postgres://…` of a streaming replica of `database_url` (`TMCP_DATABASE_REPLICA_URL`):
+    /// lag-tolerant reads (store browse, search, detail, categories; developer stats) go
+    /// there while it answers and lags less than 30 s, the rest stays on the primary.
+    /// PostgreSQL only: refused at start with SQLite.
+    pub database_replica_url: Option<String>,
     /// `redis://…` enables Redis (`TMCP_REDIS_URL`).
     pub redis_url: Option<String>,
     /// Redis timeouts and circuit breaker (`[redis]`, `TMCP_REDIS__*`).
@@ -48,6 +53,10 @@ pub struct Config {
     /// fails with 503 (`TMCP_DB_ACQUIRE_TIMEOUT_MS`). Short, so a database outage answers
     /// promptly instead of holding requests.
     pub db_acquire_timeout_ms: u64,
+    /// The PostgreSQL pools log in as `tmcp_app` and `tmcp_system` themselves instead of
+    /// switching to them with `SET ROLE` (`TMCP_DB_LOGIN_AS_ROLES`): required behind a
+    /// transaction-pooling PgBouncer (docs/operations.md). The roles need `LOGIN`.
+    pub db_login_as_roles: bool,
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
@@ -394,6 +403,8 @@ impl Default for Config {
             db_max_connections: 16,
             db_system_max_connections: 8,
             db_acquire_timeout_ms: 2000,
+            db_login_as_roles: false,
+            database_replica_url: None,
             request_timeout_secs: 30,
             body_limit_bytes: 10 * 1024 * 1024,
             shutdown_grace_secs: 30,
@@ -462,6 +473,7 @@ impl Config {
         // An empty variable (`TMCP_DATABASE_URL=`) means "not set", as in most tools.
         for optional in [
             &mut loaded.database_url,
+            &mut loaded.database_replica_url,
             &mut loaded.redis_url,
             &mut loaded.encryption_key,
             &mut loaded.public_url,
@@ -492,6 +504,17 @@ impl Config {
                 || url.starts_with("sqlite:"))
             {
                 bail!("TMCP_DATABASE_URL must start with postgres://, postgresql:// or sqlite:");
+            }
+        }
+        if let Some(url) = &self.database_replica_url {
+            if !matches!(self.database_target(), DatabaseTarget::Postgres(_)) {
+                bail!(
+                    "TMCP_DATABASE_REPLICA_URL needs PostgreSQL (TMCP_DATABASE_URL=postgres://…): \
+                     SQLite has no replicas; unset it"
+                );
+            }
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("TMCP_DATABASE_REPLICA_URL must start with postgres:// or postgresql://");
             }
         }
         if let Some(url) = &self.redis_url {
@@ -637,6 +660,7 @@ impl Config {
         }
         for (name, slot) in [
             ("database_url", &mut public.database_url),
+            ("database_replica_url", &mut public.database_replica_url),
             ("redis_url", &mut public.redis_url),
             ("backup.database_url", &mut public.backup.database_url),
         ] {
@@ -685,6 +709,10 @@ impl std::fmt::Debug for Config {
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
             )
+            .field(
+                "database_replica_url",
+                &self.database_replica_url.as_deref().map(redact_url),
+            )
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis", &self.redis)
             .field("data_dir", &self.data_dir)
@@ -697,6 +725,7 @@ impl std::fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("db_system_max_connections", &self.db_system_max_connections)
             .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
+            .field("db_login_as_roles", &self.db_login_as_roles)
             .field("maintenance", &self.maintenance)
             .field("storage", &self.storage)
             .field("auth", &self.auth)
@@ -723,6 +752,31 @@ mod tests {
             DatabaseTarget::Sqlite(PathBuf::from("./data/tmcp.db"))
         );
         assert_eq!(config.listen_addr().ok(), "127.0.0.1:8080".parse().ok());
+    }
+
+    #[test]
+    fn a_replica_needs_postgresql() {
+        let on_sqlite = Config {
+            database_replica_url: Some("postgres://replica.internal/tmcp".into()),
+            ..Config::default()
+        };
+        let message = on_sqlite
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("TMCP_DATABASE_REPLICA_URL"), "{message}");
+        assert!(message.contains("SQLite"), "{message}");
+        let on_postgres = Config {
+            database_url: Some("postgres://primary.internal/tmcp".into()),
+            ..on_sqlite.clone()
+        };
+        assert!(on_postgres.validate().is_ok());
+        let not_postgres = Config {
+            database_replica_url: Some("redis://replica.internal".into()),
+            ..on_postgres
+        };
+        assert!(not_postgres.validate().is_err());
     }
 
     #[test]

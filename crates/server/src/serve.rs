@@ -15,7 +15,7 @@ use tmcp_http::metrics::Metrics;
 use tmcp_http::ratelimit::RateLimiter;
 use tmcp_http::redis_link::RedisLink;
 use tmcp_http::transport::{self, ConnectionLimits};
-use tmcp_http::{AppState, HttpSettings, Shared};
+use tmcp_http::{AppState, HttpSettings, ReplicaWatch, Shared};
 use tmcp_usecases::accounts::AccountSettings;
 use tmcp_usecases::limits::LimitRule;
 use tmcp_usecases::oauth::OAuthSettings;
@@ -24,7 +24,12 @@ use tokio::sync::watch;
 
 /// Builds the shared state from configuration (database opened and migrated).
 pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let db = database::open(config).await?;
+    let database::Databases { db, reads, replica } = database::open_with_reads(config).await?;
+    let replica = replica.map(|link| {
+        let health = Arc::clone(&link.health);
+        let prober = link.spawn_prober();
+        Arc::new(ReplicaWatch::new(health, prober.abort_handle()))
+    });
     let redis = match &config.redis_url {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("invalid TMCP_REDIS_URL")?;
@@ -54,6 +59,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     let packages = crate::packages::open(&config.store, &config.data_dir).await?;
     Ok(AppState::new(Shared {
         db,
+        reads,
+        replica,
         clock,
         redis,
         cipher,

@@ -1,7 +1,9 @@
 //! Operational routes: liveness, readiness, metrics, the OpenAPI document and its docs page.
 
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::metrics::{DB_POOL_CONNECTIONS, DB_POOL_IDLE, REDIS_BREAKER_OPEN};
+use crate::metrics::{
+    DB_POOL_CONNECTIONS, DB_POOL_IDLE, DB_REPLICA_LAG, DB_REPLICA_SERVING, REDIS_BREAKER_OPEN,
+};
 use crate::redis_link::RedisHealth;
 use crate::AppState;
 use axum::extract::State;
@@ -41,12 +43,18 @@ pub struct Readiness {
     /// `ok`, `not_configured`, or `degraded`: Redis is configured but unreachable, and rate
     /// limits are enforced per instance until it answers again.
     redis: &'static str,
+    /// The read replica of lag-tolerant reads (`database_replica_url`): `not_configured`,
+    /// `ok` (serving those reads), `lagging` (more than 30 s behind: the primary serves
+    /// them), `down` (unreachable: the primary serves them) or `unknown` (not probed yet).
+    /// Never makes the instance unready.
+    replica: &'static str,
 }
 
 /// Readiness: the database answers within the timeout. Redis is reported but does not make
 /// the instance unready: without it the instance still serves, with rate limits enforced
 /// in-process (`"redis": "degraded"`), and taking every instance out of rotation for a
-/// shared Redis outage would turn a degradation into a full outage.
+/// shared Redis outage would turn a degradation into a full outage. The read replica is
+/// reported the same way: while it is down the primary serves its reads.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
     (status = 200, description = "serving (Redis may be degraded)", body = Readiness),
     (status = 503, description = "the database is unreachable (`Retry-After`)", body = ErrorEnvelope)))]
@@ -67,10 +75,15 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Api
             RedisHealth::Degraded => "degraded",
         },
     };
+    let replica = match &state.replica {
+        None => "not_configured",
+        Some(watch) => watch.health.state().as_str(),
+    };
     Ok(Json(Readiness {
         status: "ready",
         database: state.db.engine(),
         redis,
+        replica,
     }))
 }
 
@@ -84,6 +97,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!(DB_POOL_IDLE, "engine" => engine).set(f64::from(idle));
     if let Some(link) = &state.redis {
         metrics::gauge!(REDIS_BREAKER_OPEN).set(if link.is_available() { 0.0 } else { 1.0 });
+    }
+    if let Some(watch) = &state.replica {
+        metrics::gauge!(DB_REPLICA_LAG).set(watch.health.lag_seconds());
+        let serving = if watch.health.serves_reads() {
+            1.0
+        } else {
+            0.0
+        };
+        metrics::gauge!(DB_REPLICA_SERVING).set(serving);
     }
     (
         [(

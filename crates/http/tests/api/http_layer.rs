@@ -216,7 +216,7 @@ async fn readiness_follows_the_database() {
     let json: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(
         json,
-        serde_json::json!({"status": "ready", "database": "sqlite", "redis": "not_configured"})
+        serde_json::json!({"status": "ready", "database": "sqlite", "redis": "not_configured", "replica": "not_configured"})
     );
 
     app.sqlite.close().await;

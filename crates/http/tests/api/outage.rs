@@ -60,6 +60,7 @@ async fn postgres() -> Option<(Env, Outage)> {
         max_connections: 4,
         system_max_connections: 4,
         acquire_timeout: Duration::from_secs(1),
+        ..PgSettings::default()
     };
     let db = PgDatabase::connect(&cluster.url(), &settings)
         .await

@@ -117,7 +117,7 @@ impl StorageRepository for PgDatabase {
             .bind(app.as_str())
             .bind(key.as_str())
             .bind(now)
-            .fetch_optional(&self.app)
+            .fetch_optional(self.app())
             .await
             .map_err(map_sqlx_error)?;
         row.map(rows::entry).transpose()
@@ -268,7 +268,7 @@ impl StorageRepository for PgDatabase {
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.system)
+        .fetch_all(self.system())
         .await
         .map_err(map_sqlx_error)?;
         let mut purged = 0_u64;
@@ -293,7 +293,7 @@ impl StorageRepository for PgDatabase {
         )
         .bind(before)
         .bind(limit)
-        .fetch_all(&self.system)
+        .fetch_all(self.system())
         .await
         .map_err(map_sqlx_error)?;
         let mut by_owner: BTreeMap<(Uuid, String), Vec<String>> = BTreeMap::new();
@@ -341,7 +341,7 @@ impl StorageRepository for PgDatabase {
         )
         .bind(before)
         .bind(limit)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?
         .rows_affected();
@@ -352,7 +352,7 @@ impl StorageRepository for PgDatabase {
         )
         .bind(before)
         .bind(limit)
-        .execute(&self.system)
+        .execute(self.system())
         .await
         .map_err(map_sqlx_error)?
         .rows_affected();

@@ -19,4 +19,5 @@ mod oversize_heads;
 mod package_store;
 mod payment_crash;
 mod redis_outage;
+mod replica;
 mod webhooks_admin;

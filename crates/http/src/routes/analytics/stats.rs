@@ -121,7 +121,7 @@ pub async fn app_stats(
         tz: query.tz,
     };
     let stats = stats::app_stats(
-        state.db.as_ref(),
+        state.reads.as_ref(),
         state.clock.as_ref(),
         caller,
         &app_id,

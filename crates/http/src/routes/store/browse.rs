@@ -27,7 +27,7 @@ pub async fn category_list(
     State(state): State<AppState>,
     _caller: SessionOrTep,
 ) -> Result<Json<CategoryTree>, ApiError> {
-    let all = categories::list(state.db.as_ref(), false).await?;
+    let all = categories::list(state.reads.as_ref(), false).await?;
     Ok(Json(CategoryTree {
         categories: category_tree(&all),
     }))
@@ -76,8 +76,10 @@ pub async fn detail(
     if app_id.len() > 255 {
         return Err(not_found());
     }
+    // The listing and its ratings may lag (the replica); the caller's own installation is
+    // read from the primary, so an install shows here at once.
     let app = state
-        .db
+        .reads
         .find_store_app(&app_id)
         .await
         .map_err(ApiError::from)?
@@ -103,7 +105,7 @@ pub async fn detail(
         None => None,
     };
     let rating = state
-        .db
+        .reads
         .rating_summary(&app.app_id)
         .await
         .map_err(ApiError::from)?;

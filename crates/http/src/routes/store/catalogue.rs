@@ -131,7 +131,7 @@ pub async fn list(
 ) -> Result<Json<CatalogueList>, ApiError> {
     let Query(params) = query.map_err(query_error)?;
     let result = search::search_apps(
-        state.db.as_ref(),
+        state.reads.as_ref(),
         &state.settings.store,
         &state.search_cache,
         state.clock.now(),
@@ -167,7 +167,7 @@ pub async fn featured(
     query: Result<Query<FeaturedParams>, QueryRejection>,
 ) -> Result<Json<FeaturedList>, ApiError> {
     let Query(params) = query.map_err(query_error)?;
-    let apps = search::featured(state.db.as_ref(), &state.settings.store, params.limit).await?;
+    let apps = search::featured(state.reads.as_ref(), &state.settings.store, params.limit).await?;
     Ok(Json(FeaturedList {
         apps: apps.into_iter().map(Into::into).collect(),
     }))
