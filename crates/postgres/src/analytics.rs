@@ -497,27 +497,27 @@ impl AnalyticsRepository for PgDatabase {
     async fn stats(&self, q: &StatsQuery) -> RepoResult<StatsRows> {
         let mut conn = self.app.acquire().await.map_err(map_sqlx_error)?;
         let counts: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, sum(installs)::int8, sum(uninstalls)::int8, \
-             sum(updates)::int8, sum(launches)::int8 FROM analytics_hourly \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "SELECT width_bucket(hour, $4::int8[])::int8 - 1 AS p, sum(installs)::int8, \
+             sum(uninstalls)::int8, sum(updates)::int8, sum(launches)::int8 \
+             FROM analytics_hourly WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
+             GROUP BY p ORDER BY p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&q.boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let active_users: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, count(DISTINCT user_id) FROM analytics_hourly_users \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "SELECT width_bucket(hour, $4::int8[])::int8 - 1 AS p, count(DISTINCT user_id) \
+             FROM analytics_hourly_users WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
+             GROUP BY p ORDER BY p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&q.boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -526,21 +526,21 @@ impl AnalyticsRepository for PgDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_one(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let session_lengths: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, length_seconds::int8, sum(sessions)::int8 \
+            "SELECT width_bucket(hour, $4::int8[])::int8 - 1 AS p, length_seconds::int8, \
+             sum(sessions)::int8 \
              FROM analytics_hourly_sessions WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
              GROUP BY p, length_seconds ORDER BY p, length_seconds",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&q.boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -550,8 +550,8 @@ impl AnalyticsRepository for PgDatabase {
              GROUP BY version, value_tenths",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -562,8 +562,8 @@ impl AnalyticsRepository for PgDatabase {
              GROUP BY version",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;

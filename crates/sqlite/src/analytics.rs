@@ -450,28 +450,34 @@ impl AnalyticsRepository for SqliteDatabase {
 
     async fn stats(&self, q: &StatsQuery) -> RepoResult<StatsRows> {
         let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
+        // Periods come from `json_each` of the boundaries; `CROSS JOIN` keeps them the outer
+        // loop, so each period is one range scan of the rollup table's primary key.
+        let boundaries = q.boundaries_json();
         let counts: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, sum(installs), sum(uninstalls), sum(updates), \
-             sum(launches) FROM analytics_hourly \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
+             FROM json_each($4)) SELECT b.p, sum(h.installs), sum(h.uninstalls), sum(h.updates), \
+             sum(h.launches) FROM b CROSS JOIN analytics_hourly h \
+             WHERE h.app_id = $1 AND h.hour >= $2 AND h.hour < $3 \
+               AND h.hour >= b.lo AND h.hour < b.hi GROUP BY b.p ORDER BY b.p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let active_users: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, count(DISTINCT user_id) FROM analytics_hourly_users \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
+             FROM json_each($4)) SELECT b.p, count(DISTINCT h.user_id) \
+             FROM b CROSS JOIN analytics_hourly_users h \
+             WHERE h.app_id = $1 AND h.hour >= $2 AND h.hour < $3 \
+               AND h.hour >= b.lo AND h.hour < b.hi GROUP BY b.p ORDER BY b.p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -480,21 +486,23 @@ impl AnalyticsRepository for SqliteDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_one(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let session_lengths: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, length_seconds, sum(sessions) \
-             FROM analytics_hourly_sessions WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
-             GROUP BY p, length_seconds ORDER BY p, length_seconds",
+            "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
+             FROM json_each($4)) SELECT b.p, h.length_seconds, sum(h.sessions) \
+             FROM b CROSS JOIN analytics_hourly_sessions h \
+             WHERE h.app_id = $1 AND h.hour >= $2 AND h.hour < $3 \
+               AND h.hour >= b.lo AND h.hour < b.hi \
+             GROUP BY b.p, h.length_seconds ORDER BY b.p, h.length_seconds",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -503,8 +511,8 @@ impl AnalyticsRepository for SqliteDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version, value_tenths",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -514,8 +522,8 @@ impl AnalyticsRepository for SqliteDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
