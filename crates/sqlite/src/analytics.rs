@@ -1,6 +1,7 @@
 //! Lifecycle analytics on SQLite: a batch is one multi-row `INSERT … VALUES (…), (…)` plus
 //! one for its dirty-bucket marks, in one transaction on the writer; the rollup reads and
-//! rewrites a bucket inside one writer transaction, so nothing interleaves with it.
+//! rewrites its buckets inside writer transactions (several buckets each), so nothing
+//! interleaves with them.
 
 use crate::time_text::{from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
@@ -15,6 +16,10 @@ use tmcp_repository::{
     AnalyticsRepository, IngestBatch, PeriodCounts, RepoResult, RollupReport, StatsQuery, StatsRows,
 };
 use uuid::Uuid;
+
+/// Buckets recomputed per writer transaction: one commit (and WAL sync) for many buckets,
+/// while ingestion waits for the writer at most that long (a few ms a bucket).
+const BUCKETS_PER_TRANSACTION: usize = 32;
 
 const ROLLUP_TABLES: [&str; 5] = [
     "analytics_hourly",
@@ -407,15 +412,18 @@ impl AnalyticsRepository for SqliteDatabase {
             delete_marks(&mut tx, &expired).await?;
             tx.commit().await.map_err(map_sqlx_error)?;
         }
-        for ((app_id, hour), ids) in &buckets {
+        let buckets: Vec<((String, i64), Vec<i64>)> = buckets.into_iter().collect();
+        for chunk in buckets.chunks(BUCKETS_PER_TRANSACTION) {
             // Reads and writes on the one writer connection: no write can come between.
             let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
-            let raw = read_bucket(&mut tx, app_id, *hour).await?;
-            let rollup = roll_up(*hour, raw);
-            replace_rollup(&mut tx, app_id, *hour, &rollup).await?;
-            delete_marks(&mut tx, ids).await?;
+            for ((app_id, hour), ids) in chunk {
+                let raw = read_bucket(&mut tx, app_id, *hour).await?;
+                let rollup = roll_up(*hour, raw);
+                replace_rollup(&mut tx, app_id, *hour, &rollup).await?;
+                delete_marks(&mut tx, ids).await?;
+            }
             tx.commit().await.map_err(map_sqlx_error)?;
-            report.buckets += 1;
+            report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
         }
         Ok(report)
     }
