@@ -79,7 +79,9 @@ scenario_run() { # $1 base url, $2 raw req/s
   [ -x "$seeder" ] || cargo build --release --locked -p tmcp-server --example bench_analytics
   local out="$WORK/analytics"
   mkdir -p "$out"
+  # The seeder's pools stay small (8 load tasks, the rollup workers): the PostgreSQL is shared.
   TMCP_LISTEN="127.0.0.1:$PORT" TMCP_DATA_DIR="$BENCH_DATA_DIR" TMCP_DATABASE_URL="$BENCH_DATABASE_URL" \
+    TMCP_DB_MAX_CONNECTIONS=8 TMCP_DB_SYSTEM_MAX_CONNECTIONS=3 \
     TMCP_LOG_LEVEL=warn BENCH_ANALYTICS_OUT="$out" \
     "$seeder" "$ANALYTICS_APPS" "$ANALYTICS_USERS" "$ANALYTICS_EVENTS" "$ANALYTICS_DAYS" 2> "$out/seed.log" \
     || { echo "bench_analytics failed:" >&2; tail -5 "$out/seed.log" >&2; return 1; }
@@ -108,7 +110,7 @@ scenario_run() { # $1 base url, $2 raw req/s
   read -r s_rps _ _ <<<"$stats"
   read -r i_rps i50 i99 <<<"$ingest"
   echo
-  echo "Lifecycle analytics: $(analytics_seeded loaded_events) events loaded ($ANALYTICS_APPS apps, $ANALYTICS_USERS users, $ANALYTICS_DAYS days) in $(analytics_seeded load_seconds) s ($(analytics_seeded load_rows_per_second) rows/s through the repository, 8 tasks); rollups: $(analytics_seeded rollup_buckets) buckets from $(analytics_seeded rollup_marks) marks in $(analytics_seeded rollup_seconds) s; users and apps set up in $(analytics_seeded setup_seconds) s. $ANALYTICS_CONNECTIONS connections, ${DURATION}s per row:"
+  echo "Lifecycle analytics: $(analytics_seeded loaded_events) events loaded ($ANALYTICS_APPS apps, $ANALYTICS_USERS users, $ANALYTICS_DAYS days) in $(analytics_seeded load_seconds) s ($(analytics_seeded load_rows_per_second) rows/s through the repository, 8 tasks); rollups: $(analytics_seeded rollup_buckets) buckets from $(analytics_seeded rollup_marks) marks in $(analytics_seeded rollup_seconds) s ($(analytics_seeded rollup_buckets_per_second) buckets/s, $(analytics_seeded rollup_workers) workers); users and apps set up in $(analytics_seeded setup_seconds) s. $ANALYTICS_CONNECTIONS connections, ${DURATION}s per row:"
   echo
   echo "| row | per s | p50 ms | p95 ms | p99 ms | ratio |"
   echo "|---|---:|---:|---:|---:|---|"
