@@ -415,7 +415,15 @@ impl AnalyticsRepository for SqliteDatabase {
         let buckets: Vec<((String, i64), Vec<i64>)> = buckets.into_iter().collect();
         for chunk in buckets.chunks(BUCKETS_PER_TRANSACTION) {
             // Reads and writes on the one writer connection: no write can come between.
-            let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
+            // `BEGIN IMMEDIATE` takes the write lock before the reads, so another process on
+            // the same file (the bench seeder beside a server) makes it wait for the busy
+            // timeout instead of failing the upgrade from reader to writer ("database is
+            // locked").
+            let mut tx = self
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(map_sqlx_error)?;
             for ((app_id, hour), ids) in chunk {
                 let raw = read_bucket(&mut tx, app_id, *hour).await?;
                 let rollup = roll_up(*hour, raw);
