@@ -30,7 +30,22 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2;
 [ -x "$BENCH_TEP_BIN" ] || cargo build --release --locked -p tmcp-server --example bench_tep
 WORK=$(mktemp -d)
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+# Databases made on the shared PostgreSQL, dropped however the run ends: the engine's and
+# the scenarios' scratch ones (made inside command substitutions, so named here; `$$` is
+# this shell's pid there too).
+DROP_DBS=("tmcp_pgbench_$$" "tmcp_pgbench_n_$$" "tmcp_pgbench_a_$$")
+cleanup() {
+  # Nothing here may fail under `set -e` (a server already gone made `kill` fail and skip
+  # the drops below, leaving a 4 GB database behind).
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  local db
+  for db in "${DROP_DBS[@]}"; do
+    psql "${TMCP_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}" -qc \
+      "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 # Extra scenarios can be sourced from bench/scenarios/*.sh: each defines functions
@@ -140,6 +155,7 @@ case " $ENGINES " in *" SQLite "*) run_engine "SQLite" "" ;; esac
 case " $ENGINES " in *" PostgreSQL "*) ;; *) exit 0 ;; esac
 PG_ADMIN="${TMCP_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
 DB="tmcp_bench_$$"
+DROP_DBS+=("$DB")
 psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 run_engine "PostgreSQL" "${PG_ADMIN%/*}/$DB"
 psql "$PG_ADMIN" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null

@@ -233,9 +233,10 @@ where
     None
 }
 
-/// A time zone for day boundaries: a fixed offset from UTC in whole hours (`UTC`, `Z`,
-/// `+03:00`, `-05`, `+0530` is refused because the rollups are hourly).
-pub fn parse_whole_hour_offset(text: &str) -> Option<i64> {
+/// A fixed offset from UTC in seconds east (`UTC`, `Z`, `+03:00`, `-05`, `+0900`,
+/// `+05:30`), at most 14 hours. Whether the stats can use it (whole hours only, since the
+/// rollups are hourly) is the caller's rule. Anything else (an IANA name) is `None`.
+pub fn parse_utc_offset(text: &str) -> Option<i32> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("utc") || text == "Z" || text.is_empty() {
         return Some(0);
@@ -253,12 +254,19 @@ pub fn parse_whole_hour_offset(text: &str) -> Option<i64> {
     if hours.is_empty() || hours.len() > 2 || minutes.len() != 2 {
         return None;
     }
-    let hours: i64 = hours.parse().ok()?;
-    let minutes: i64 = minutes.parse().ok()?;
-    if minutes != 0 || hours > 14 {
+    if !hours
+        .bytes()
+        .chain(minutes.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return None;
     }
-    Some(sign * hours)
+    let hours: i32 = hours.parse().ok()?;
+    let minutes: i32 = minutes.parse().ok()?;
+    if minutes >= 60 || hours * 60 + minutes > 14 * 60 {
+        return None;
+    }
+    Some(sign * (hours * 3600 + minutes * 60))
 }
 
 #[cfg(test)]
@@ -309,14 +317,17 @@ mod tests {
     }
 
     #[test]
-    fn offsets_in_whole_hours() {
-        assert_eq!(parse_whole_hour_offset("UTC"), Some(0));
-        assert_eq!(parse_whole_hour_offset("+03:00"), Some(3));
-        assert_eq!(parse_whole_hour_offset("-05"), Some(-5));
-        assert_eq!(parse_whole_hour_offset("+0900"), Some(9));
-        assert_eq!(parse_whole_hour_offset("+05:30"), None);
-        assert_eq!(parse_whole_hour_offset("Europe/Paris"), None);
-        assert_eq!(parse_whole_hour_offset("+15:00"), None);
+    fn utc_offsets_parse_to_seconds() {
+        assert_eq!(parse_utc_offset("UTC"), Some(0));
+        assert_eq!(parse_utc_offset("+03:00"), Some(3 * 3600));
+        assert_eq!(parse_utc_offset("-05"), Some(-5 * 3600));
+        assert_eq!(parse_utc_offset("+0900"), Some(9 * 3600));
+        assert_eq!(parse_utc_offset("+05:30"), Some(5 * 3600 + 1800));
+        assert_eq!(parse_utc_offset("-09:30"), Some(-(9 * 3600 + 1800)));
+        assert_eq!(parse_utc_offset("Europe/Paris"), None);
+        assert_eq!(parse_utc_offset("+15:00"), None);
+        assert_eq!(parse_utc_offset("+03:60"), None);
+        assert_eq!(parse_utc_offset("+-3"), None);
     }
 
     #[test]

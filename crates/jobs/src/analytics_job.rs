@@ -1,8 +1,9 @@
 //! `analytics_rollup`: recomputes the hourly rollups of the (app, hour) buckets that new
 //! events made dirty (docs/analytics.md), in bounded batches, and removes rollups past their
-//! retention. Safe to run in several workers: a bucket is recomputed under a per-bucket lock
-//! (PostgreSQL) or on the single writer (SQLite), always from the raw rows, and a dirty mark
-//! is removed only with the recomputation that saw its rows.
+//! retention. Safe to run in several workers: on PostgreSQL each run takes marks the others
+//! have not locked (`SKIP LOCKED`) and recomputes its buckets under per-bucket locks; on
+//! SQLite on the single writer; always from the raw rows, and a dirty mark is removed only
+//! with the recomputation that saw its rows.
 
 use crate::runner::Job;
 use async_trait::async_trait;

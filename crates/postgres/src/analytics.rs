@@ -1,6 +1,7 @@
 //! Lifecycle analytics on PostgreSQL: batches go in with one `INSERT … SELECT FROM UNNEST`
 //! per table plus one for their dirty-bucket marks, in one transaction; the rollup job
-//! recomputes a bucket from the raw rows under a per-bucket advisory lock, so two workers
+//! recomputes a batch of buckets set-based (a fixed number of statements for the whole batch)
+//! from the raw rows, in one transaction holding per-bucket advisory locks, so two workers
 //! never interleave their reads and writes of one bucket.
 
 use crate::tx::PgTx;
@@ -9,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use tmcp_domain::analytics::{
     hour_of, hour_start, roll_up, HourRollup, MetricRow, RawBucket, UsageRow,
 };
@@ -151,113 +152,297 @@ fn touched(batch: &IngestBatch) -> BTreeSet<(String, i64)> {
     }
 }
 
-/// The hours (as their first instants) of every event of the sessions that have an event in
-/// `[lo, hi)`, found through the `(app_id, session_id, timestamp)` index. Any of them may
-/// hold the session's start as far as an earlier rollup knew (events arrive out of order),
-/// so all are recomputed.
-async fn session_hours(
-    conn: &mut PgConnection,
-    app_id: &str,
-    lo: OffsetDateTime,
-    hi: OffsetDateTime,
-) -> RepoResult<Vec<OffsetDateTime>> {
-    let rows: Vec<(OffsetDateTime,)> = sqlx::query_as(
-        "SELECT DISTINCT date_trunc('hour', u.\"timestamp\" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' \
-         FROM app_usage_analytics u \
-         WHERE u.app_id = $1 AND u.session_id IN \
-           (SELECT session_id FROM app_usage_analytics \
-             WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
-               AND session_id IS NOT NULL)",
-    )
-    .bind(app_id)
-    .bind(lo)
-    .bind(hi)
-    .fetch_all(conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    Ok(rows.into_iter().map(|(t,)| t).collect())
+/// Buckets as parallel arrays, for `UNNEST($1::varchar[], $2::int8[], $3::timestamptz[],
+/// $4::timestamptz[]) AS b(a, h, lo, hi)`: app, hour, the hour's first instant and the next
+/// hour's.
+struct BucketArrays<'a> {
+    apps: Vec<&'a str>,
+    hours: Vec<i64>,
+    lo: Vec<OffsetDateTime>,
+    hi: Vec<OffsetDateTime>,
 }
 
-async fn read_bucket(conn: &mut PgConnection, app_id: &str, hour: i64) -> RepoResult<RawBucket> {
-    let lo = hour_start(hour);
-    let hi = hour_start(hour + 1);
-    let lifecycle_counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT event_type::text, count(*) FROM app_lifecycle_events \
-         WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 GROUP BY event_type",
-    )
-    .bind(app_id)
-    .bind(lo)
-    .bind(hi)
+impl<'a> BucketArrays<'a> {
+    fn new(buckets: impl Iterator<Item = &'a (String, i64)>) -> Self {
+        let mut arrays = Self {
+            apps: Vec::new(),
+            hours: Vec::new(),
+            lo: Vec::new(),
+            hi: Vec::new(),
+        };
+        for (app, hour) in buckets {
+            arrays.apps.push(app.as_str());
+            arrays.hours.push(*hour);
+            arrays.lo.push(hour_start(*hour));
+            arrays.hi.push(hour_start(*hour + 1));
+        }
+        arrays
+    }
+}
+
+const BUCKETS: &str = "UNNEST($1::varchar[], $2::int8[], $3::timestamptz[], $4::timestamptz[]) \
+                       AS b(a, h, lo, hi)";
+
+/// The hours of every event of the sessions that have an event in one of `buckets`, found
+/// through the `(app_id, session_id, timestamp)` index. Any of them may hold a session's
+/// start as far as an earlier rollup knew (events arrive out of order), so all are
+/// recomputed.
+async fn session_hours(
+    conn: &mut PgConnection,
+    buckets: &BucketArrays<'_>,
+) -> RepoResult<Vec<(String, i64)>> {
+    sqlx::query_as(&format!(
+        "SELECT DISTINCT b.a::text, \
+           floor(extract(epoch FROM u.\"timestamp\") / 3600)::int8 \
+         FROM {BUCKETS} \
+         CROSS JOIN LATERAL (SELECT DISTINCT session_id FROM app_usage_analytics \
+             WHERE app_id = b.a AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi \
+               AND session_id IS NOT NULL) s \
+         JOIN app_usage_analytics u ON u.app_id = b.a AND u.session_id = s.session_id"
+    ))
+    .bind(&buckets.apps)
+    .bind(&buckets.hours)
+    .bind(&buckets.lo)
+    .bind(&buckets.hi)
+    .fetch_all(conn)
+    .await
+    .map_err(map_sqlx_error)
+}
+
+/// The raw rows of every bucket, four statements for all of them.
+async fn read_buckets(
+    conn: &mut PgConnection,
+    buckets: &BucketArrays<'_>,
+) -> RepoResult<BTreeMap<(String, i64), RawBucket>> {
+    let mut raw: BTreeMap<(String, i64), RawBucket> = BTreeMap::new();
+    let lifecycle_counts: Vec<(String, i64, String, i64)> = sqlx::query_as(&format!(
+        "SELECT b.a::text, b.h, e.event_type::text, count(*) FROM {BUCKETS} \
+         JOIN app_lifecycle_events e ON e.app_id = b.a AND e.\"timestamp\" >= b.lo \
+           AND e.\"timestamp\" < b.hi \
+         GROUP BY b.a, b.h, e.event_type"
+    ))
+    .bind(&buckets.apps)
+    .bind(&buckets.hours)
+    .bind(&buckets.lo)
+    .bind(&buckets.hi)
     .fetch_all(&mut *conn)
     .await
     .map_err(map_sqlx_error)?;
-    let users: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT user_id FROM app_lifecycle_events WHERE app_id = $1 AND \"timestamp\" >= $2 \
-           AND \"timestamp\" < $3 AND user_id IS NOT NULL \
-         UNION SELECT user_id FROM app_usage_analytics WHERE app_id = $1 \
-           AND \"timestamp\" >= $2 AND \"timestamp\" < $3 AND user_id IS NOT NULL",
-    )
-    .bind(app_id)
-    .bind(lo)
-    .bind(hi)
+    for (app, hour, event_type, count) in lifecycle_counts {
+        raw.entry((app, hour))
+            .or_default()
+            .lifecycle_counts
+            .push((event_type, count));
+    }
+    let users: Vec<(String, i64, Uuid)> = sqlx::query_as(&format!(
+        "SELECT b.a::text, b.h, x.user_id FROM {BUCKETS} \
+         CROSS JOIN LATERAL (SELECT user_id FROM app_lifecycle_events WHERE app_id = b.a \
+             AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi AND user_id IS NOT NULL \
+           UNION SELECT user_id FROM app_usage_analytics WHERE app_id = b.a \
+             AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi AND user_id IS NOT NULL) x"
+    ))
+    .bind(&buckets.apps)
+    .bind(&buckets.hours)
+    .bind(&buckets.lo)
+    .bind(&buckets.hi)
     .fetch_all(&mut *conn)
     .await
     .map_err(map_sqlx_error)?;
-    let session_rows: Vec<(Option<Uuid>, String, bool, OffsetDateTime)> = sqlx::query_as(
-        "SELECT u.user_id, u.session_id::text, u.event_type = 'session_end', u.\"timestamp\" \
-         FROM app_usage_analytics u \
-         WHERE u.app_id = $1 AND u.\"timestamp\" < $4 AND u.session_id IN \
-           (SELECT session_id FROM app_usage_analytics \
-             WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
-               AND session_id IS NOT NULL)",
-    )
-    .bind(app_id)
-    .bind(lo)
-    .bind(hi)
-    .bind(hi + Duration::hours(24))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    let metrics: Vec<(String, String, f64)> = sqlx::query_as(
-        "SELECT version::text, metric_type::text, metric_value::float8 \
-         FROM app_performance_metrics WHERE app_id = $1 AND \"timestamp\" >= $2 \
-           AND \"timestamp\" < $3 AND metric_type IN ('load_time', 'crash_rate')",
-    )
-    .bind(app_id)
-    .bind(lo)
-    .bind(hi)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    Ok(RawBucket {
-        lifecycle_counts,
-        users: users.into_iter().map(|(u,)| u).collect(),
-        session_rows: session_rows
-            .into_iter()
-            .map(|(user_id, session_id, is_end, at)| UsageRow {
+    for (app, hour, user) in users {
+        raw.entry((app, hour)).or_default().users.push(user);
+    }
+    // Every event, up to 25 hours after the bucket starts, of the sessions with an event in
+    // the bucket.
+    let session_rows: Vec<(String, i64, Option<Uuid>, String, bool, OffsetDateTime)> =
+        sqlx::query_as(&format!(
+            "SELECT b.a::text, b.h, u.user_id, u.session_id::text, \
+               u.event_type = 'session_end', u.\"timestamp\" FROM {BUCKETS} \
+             CROSS JOIN LATERAL (SELECT DISTINCT session_id FROM app_usage_analytics \
+                 WHERE app_id = b.a AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi \
+                   AND session_id IS NOT NULL) s \
+             JOIN app_usage_analytics u ON u.app_id = b.a AND u.session_id = s.session_id \
+               AND u.\"timestamp\" < b.hi + interval '24 hours'"
+        ))
+        .bind(&buckets.apps)
+        .bind(&buckets.hours)
+        .bind(&buckets.lo)
+        .bind(&buckets.hi)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+    for (app, hour, user_id, session_id, is_end, at) in session_rows {
+        raw.entry((app, hour))
+            .or_default()
+            .session_rows
+            .push(UsageRow {
                 user_id,
                 session_id,
                 is_end,
                 at,
-            })
-            .collect(),
-        metrics: metrics
-            .into_iter()
-            .map(|(version, metric_type, value)| MetricRow {
-                version,
-                metric_type,
-                value,
-            })
-            .collect(),
-    })
+            });
+    }
+    let metrics: Vec<(String, i64, String, String, f64)> = sqlx::query_as(&format!(
+        "SELECT b.a::text, b.h, m.version::text, m.metric_type::text, \
+           m.metric_value::float8 FROM {BUCKETS} \
+         JOIN app_performance_metrics m ON m.app_id = b.a AND m.\"timestamp\" >= b.lo \
+           AND m.\"timestamp\" < b.hi AND m.metric_type IN ('load_time', 'crash_rate')"
+    ))
+    .bind(&buckets.apps)
+    .bind(&buckets.hours)
+    .bind(&buckets.lo)
+    .bind(&buckets.hi)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    for (app, hour, version, metric_type, value) in metrics {
+        raw.entry((app, hour)).or_default().metrics.push(MetricRow {
+            version,
+            metric_type,
+            value,
+        });
+    }
+    Ok(raw)
 }
 
-async fn replace_rollup(
-    conn: &mut PgConnection,
-    app_id: &str,
-    hour: i64,
-    rollup: &HourRollup,
-) -> RepoResult<()> {
+/// Columns (app, hour, version, value, value) of the per-version rollup tables.
+type VersionColumns<'a> = (Vec<&'a str>, Vec<i64>, Vec<&'a str>, Vec<i64>, Vec<i64>);
+
+/// The rollup rows of many buckets as parallel arrays, one `INSERT … SELECT FROM UNNEST` per
+/// table.
+#[derive(Default)]
+struct RollupArrays<'a> {
+    hourly: (Vec<&'a str>, Vec<i64>, [Vec<i64>; 5]),
+    users: (Vec<&'a str>, Vec<i64>, Vec<Uuid>),
+    sessions: (Vec<&'a str>, Vec<i64>, Vec<i32>, Vec<i64>),
+    loads: VersionColumns<'a>,
+    crashes: VersionColumns<'a>,
+}
+
+impl<'a> RollupArrays<'a> {
+    fn add(&mut self, app: &'a str, hour: i64, r: &'a HourRollup) {
+        if r.is_empty() {
+            return;
+        }
+        self.hourly.0.push(app);
+        self.hourly.1.push(hour);
+        for (column, value) in self.hourly.2.iter_mut().zip([
+            r.installs,
+            r.uninstalls,
+            r.updates,
+            r.launches,
+            r.closes,
+        ]) {
+            column.push(value);
+        }
+        for user in &r.users {
+            self.users.0.push(app);
+            self.users.1.push(hour);
+            self.users.2.push(*user);
+        }
+        for (length, count) in &r.session_lengths {
+            self.sessions.0.push(app);
+            self.sessions.1.push(hour);
+            self.sessions
+                .2
+                .push(i32::try_from(*length).unwrap_or(i32::MAX));
+            self.sessions.3.push(*count);
+        }
+        for ((version, value), count) in &r.load_times {
+            self.loads.0.push(app);
+            self.loads.1.push(hour);
+            self.loads.2.push(version.as_str());
+            self.loads.3.push(*value);
+            self.loads.4.push(*count);
+        }
+        for (version, (reports, crashing)) in &r.crashes {
+            self.crashes.0.push(app);
+            self.crashes.1.push(hour);
+            self.crashes.2.push(version.as_str());
+            self.crashes.3.push(*reports);
+            self.crashes.4.push(*crashing);
+        }
+    }
+
+    async fn insert(self, conn: &mut PgConnection) -> RepoResult<()> {
+        let [installs, uninstalls, updates, launches, closes] = self.hourly.2;
+        sqlx::query(
+            "INSERT INTO analytics_hourly (app_id, hour, installs, uninstalls, updates, \
+             launches, closes) SELECT * FROM UNNEST($1::varchar[], $2::int8[], $3::int8[], \
+             $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
+        )
+        .bind(self.hourly.0)
+        .bind(self.hourly.1)
+        .bind(installs)
+        .bind(uninstalls)
+        .bind(updates)
+        .bind(launches)
+        .bind(closes)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        sqlx::query(
+            "INSERT INTO analytics_hourly_users (app_id, hour, user_id) \
+             SELECT * FROM UNNEST($1::varchar[], $2::int8[], $3::uuid[])",
+        )
+        .bind(self.users.0)
+        .bind(self.users.1)
+        .bind(self.users.2)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        sqlx::query(
+            "INSERT INTO analytics_hourly_sessions (app_id, hour, length_seconds, sessions) \
+             SELECT * FROM UNNEST($1::varchar[], $2::int8[], $3::int4[], $4::int8[])",
+        )
+        .bind(self.sessions.0)
+        .bind(self.sessions.1)
+        .bind(self.sessions.2)
+        .bind(self.sessions.3)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        sqlx::query(
+            "INSERT INTO analytics_hourly_load_times (app_id, hour, version, value_tenths, \
+             samples) SELECT * FROM UNNEST($1::varchar[], $2::int8[], $3::varchar[], \
+             $4::int8[], $5::int8[])",
+        )
+        .bind(self.loads.0)
+        .bind(self.loads.1)
+        .bind(self.loads.2)
+        .bind(self.loads.3)
+        .bind(self.loads.4)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        sqlx::query(
+            "INSERT INTO analytics_hourly_crashes (app_id, hour, version, reports, crashing) \
+             SELECT * FROM UNNEST($1::varchar[], $2::int8[], $3::varchar[], $4::int8[], \
+             $5::int8[])",
+        )
+        .bind(self.crashes.0)
+        .bind(self.crashes.1)
+        .bind(self.crashes.2)
+        .bind(self.crashes.3)
+        .bind(self.crashes.4)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(())
+    }
+}
+
+/// Recomputes `buckets` from the raw rows and replaces their rollups, in the caller's
+/// transaction, which already holds their locks.
+async fn recompute(conn: &mut PgConnection, buckets: &BTreeSet<(String, i64)>) -> RepoResult<()> {
+    let arrays = BucketArrays::new(buckets.iter());
+    let mut raw = read_buckets(conn, &arrays).await?;
+    let rollups: Vec<(&str, i64, HourRollup)> = buckets
+        .iter()
+        .map(|(app, hour)| {
+            let rows = raw.remove(&(app.clone(), *hour)).unwrap_or_default();
+            (app.as_str(), *hour, roll_up(*hour, rows))
+        })
+        .collect();
     for table in [
         "analytics_hourly",
         "analytics_hourly_users",
@@ -267,108 +452,20 @@ async fn replace_rollup(
     ] {
         // Table names come from the fixed list above.
         sqlx::query(&format!(
-            "DELETE FROM {table} WHERE app_id = $1 AND hour = $2"
+            "DELETE FROM {table} t USING UNNEST($1::varchar[], $2::int8[]) AS b(a, h) \
+             WHERE t.app_id = b.a AND t.hour = b.h"
         ))
-        .bind(app_id)
-        .bind(hour)
+        .bind(&arrays.apps)
+        .bind(&arrays.hours)
         .execute(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
     }
-    if rollup.is_empty() {
-        return Ok(());
+    let mut rows = RollupArrays::default();
+    for (app, hour, rollup) in &rollups {
+        rows.add(app, *hour, rollup);
     }
-    sqlx::query(
-        "INSERT INTO analytics_hourly (app_id, hour, installs, uninstalls, updates, launches, \
-         closes) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(app_id)
-    .bind(hour)
-    .bind(rollup.installs)
-    .bind(rollup.uninstalls)
-    .bind(rollup.updates)
-    .bind(rollup.launches)
-    .bind(rollup.closes)
-    .execute(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    if !rollup.users.is_empty() {
-        sqlx::query(
-            "INSERT INTO analytics_hourly_users (app_id, hour, user_id) \
-             SELECT $1, $2, u FROM UNNEST($3::uuid[]) AS t(u)",
-        )
-        .bind(app_id)
-        .bind(hour)
-        .bind(rollup.users.iter().copied().collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
-    }
-    if !rollup.session_lengths.is_empty() {
-        let (lengths, counts): (Vec<i32>, Vec<i64>) = rollup
-            .session_lengths
-            .iter()
-            .map(|(l, n)| (i32::try_from(*l).unwrap_or(i32::MAX), *n))
-            .unzip();
-        sqlx::query(
-            "INSERT INTO analytics_hourly_sessions (app_id, hour, length_seconds, sessions) \
-             SELECT $1, $2, l, n FROM UNNEST($3::int4[], $4::int8[]) AS t(l, n)",
-        )
-        .bind(app_id)
-        .bind(hour)
-        .bind(lengths)
-        .bind(counts)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
-    }
-    if !rollup.load_times.is_empty() {
-        let mut versions = Vec::new();
-        let mut values = Vec::new();
-        let mut counts = Vec::new();
-        for ((version, value), count) in &rollup.load_times {
-            versions.push(version.as_str());
-            values.push(*value);
-            counts.push(*count);
-        }
-        sqlx::query(
-            "INSERT INTO analytics_hourly_load_times (app_id, hour, version, value_tenths, \
-             samples) SELECT $1, $2, v, x, n \
-             FROM UNNEST($3::varchar[], $4::int8[], $5::int8[]) AS t(v, x, n)",
-        )
-        .bind(app_id)
-        .bind(hour)
-        .bind(versions)
-        .bind(values)
-        .bind(counts)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
-    }
-    if !rollup.crashes.is_empty() {
-        let mut versions = Vec::new();
-        let mut reports = Vec::new();
-        let mut crashing = Vec::new();
-        for (version, (r, c)) in &rollup.crashes {
-            versions.push(version.as_str());
-            reports.push(*r);
-            crashing.push(*c);
-        }
-        sqlx::query(
-            "INSERT INTO analytics_hourly_crashes (app_id, hour, version, reports, crashing) \
-             SELECT $1, $2, v, r, c FROM UNNEST($3::varchar[], $4::int8[], $5::int8[]) \
-             AS t(v, r, c)",
-        )
-        .bind(app_id)
-        .bind(hour)
-        .bind(versions)
-        .bind(reports)
-        .bind(crashing)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
-    }
-    Ok(())
+    rows.insert(conn).await
 }
 
 async fn delete_marks(conn: &mut PgConnection, ids: &[i64]) -> RepoResult<()> {
@@ -381,27 +478,6 @@ async fn delete_marks(conn: &mut PgConnection, ids: &[i64]) -> RepoResult<()> {
         .await
         .map_err(map_sqlx_error)?;
     Ok(())
-}
-
-impl PgDatabase {
-    async fn roll_up_bucket(&self, app_id: &str, hour: i64, marks: &[i64]) -> RepoResult<()> {
-        let mut tx = PgTx::begin(self.system(), None)
-            .await
-            .map_err(map_sqlx_error)?;
-        // One recomputation of a bucket at a time: a second worker waits here, then reads
-        // everything the first one saw and more.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
-            .bind(app_id)
-            .bind(hour)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?;
-        let raw = read_bucket(&mut tx, app_id, hour).await?;
-        let rollup = roll_up(hour, raw);
-        replace_rollup(&mut tx, app_id, hour, &rollup).await?;
-        delete_marks(&mut tx, marks).await?;
-        tx.commit().await.map_err(map_sqlx_error)
-    }
 }
 
 #[async_trait]
@@ -420,46 +496,60 @@ impl AnalyticsRepository for PgDatabase {
     }
 
     async fn roll_up(&self, limit: i64, oldest_hour: i64) -> RepoResult<RollupReport> {
+        // One transaction for the whole batch. The marks it takes are row-locked and skipped
+        // by other workers, so several workers share the backlog without doing a batch twice.
+        let mut tx = PgTx::begin(self.system(), None)
+            .await
+            .map_err(map_sqlx_error)?;
         let marks: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, app_id::text, hour FROM analytics_dirty_buckets ORDER BY id LIMIT $1",
+            "SELECT id, app_id::text, hour FROM analytics_dirty_buckets ORDER BY id LIMIT $1 \
+             FOR UPDATE SKIP LOCKED",
         )
         .bind(limit)
-        .fetch_all(self.system())
+        .fetch_all(&mut *tx)
         .await
         .map_err(map_sqlx_error)?;
         let mut report = RollupReport {
             marks: u64::try_from(marks.len()).unwrap_or(0),
             buckets: 0,
         };
-        let mut buckets: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
-        let mut expired = Vec::new();
-        for (id, app_id, hour) in marks {
-            if hour < oldest_hour {
-                expired.push(id);
-            } else {
-                buckets.entry((app_id, hour)).or_default().push(id);
-            }
+        if marks.is_empty() {
+            tx.commit().await.map_err(map_sqlx_error)?;
+            return Ok(report);
         }
-        let mut conn = self.system().acquire().await.map_err(map_sqlx_error)?;
+        let ids: Vec<i64> = marks.iter().map(|(id, ..)| *id).collect();
+        let mut buckets: BTreeSet<(String, i64)> = marks
+            .into_iter()
+            .filter(|(_, _, hour)| *hour >= oldest_hour)
+            .map(|(_, app, hour)| (app, hour))
+            .collect();
         // A session is counted in the hour of its first event, and its events arrive in any
         // order: a change to a session touches every hour it has events in.
-        let dirty: Vec<(String, i64)> = buckets.keys().cloned().collect();
-        for (app_id, hour) in dirty {
-            let hours =
-                session_hours(&mut conn, &app_id, hour_start(hour), hour_start(hour + 1)).await?;
-            for at in hours {
-                let other = hour_of(at);
-                if other != hour && other >= oldest_hour {
-                    buckets.entry((app_id.clone(), other)).or_default();
-                }
-            }
+        let marked = BucketArrays::new(buckets.iter());
+        let others = session_hours(&mut tx, &marked).await?;
+        drop(marked);
+        buckets.extend(others.into_iter().filter(|(_, hour)| *hour >= oldest_hour));
+        if !buckets.is_empty() {
+            // One recomputation of a bucket at a time: a second worker waits here, then
+            // reads everything the first one saw and more. Locks are taken in one global
+            // order (by key), so two workers with overlapping buckets cannot deadlock.
+            let arrays = BucketArrays::new(buckets.iter());
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(k) FROM \
+                   (SELECT DISTINCT hashtextextended(a, h) AS k \
+                    FROM UNNEST($1::text[], $2::int8[]) AS b(a, h) ORDER BY k) keys",
+            )
+            .bind(&arrays.apps)
+            .bind(&arrays.hours)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+            drop(arrays);
+            recompute(&mut tx, &buckets).await?;
         }
-        delete_marks(&mut conn, &expired).await?;
-        drop(conn);
-        for ((app_id, hour), ids) in &buckets {
-            self.roll_up_bucket(app_id, *hour, ids).await?;
-            report.buckets += 1;
-        }
+        delete_marks(&mut tx, &ids).await?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        report.buckets = u64::try_from(buckets.len()).unwrap_or(0);
         Ok(report)
     }
 
@@ -499,27 +589,27 @@ impl AnalyticsRepository for PgDatabase {
     async fn stats(&self, q: &StatsQuery) -> RepoResult<StatsRows> {
         let mut conn = self.app().acquire().await.map_err(map_sqlx_error)?;
         let counts: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, sum(installs)::int8, sum(uninstalls)::int8, \
-             sum(updates)::int8, sum(launches)::int8 FROM analytics_hourly \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "SELECT width_bucket(hour, $4::int8[])::int8 - 1 AS p, sum(installs)::int8, \
+             sum(uninstalls)::int8, sum(updates)::int8, sum(launches)::int8 \
+             FROM analytics_hourly WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
+             GROUP BY p ORDER BY p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&q.boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let active_users: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, count(DISTINCT user_id) FROM analytics_hourly_users \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "SELECT width_bucket(hour, $4::int8[])::int8 - 1 AS p, count(DISTINCT user_id) \
+             FROM analytics_hourly_users WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
+             GROUP BY p ORDER BY p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&q.boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -528,21 +618,21 @@ impl AnalyticsRepository for PgDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_one(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let session_lengths: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, length_seconds::int8, sum(sessions)::int8 \
+            "SELECT width_bucket(hour, $4::int8[])::int8 - 1 AS p, length_seconds::int8, \
+             sum(sessions)::int8 \
              FROM analytics_hourly_sessions WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
              GROUP BY p, length_seconds ORDER BY p, length_seconds",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&q.boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -552,8 +642,8 @@ impl AnalyticsRepository for PgDatabase {
              GROUP BY version, value_tenths",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -564,8 +654,8 @@ impl AnalyticsRepository for PgDatabase {
              GROUP BY version",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;

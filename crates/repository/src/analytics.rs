@@ -64,16 +64,42 @@ pub struct RollupReport {
     pub buckets: u64,
 }
 
-/// A stats query over the rollups: hours `[from_hour, to_hour)`, grouped into periods of
-/// `period_hours` (1 or 24) aligned to `offset_hours` east of UTC. A row's `period` is
-/// `⌊(hour + offset_hours) / period_hours⌋`.
+/// A stats query over the rollups: consecutive periods given by their boundaries, as hour
+/// numbers in ascending order (at least two). Period `i` is the hours
+/// `[boundaries[i], boundaries[i + 1])`; a row's `period` is that `i`. The use case computes
+/// the boundaries from the time zone, so a local day may span 23, 24 or 25 hours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsQuery {
     pub app_id: String,
-    pub from_hour: i64,
-    pub to_hour: i64,
-    pub period_hours: i64,
-    pub offset_hours: i64,
+    pub boundaries: Vec<i64>,
+}
+
+impl StatsQuery {
+    /// The first hour of the range.
+    pub fn from_hour(&self) -> i64 {
+        self.boundaries.first().copied().unwrap_or(0)
+    }
+
+    /// The first hour after the range.
+    pub fn to_hour(&self) -> i64 {
+        self.boundaries.last().copied().unwrap_or(0)
+    }
+
+    /// The period holding `hour`, if it is in the range.
+    pub fn period_of(&self, hour: i64) -> Option<i64> {
+        if hour < self.from_hour() || hour >= self.to_hour() {
+            return None;
+        }
+        let i = self.boundaries.partition_point(|b| *b <= hour);
+        i64::try_from(i).ok().map(|i| i - 1)
+    }
+
+    /// The boundaries as a JSON array (`[417000, 417024, …]`), for engines that read them
+    /// with `json_each`.
+    pub fn boundaries_json(&self) -> String {
+        let items: Vec<String> = self.boundaries.iter().map(i64::to_string).collect();
+        format!("[{}]", items.join(","))
+    }
 }
 
 /// Per-period counters.

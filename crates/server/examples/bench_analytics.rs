@@ -7,7 +7,9 @@
 //! straight through the repository's `ingest` (the same statement and dirty marks as
 //! `POST /api/v1/lifecycle/*`; the HTTP routes refuse timestamps older than 7 days, so a
 //! 30-day history cannot go through them), and finally drains the rollup job's use case
-//! until no dirty bucket is left.
+//! with `BENCH_ROLLUP_WORKERS` concurrent runs (default 2) until no dirty bucket is left.
+//! On PostgreSQL the users are made by one bulk statement; on SQLite one by one through
+//! the repository.
 //!
 //! Batches hold 100 events of one app within one hour (what a client flushing its buffer
 //! sends): per 6 batches, 4 of usage events (20 sessions of 5 events: start, 3 features,
@@ -203,6 +205,70 @@ fn batch(
     }
 }
 
+/// The users `bench_au0…` through the repository, one lookup or insert each (SQLite).
+async fn users_one_by_one(state: &AppState, count: usize) -> anyhow::Result<Vec<UserId>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let state = state.clone();
+        tasks.spawn(async move {
+            let mut ids = Vec::new();
+            for index in (task..count).step_by(TASKS) {
+                ids.push((
+                    index,
+                    user(&state, &format!("{USER}{index}"), Role::User).await?,
+                ));
+            }
+            anyhow::Ok(ids)
+        });
+    }
+    let mut users = Vec::with_capacity(count);
+    while let Some(joined) = tasks.join_next().await {
+        users.extend(joined??);
+    }
+    users.sort_by_key(|(index, _)| *index);
+    Ok(users.into_iter().map(|(_, id)| id).collect())
+}
+
+/// The users `bench_au0…` on PostgreSQL: one `INSERT … SELECT FROM UNNEST … ON CONFLICT DO
+/// NOTHING` for all of them (the columns `create_user` writes; the rest keep their
+/// defaults), then one `SELECT` of their ids. Seconds instead of one round trip pair per
+/// user.
+async fn bulk_users(url: &str, count: usize) -> anyhow::Result<Vec<UserId>> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let now = SystemClock.now();
+    let names: Vec<String> = (0..count).map(|i| format!("{USER}{i}")).collect();
+    let emails: Vec<String> = names.iter().map(|n| format!("{n}@example.com")).collect();
+    let ids: Vec<uuid::Uuid> = (0..count).map(|_| UserId::new_v7(now).0).collect();
+    sqlx::query(
+        "INSERT INTO users (id, username, email, password_hash, role, created_at, updated_at) \
+         SELECT i, n, e, '!bench', 'user', $4, $4 \
+         FROM UNNEST($1::uuid[], $2::varchar[], $3::varchar[]) AS t(i, n, e) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .bind(&emails)
+    .bind(now)
+    .execute(&mut conn)
+    .await?;
+    let found: Vec<(String, uuid::Uuid)> =
+        sqlx::query_as("SELECT username::text, id FROM users WHERE username = ANY($1)")
+            .bind(&names)
+            .fetch_all(&mut conn)
+            .await?;
+    let by_name: std::collections::HashMap<String, uuid::Uuid> = found.into_iter().collect();
+    names
+        .iter()
+        .map(|n| {
+            by_name
+                .get(n)
+                .map(|id| UserId(*id))
+                .with_context(|| format!("user {n} missing"))
+        })
+        .collect()
+}
+
 fn arg(args: &mut impl Iterator<Item = String>, name: &str) -> anyhow::Result<usize> {
     args.next()
         .with_context(|| format!("usage: bench_analytics <apps> <users> <events> <days> ({name})"))?
@@ -241,22 +307,17 @@ async fn main() -> anyhow::Result<()> {
             for index in (task..apps).step_by(TASKS) {
                 app(&state, index, developer).await?;
             }
-            let mut ids = Vec::new();
-            for index in (task..user_count).step_by(TASKS) {
-                ids.push((
-                    index,
-                    user(&state, &format!("{USER}{index}"), Role::User).await?,
-                ));
-            }
-            anyhow::Ok(ids)
+            anyhow::Ok(())
         });
     }
-    let mut users = Vec::with_capacity(user_count);
     while let Some(joined) = tasks.join_next().await {
-        users.extend(joined??);
+        joined??;
     }
-    users.sort_by_key(|(index, _)| *index);
-    let users: Arc<Vec<UserId>> = Arc::new(users.into_iter().map(|(_, id)| id).collect());
+    let users: Arc<Vec<UserId>> = Arc::new(match config.database_url.as_deref() {
+        Some(url) if url.starts_with("postgres") => bulk_users(url, user_count).await?,
+        _ => users_one_by_one(&state, user_count).await?,
+    });
+    anyhow::ensure!(users.len() == user_count, "users: {}", users.len());
     eprintln!("setup_seconds {:.1}", started.elapsed().as_secs_f64());
 
     // The developer's session (what a login would open).
@@ -337,9 +398,19 @@ async fn main() -> anyhow::Result<()> {
     let settings = config
         .analytics
         .settings(config.maintenance.analytics_retention_days);
-    let report = rollup::drain(state.db.as_ref(), clock.now(), &settings).await?;
+    let workers: usize = std::env::var("BENCH_ROLLUP_WORKERS")
+        .ok()
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(2);
+    let report = rollup::drain_parallel(state.db.as_ref(), clock.now(), &settings, workers).await?;
+    eprintln!("rollup_workers {workers}");
     eprintln!("rollup_marks {}", report.marks);
     eprintln!("rollup_buckets {}", report.buckets);
-    eprintln!("rollup_seconds {:.1}", rolling.elapsed().as_secs_f64());
+    let rolled = rolling.elapsed().as_secs_f64();
+    eprintln!("rollup_seconds {rolled:.1}");
+    #[allow(clippy::cast_precision_loss)] // bucket counts are far below 2^52
+    let per_second = report.buckets as f64 / rolled.max(0.001);
+    eprintln!("rollup_buckets_per_second {per_second:.0}");
     Ok(())
 }

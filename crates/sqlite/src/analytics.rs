@@ -1,6 +1,7 @@
 //! Lifecycle analytics on SQLite: a batch is one multi-row `INSERT … VALUES (…), (…)` plus
 //! one for its dirty-bucket marks, in one transaction on the writer; the rollup reads and
-//! rewrites a bucket inside one writer transaction, so nothing interleaves with it.
+//! rewrites its buckets inside writer transactions (several buckets each), so nothing
+//! interleaves with them.
 
 use crate::time_text::{from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
@@ -15,6 +16,10 @@ use tmcp_repository::{
     AnalyticsRepository, IngestBatch, PeriodCounts, RepoResult, RollupReport, StatsQuery, StatsRows,
 };
 use uuid::Uuid;
+
+/// Buckets recomputed per writer transaction: one commit (and WAL sync) for many buckets,
+/// while ingestion waits for the writer at most that long (a few ms a bucket).
+const BUCKETS_PER_TRANSACTION: usize = 32;
 
 const ROLLUP_TABLES: [&str; 5] = [
     "analytics_hourly",
@@ -407,15 +412,26 @@ impl AnalyticsRepository for SqliteDatabase {
             delete_marks(&mut tx, &expired).await?;
             tx.commit().await.map_err(map_sqlx_error)?;
         }
-        for ((app_id, hour), ids) in &buckets {
+        let buckets: Vec<((String, i64), Vec<i64>)> = buckets.into_iter().collect();
+        for chunk in buckets.chunks(BUCKETS_PER_TRANSACTION) {
             // Reads and writes on the one writer connection: no write can come between.
-            let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
-            let raw = read_bucket(&mut tx, app_id, *hour).await?;
-            let rollup = roll_up(*hour, raw);
-            replace_rollup(&mut tx, app_id, *hour, &rollup).await?;
-            delete_marks(&mut tx, ids).await?;
+            // `BEGIN IMMEDIATE` takes the write lock before the reads, so another process on
+            // the same file (the bench seeder beside a server) makes it wait for the busy
+            // timeout instead of failing the upgrade from reader to writer ("database is
+            // locked").
+            let mut tx = self
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(map_sqlx_error)?;
+            for ((app_id, hour), ids) in chunk {
+                let raw = read_bucket(&mut tx, app_id, *hour).await?;
+                let rollup = roll_up(*hour, raw);
+                replace_rollup(&mut tx, app_id, *hour, &rollup).await?;
+                delete_marks(&mut tx, ids).await?;
+            }
             tx.commit().await.map_err(map_sqlx_error)?;
-            report.buckets += 1;
+            report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
         }
         Ok(report)
     }
@@ -450,28 +466,34 @@ impl AnalyticsRepository for SqliteDatabase {
 
     async fn stats(&self, q: &StatsQuery) -> RepoResult<StatsRows> {
         let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
+        // Periods come from `json_each` of the boundaries; `CROSS JOIN` keeps them the outer
+        // loop, so each period is one range scan of the rollup table's primary key.
+        let boundaries = q.boundaries_json();
         let counts: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, sum(installs), sum(uninstalls), sum(updates), \
-             sum(launches) FROM analytics_hourly \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
+             FROM json_each($4)) SELECT b.p, sum(h.installs), sum(h.uninstalls), sum(h.updates), \
+             sum(h.launches) FROM b CROSS JOIN analytics_hourly h \
+             WHERE h.app_id = $1 AND h.hour >= $2 AND h.hour < $3 \
+               AND h.hour >= b.lo AND h.hour < b.hi GROUP BY b.p ORDER BY b.p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let active_users: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, count(DISTINCT user_id) FROM analytics_hourly_users \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY p ORDER BY p",
+            "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
+             FROM json_each($4)) SELECT b.p, count(DISTINCT h.user_id) \
+             FROM b CROSS JOIN analytics_hourly_users h \
+             WHERE h.app_id = $1 AND h.hour >= $2 AND h.hour < $3 \
+               AND h.hour >= b.lo AND h.hour < b.hi GROUP BY b.p ORDER BY b.p",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -480,21 +502,23 @@ impl AnalyticsRepository for SqliteDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_one(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
         let session_lengths: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT (hour + $4) / $5 AS p, length_seconds, sum(sessions) \
-             FROM analytics_hourly_sessions WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
-             GROUP BY p, length_seconds ORDER BY p, length_seconds",
+            "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
+             FROM json_each($4)) SELECT b.p, h.length_seconds, sum(h.sessions) \
+             FROM b CROSS JOIN analytics_hourly_sessions h \
+             WHERE h.app_id = $1 AND h.hour >= $2 AND h.hour < $3 \
+               AND h.hour >= b.lo AND h.hour < b.hi \
+             GROUP BY b.p, h.length_seconds ORDER BY b.p, h.length_seconds",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
-        .bind(q.offset_hours)
-        .bind(q.period_hours)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .bind(&boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -503,8 +527,8 @@ impl AnalyticsRepository for SqliteDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version, value_tenths",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
@@ -514,8 +538,8 @@ impl AnalyticsRepository for SqliteDatabase {
              WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version",
         )
         .bind(&q.app_id)
-        .bind(q.from_hour)
-        .bind(q.to_hour)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;

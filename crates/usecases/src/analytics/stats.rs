@@ -1,16 +1,22 @@
 //! The developer's stats of one app, read from the hourly rollups:
 //! `GET /api/v1/developer/apps/{app_id}/stats?from=&to=&granularity=day|hour&tz=`.
-//! Days are counted in the requested fixed offset (whole hours; default UTC). `from` and `to`
-//! are dates in that offset, both included (default: the last 30 days up to today).
+//! Days are counted in the requested time zone (default UTC): a fixed offset or an IANA name
+//! such as `Europe/Berlin`, whose local days may last 23 or 25 hours across a DST change.
+//! `from` and `to` are dates in that zone, both included (default: the last 30 days up to
+//! today). The rollups are hourly, so a zone is refused where a local day would not start on
+//! a whole UTC hour (`+05:30`, `Asia/Kolkata`, `Australia/Adelaide`, …): its figures could
+//! not be exact.
 
 use super::AnalyticsError;
 use crate::fields::FieldErrors;
 use crate::store::apps::owned_app;
 use crate::store::Caller;
+use jiff::tz::{Offset, TimeZone};
+use jiff::Timestamp;
 use std::collections::BTreeMap;
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime, UtcOffset};
-use tmcp_domain::analytics::{hour_start, parse_whole_hour_offset, percentile};
+use tmcp_domain::analytics::{hour_start, parse_utc_offset, percentile};
 use tmcp_domain::Clock;
 use tmcp_repository::{Database, StatsQuery, StatsRows};
 
@@ -46,7 +52,7 @@ pub struct Figures {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
-    /// The period's first instant, in the requested offset.
+    /// The period's first instant, in the zone's offset at that instant.
     pub start: OffsetDateTime,
     pub figures: Figures,
 }
@@ -69,13 +75,14 @@ pub struct AppStats {
     pub from: Date,
     pub to: Date,
     pub granularity: Granularity,
-    pub offset: UtcOffset,
+    /// The zone as asked: its IANA name (`Europe/Berlin`), or the offset (`+03:00`).
+    pub tz: String,
     pub totals: Figures,
     pub series: Vec<Period>,
     pub versions: Vec<VersionFigures>,
 }
 
-fn bad(field: &str, message: &str) -> AnalyticsError {
+fn bad(field: &str, message: impl Into<String>) -> AnalyticsError {
     let mut fields = FieldErrors::new();
     fields.add(field, message);
     AnalyticsError::InvalidQuery(fields)
@@ -86,36 +93,132 @@ fn date(text: &str, field: &str) -> Result<Date, AnalyticsError> {
         .map_err(|_| bad(field, "must be a date YYYY-MM-DD"))
 }
 
-fn days_since_epoch(date: Date) -> i64 {
-    date.midnight()
-        .assume_utc()
-        .unix_timestamp()
-        .div_euclid(86_400)
+const TZ_FORMS: &str =
+    "must be UTC, an offset such as +03:00 or an IANA time-zone name such as Europe/Berlin";
+
+/// The time zone days are counted in.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// What the answer echoes: the IANA name, or the offset as `+03:00`.
+    pub name: String,
+    tz: TimeZone,
 }
 
-/// Turns the query into a rollup query: hours `[from, to)` and periods.
+fn offset_text(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// `tz` of the query: absent or `UTC`, a fixed offset, or a name of the IANA time-zone
+/// database (compiled into the binary). Unknown names are a field error.
+pub fn zone(text: Option<&str>) -> Result<Zone, AnalyticsError> {
+    let text = text.unwrap_or("").trim();
+    if let Some(seconds) = parse_utc_offset(text) {
+        let offset = Offset::from_seconds(seconds).map_err(|_| bad("tz", TZ_FORMS))?;
+        return Ok(Zone {
+            name: offset_text(seconds),
+            tz: TimeZone::fixed(offset),
+        });
+    }
+    if text.starts_with(['+', '-']) || text.len() > 64 {
+        return Err(bad("tz", TZ_FORMS));
+    }
+    let tz = TimeZone::get(text)
+        .map_err(|_| bad("tz", format!("unknown time zone {text:?}: {TZ_FORMS}")))?;
+    Ok(Zone {
+        name: tz.iana_name().unwrap_or(text).to_owned(),
+        tz,
+    })
+}
+
+impl Zone {
+    /// The zone's offset from UTC at the instant `seconds` after the epoch.
+    fn offset_at(&self, seconds: i64) -> UtcOffset {
+        let offset = Timestamp::from_second(seconds)
+            .map(|t| self.tz.to_offset(t).seconds())
+            .unwrap_or(0);
+        UtcOffset::from_whole_seconds(offset).unwrap_or(UtcOffset::UTC)
+    }
+
+    /// The local date of the instant `at`.
+    fn date_of(&self, at: OffsetDateTime) -> Date {
+        at.to_offset(self.offset_at(at.unix_timestamp())).date()
+    }
+
+    /// The first instant of the local day `day` (seconds after the epoch): local midnight,
+    /// or the end of the gap where a DST change skips midnight.
+    fn day_start(&self, day: Date) -> Option<i64> {
+        let civil = jiff::civil::Date::new(
+            i16::try_from(day.year()).ok()?,
+            i8::try_from(u8::from(day.month())).ok()?,
+            i8::try_from(day.day()).ok()?,
+        )
+        .ok()?;
+        let start = civil.to_zoned_datetime(self.tz.clone()).ok()?;
+        Some(start.timestamp().as_second())
+    }
+
+    /// The period boundaries (hour numbers) of the local days `from..=to`, or why they
+    /// cannot be counted from hourly rollups.
+    fn day_boundaries(&self, from: Date, to: Date) -> Result<Vec<i64>, AnalyticsError> {
+        let mut boundaries = Vec::new();
+        let mut day = from;
+        loop {
+            let start = self
+                .day_start(day)
+                .ok_or_else(|| bad("to", "out of the supported dates"))?;
+            if start.rem_euclid(3600) != 0 {
+                let offset = self.offset_at(start).whole_seconds();
+                return Err(bad(
+                    "tz",
+                    format!(
+                        "{} is {} from UTC on {day}: the rollups are hourly, so days can \
+                         only be counted exactly in a zone whose offset is a whole number of \
+                         hours (use UTC or a whole-hour offset such as +05:00)",
+                        self.name,
+                        offset_text(offset)
+                    ),
+                ));
+            }
+            boundaries.push(start.div_euclid(3600));
+            if day > to {
+                return Ok(boundaries);
+            }
+            day = day
+                .next_day()
+                .ok_or_else(|| bad("to", "out of the supported dates"))?;
+        }
+    }
+}
+
+/// A stats query turned into periods of the rollups.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub query: StatsQuery,
+    pub from: Date,
+    pub to: Date,
+    pub granularity: Granularity,
+    pub tz: String,
+    /// Each period's first instant, in the zone's offset at that instant (one per period of
+    /// `query`).
+    pub starts: Vec<OffsetDateTime>,
+}
+
+/// Turns the query into a rollup query: the boundaries of its local days, or of every hour
+/// in them.
 pub fn plan(
     app_id: &str,
     params: &StatsParams,
     now: OffsetDateTime,
-) -> Result<(StatsQuery, Date, Date, Granularity, UtcOffset), AnalyticsError> {
-    let offset_hours = match params.tz.as_deref() {
-        None => 0,
-        Some(tz) => parse_whole_hour_offset(tz).ok_or_else(|| {
-            bad(
-                "tz",
-                "must be UTC or a whole-hour offset such as +03:00 (the rollups are hourly)",
-            )
-        })?,
-    };
-    let offset = UtcOffset::from_whole_seconds(i32::try_from(offset_hours * 3600).unwrap_or(0))
-        .unwrap_or(UtcOffset::UTC);
+) -> Result<Plan, AnalyticsError> {
+    let zone = zone(params.tz.as_deref())?;
     let granularity = match params.granularity.as_deref() {
         None | Some("day") => Granularity::Day,
         Some("hour") => Granularity::Hour,
         Some(_) => return Err(bad("granularity", "must be day or hour")),
     };
-    let today = now.to_offset(offset).date();
+    let today = zone.date_of(now);
     let to = match params.to.as_deref() {
         Some(text) => date(text, "to")?,
         None => today,
@@ -130,17 +233,30 @@ pub fn plan(
     if (to - from).whole_days() >= MAX_RANGE_DAYS {
         return Err(bad("to", "the range covers at most 92 days"));
     }
-    let query = StatsQuery {
-        app_id: app_id.to_owned(),
-        from_hour: days_since_epoch(from) * 24 - offset_hours,
-        to_hour: (days_since_epoch(to) + 1) * 24 - offset_hours,
-        period_hours: match granularity {
-            Granularity::Day => 24,
-            Granularity::Hour => 1,
+    let days = zone.day_boundaries(from, to)?;
+    let boundaries: Vec<i64> = match granularity {
+        Granularity::Day => days,
+        Granularity::Hour => match (days.first(), days.last()) {
+            (Some(first), Some(last)) => (*first..=*last).collect(),
+            _ => days,
         },
-        offset_hours,
     };
-    Ok((query, from, to, granularity, offset))
+    let starts = boundaries
+        .iter()
+        .take(boundaries.len().saturating_sub(1))
+        .map(|hour| hour_start(*hour).to_offset(zone.offset_at(hour * 3600)))
+        .collect();
+    Ok(Plan {
+        query: StatsQuery {
+            app_id: app_id.to_owned(),
+            boundaries,
+        },
+        from,
+        to,
+        granularity,
+        tz: zone.name,
+        starts,
+    })
 }
 
 fn session_figures(figures: &mut Figures, histogram: &[(i64, i64)]) {
@@ -160,33 +276,26 @@ fn ratio(part: i64, whole: i64) -> f64 {
 }
 
 /// Shapes the rollup rows into the answer.
-pub fn assemble(
-    query: &StatsQuery,
-    rows: StatsRows,
-    from: Date,
-    to: Date,
-    granularity: Granularity,
-    offset: UtcOffset,
-) -> AppStats {
-    let width = query.period_hours;
-    let first = (query.from_hour + query.offset_hours).div_euclid(width);
-    let last = (query.to_hour + query.offset_hours).div_euclid(width);
-    let mut periods: BTreeMap<i64, Figures> =
-        (first..last).map(|p| (p, Figures::default())).collect();
+pub fn assemble(plan: Plan, rows: StatsRows) -> AppStats {
+    let mut periods: Vec<Figures> = vec![Figures::default(); plan.starts.len()];
+    let slot = |period: i64| usize::try_from(period).ok();
     let mut totals = Figures::default();
     for c in &rows.counts {
-        let f = periods.entry(c.period).or_default();
-        f.installs += c.installs;
-        f.uninstalls += c.uninstalls;
-        f.updates += c.updates;
-        f.launches += c.launches;
+        if let Some(f) = slot(c.period).and_then(|i| periods.get_mut(i)) {
+            f.installs += c.installs;
+            f.uninstalls += c.uninstalls;
+            f.updates += c.updates;
+            f.launches += c.launches;
+        }
         totals.installs += c.installs;
         totals.uninstalls += c.uninstalls;
         totals.updates += c.updates;
         totals.launches += c.launches;
     }
     for (period, users) in &rows.active_users {
-        periods.entry(*period).or_default().active_users = *users;
+        if let Some(f) = slot(*period).and_then(|i| periods.get_mut(i)) {
+            f.active_users = *users;
+        }
     }
     totals.active_users = rows.total_active_users;
     let mut by_period: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
@@ -199,13 +308,17 @@ pub fn assemble(
         *all.entry(*length).or_default() += sessions;
     }
     for (period, histogram) in &by_period {
-        session_figures(periods.entry(*period).or_default(), histogram);
+        if let Some(f) = slot(*period).and_then(|i| periods.get_mut(i)) {
+            session_figures(f, histogram);
+        }
     }
     session_figures(&mut totals, &all.into_iter().collect::<Vec<_>>());
-    let series = periods
-        .into_iter()
-        .map(|(p, figures)| Period {
-            start: hour_start(p * width - query.offset_hours).to_offset(offset),
+    let series = plan
+        .starts
+        .iter()
+        .zip(periods)
+        .map(|(start, figures)| Period {
+            start: *start,
             figures,
         })
         .collect();
@@ -243,11 +356,11 @@ pub fn assemble(
         v.crash_rate = (*reports > 0).then(|| ratio(*crashing, *reports));
     }
     AppStats {
-        app_id: query.app_id.clone(),
-        from,
-        to,
-        granularity,
-        offset,
+        app_id: plan.query.app_id,
+        from: plan.from,
+        to: plan.to,
+        granularity: plan.granularity,
+        tz: plan.tz,
         totals,
         series,
         versions: versions.into_values().collect(),
@@ -263,9 +376,9 @@ pub async fn app_stats(
     params: &StatsParams,
 ) -> Result<AppStats, AnalyticsError> {
     owned_app(db, caller, app_id).await?;
-    let (query, from, to, granularity, offset) = plan(app_id, params, clock.now())?;
-    let rows = db.stats(&query).await?;
-    Ok(assemble(&query, rows, from, to, granularity, offset))
+    let plan = plan(app_id, params, clock.now())?;
+    let rows = db.stats(&plan.query).await?;
+    Ok(assemble(plan, rows))
 }
 
 #[cfg(test)]
@@ -273,25 +386,83 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    fn params(from: &str, to: &str, granularity: &str, tz: &str) -> StatsParams {
+        StatsParams {
+            from: Some(from.into()),
+            to: Some(to.into()),
+            granularity: Some(granularity.into()),
+            tz: Some(tz.into()),
+        }
+    }
+
+    const NOW: OffsetDateTime = datetime!(2026-11-05 00:00 UTC);
+
     #[test]
     fn days_in_an_offset_start_at_its_midnight() {
-        let params = StatsParams {
-            from: Some("2026-03-01".into()),
-            to: Some("2026-03-02".into()),
-            granularity: None,
-            tz: Some("+03:00".into()),
-        };
-        let (q, ..) = plan("app", &params, datetime!(2026-03-05 00:00 UTC)).expect("plan");
-        assert_eq!(hour_start(q.from_hour), datetime!(2026-02-28 21:00 UTC));
-        assert_eq!(hour_start(q.to_hour), datetime!(2026-03-02 21:00 UTC));
+        let p = plan(
+            "app",
+            &params("2026-03-01", "2026-03-02", "day", "+03:00"),
+            NOW,
+        )
+        .expect("plan");
+        let b = &p.query.boundaries;
+        assert_eq!(b.len(), 3);
+        assert_eq!(hour_start(b[0]), datetime!(2026-02-28 21:00 UTC));
+        assert_eq!(hour_start(b[2]), datetime!(2026-03-02 21:00 UTC));
+        assert_eq!(p.starts[1], datetime!(2026-03-02 00:00 +03:00));
+        assert_eq!(p.tz, "+03:00");
+        for half in [
+            "+05:30",
+            "Asia/Kolkata",
+            "Australia/Adelaide",
+            "Asia/Kathmandu",
+        ] {
+            let refused = plan("app", &params("2026-03-01", "2026-03-02", "day", half), NOW);
+            assert!(
+                matches!(refused, Err(AnalyticsError::InvalidQuery(ref f)) if f.to_string().contains("whole number of hours")),
+                "{half}: {refused:?}"
+            );
+        }
+        assert!(plan(
+            "app",
+            &params("2026-03-01", "2026-03-02", "day", "Mars/Olympus"),
+            NOW
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn dst_days_last_23_and_25_hours() {
+        // Europe/Berlin: 2026-03-29 02:00 CET → 03:00 CEST; 2026-10-25 03:00 CEST → 02:00 CET.
+        let spring = plan(
+            "app",
+            &params("2026-03-28", "2026-03-30", "day", "Europe/Berlin"),
+            NOW,
+        )
+        .expect("plan");
+        let b = &spring.query.boundaries;
         assert_eq!(
-            (q.from_hour + q.offset_hours) / 24 * 24 - q.offset_hours,
-            q.from_hour
+            b.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>(),
+            [24, 23, 24]
         );
-        let half = StatsParams {
-            tz: Some("+05:30".into()),
-            ..params
-        };
-        assert!(plan("app", &half, datetime!(2026-03-05 00:00 UTC)).is_err());
+        assert_eq!(hour_start(b[1]), datetime!(2026-03-28 23:00 UTC));
+        assert_eq!(spring.starts[1], datetime!(2026-03-29 00:00 +01:00));
+        assert_eq!(spring.starts[2], datetime!(2026-03-30 00:00 +02:00));
+        assert_eq!(spring.tz, "Europe/Berlin");
+        let fall = plan(
+            "app",
+            &params("2026-10-25", "2026-10-25", "hour", "Europe/Berlin"),
+            NOW,
+        )
+        .expect("plan");
+        assert_eq!(fall.starts.len(), 25);
+        assert_eq!(fall.starts[0], datetime!(2026-10-25 00:00 +02:00));
+        // 02:00 comes twice: first in summer time, then in winter time.
+        assert_eq!(fall.starts[2], datetime!(2026-10-25 02:00 +02:00));
+        assert_eq!(fall.starts[3], datetime!(2026-10-25 02:00 +01:00));
+        assert_eq!(fall.starts[24], datetime!(2026-10-25 23:00 +01:00));
+        // Every hour of the query is one period.
+        assert_eq!(fall.query.period_of(fall.query.from_hour() + 3), Some(3));
+        assert_eq!(fall.query.period_of(fall.query.to_hour()), None);
     }
 }

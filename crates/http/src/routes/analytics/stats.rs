@@ -21,7 +21,13 @@ pub struct StatsQueryParams {
     pub to: Option<String>,
     /// `day` (default) or `hour`.
     pub granularity: Option<String>,
-    /// `UTC` (default) or a whole-hour offset such as `+03:00` or `-05:00`.
+    /// The time zone days are counted in: `UTC` (default), a fixed offset such as `+03:00`
+    /// or `-05:00`, or an IANA name such as `Europe/Berlin` or `America/New_York` (URL-encode
+    /// the `/` as `%2F` and `+` as `%2B`). Across a DST change a local day has 23 or 25
+    /// hours. The rollups are hourly, so zones whose offset is not a whole number of hours
+    /// on a day of the range (`+05:30`, `Asia/Kolkata`, `Australia/Adelaide`,
+    /// `Asia/Kathmandu`) are refused with 422 rather than answered approximately; unknown
+    /// names are 422 too.
     pub tz: Option<String>,
 }
 
@@ -57,7 +63,8 @@ impl From<&Figures> for FiguresView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PeriodView {
-    /// The period's first instant (RFC 3339, in the requested offset).
+    /// The period's first instant (RFC 3339, with the zone's offset at that instant: the
+    /// hours of a DST change show e.g. `02:00+02:00` then `02:00+01:00`).
     pub start: String,
     #[serde(flatten)]
     pub figures: FiguresView,
@@ -86,7 +93,8 @@ pub struct StatsResponse {
     pub from: String,
     pub to: String,
     pub granularity: String,
-    /// The offset days were counted in, e.g. `+03:00`.
+    /// The zone days were counted in: the IANA name as asked (`Europe/Berlin`), or the
+    /// offset (`+03:00`; `+00:00` for UTC and by default).
     pub tz: String,
     pub totals: FiguresView,
     pub series: Vec<PeriodView>,
@@ -103,7 +111,7 @@ pub struct StatsResponse {
     responses(
         (status = 200, description = "the app's stats", body = StatsResponse),
         (status = 404, description = "`APP_NOT_FOUND`: no such app, or not the caller's", body = ErrorEnvelope),
-        (status = 422, description = "`VALIDATION_FAILED`: a bad date, granularity, offset or range", body = ErrorEnvelope)))]
+        (status = 422, description = "`VALIDATION_FAILED`: a bad date, granularity, range, or time zone (unknown, or not a whole number of hours from UTC)", body = ErrorEnvelope)))]
 pub async fn app_stats(
     State(state): State<AppState>,
     principal: SessionPrincipal,
@@ -128,7 +136,6 @@ pub async fn app_stats(
         &params,
     )
     .await?;
-    let (h, m, _) = stats.offset.as_hms();
     Ok(Json(StatsResponse {
         app_id: stats.app_id,
         from: stats.from.to_string(),
@@ -138,12 +145,7 @@ pub async fn app_stats(
             Granularity::Hour => "hour",
         }
         .to_owned(),
-        tz: format!(
-            "{}{:02}:{:02}",
-            if h < 0 || m < 0 { '-' } else { '+' },
-            h.unsigned_abs(),
-            m.unsigned_abs()
-        ),
+        tz: stats.tz,
         totals: FiguresView::from(&stats.totals),
         series: stats
             .series

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::{Date, Duration, Month, OffsetDateTime, Weekday};
 use tmcp_domain::analytics::{hour_of, load_time_key, session_length, SessionEvent};
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::{Clock, UserId};
@@ -23,6 +23,7 @@ on_both_engines!(setup = setup, runtime = ();
     ingestion_validates_every_item_and_stores_all_or_nothing,
     stats_belong_to_the_developer_and_the_token_s_app,
     days_follow_the_requested_offset,
+    days_follow_iana_zones_across_dst,
     rollups_equal_stats_computed_from_raw_events,
     retention_drops_raw_events_and_keeps_rollups,
 );
@@ -341,6 +342,214 @@ async fn days_follow_the_requested_offset(store: Store) {
     assert_eq!(series[25]["launches"], 1);
 }
 
+/// The last Sunday of `month` in the first year from `after`'s on whose one is after `after`
+/// (EU summer time starts on the last Sunday of March and ends on that of October).
+fn last_sunday_after(after: Date, month: Month) -> Date {
+    let mut year = after.year();
+    loop {
+        let mut day = Date::from_calendar_date(year, month, 1)
+            .expect("date")
+            .replace_day(month.length(year))
+            .expect("date");
+        while day.weekday() != Weekday::Sunday {
+            day = day.previous_day().expect("date");
+        }
+        if day > after {
+            return day;
+        }
+        year += 1;
+    }
+}
+
+fn at_utc(day: Date, hour: i64, minute: i64) -> OffsetDateTime {
+    day.midnight().assume_utc() + Duration::minutes(hour * 60 + minute)
+}
+
+async fn days_follow_iana_zones_across_dst(store: Store) {
+    let (app_id, _) = app_and_tep(&store, "Berlin Clock").await;
+    let now = store.env.fixture.clock.now();
+    let db = store.env.state.db.clone();
+    // The next DST changes of Europe/Berlin after today, wherever the real clock is: the
+    // raw events go in through the repository (the routes refuse future timestamps), into
+    // partitions made ahead for them.
+    let spring = last_sunday_after(now.date(), Month::March);
+    let fall = last_sunday_after(now.date(), Month::October);
+    db.ensure_partitions(now, 14).await.expect("partitions");
+    let other = seed::user(&store.env.fixture, "berliner").await;
+    let me = store.env.user;
+    // Spring day S: CET (+01:00) until 01:00 UTC, then CEST (+02:00); local S runs from
+    // S-1 23:00 UTC to S 22:00 UTC (23 hours). Fall day F: CEST until 01:00 UTC, then CET;
+    // local F runs from F-1 22:00 UTC to F 23:00 UTC (25 hours).
+    let s0 = spring.previous_day().expect("day");
+    let f0 = fall.previous_day().expect("day");
+    let events = [
+        (me, at_utc(s0, 22, 30)),        // S-1 23:30 +01:00
+        (me, at_utc(s0, 23, 30)),        // S 00:30 +01:00
+        (me, at_utc(spring, 10, 0)),     // S 12:00 +02:00 (the same user again)
+        (other, at_utc(spring, 21, 30)), // S 23:30 +02:00
+        (other, at_utc(spring, 22, 30)), // S+1 00:30 +02:00
+        (me, at_utc(f0, 21, 30)),        // F-1 23:30 +02:00
+        (me, at_utc(fall, 0, 30)),       // F 02:30 +02:00
+        (other, at_utc(fall, 1, 30)),    // F 02:30 +01:00
+        (me, at_utc(fall, 22, 30)),      // F 23:30 +01:00
+        (other, at_utc(fall, 23, 30)),   // F+1 00:30 +01:00
+    ];
+    db.ingest(
+        IngestBatch::Lifecycle(
+            events
+                .iter()
+                .map(|(user, at)| NewLifecycleEvent {
+                    id: uuid_v7_at(*at),
+                    app_id: app_id.clone(),
+                    user_id: Some(*user),
+                    device_id: None,
+                    event_type: "launched".into(),
+                    event_data: json!({}),
+                    at: *at,
+                })
+                .collect(),
+        ),
+        now,
+    )
+    .await
+    .expect("ingest");
+    drain(&store).await;
+    let tz = "tz=Europe%2FBerlin";
+    let figures = |body: &Value, key: &str| -> Vec<i64> {
+        body["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|p| p[key].as_i64().expect("figure"))
+            .collect()
+    };
+    let starts = |body: &Value| -> Vec<String> {
+        body["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|p| p["start"].as_str().expect("start").to_owned())
+            .collect()
+    };
+    let s1 = spring.next_day().expect("day");
+    let (status, days) = stats(
+        &store,
+        &store.dev,
+        &app_id,
+        &format!("from={s0}&to={s1}&{tz}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(days["tz"], "Europe/Berlin", "{days}");
+    assert_eq!(figures(&days, "launches"), [1, 3, 1], "{days}");
+    assert_eq!(
+        figures(&days, "active_users"),
+        [1, 2, 1],
+        "distinct within the day: {days}"
+    );
+    assert_eq!(days["totals"]["active_users"], 2);
+    assert_eq!(
+        starts(&days),
+        [
+            format!("{s0}T00:00:00+01:00"),
+            format!("{spring}T00:00:00+01:00"),
+            format!("{s1}T00:00:00+02:00"),
+        ]
+    );
+    // The same events by UTC day: two on S-1, three on S, none on S+1.
+    let (_, utc) = stats(&store, &store.dev, &app_id, &format!("from={s0}&to={s1}")).await;
+    assert_eq!(figures(&utc, "launches"), [2, 3, 0], "{utc}");
+
+    let (_, hours) = stats(
+        &store,
+        &store.dev,
+        &app_id,
+        &format!("from={spring}&to={spring}&granularity=hour&{tz}"),
+    )
+    .await;
+    let launches = figures(&hours, "launches");
+    assert_eq!(launches.len(), 23, "{hours}");
+    let hour_starts = starts(&hours);
+    assert_eq!(hour_starts[0], format!("{spring}T00:00:00+01:00"));
+    assert_eq!(hour_starts[1], format!("{spring}T01:00:00+01:00"));
+    assert_eq!(hour_starts[2], format!("{spring}T03:00:00+02:00"));
+    assert_eq!(hour_starts[22], format!("{spring}T23:00:00+02:00"));
+    assert_eq!((launches[0], launches[11], launches[22]), (1, 1, 1));
+    assert_eq!(launches.iter().sum::<i64>(), 3);
+
+    let f1 = fall.next_day().expect("day");
+    let (_, days) = stats(
+        &store,
+        &store.dev,
+        &app_id,
+        &format!("from={f0}&to={f1}&{tz}"),
+    )
+    .await;
+    assert_eq!(figures(&days, "launches"), [1, 3, 1], "{days}");
+    assert_eq!(figures(&days, "active_users"), [1, 2, 1], "{days}");
+    assert_eq!(
+        starts(&days),
+        [
+            format!("{f0}T00:00:00+02:00"),
+            format!("{fall}T00:00:00+02:00"),
+            format!("{f1}T00:00:00+01:00"),
+        ]
+    );
+    let (_, hours) = stats(
+        &store,
+        &store.dev,
+        &app_id,
+        &format!("from={fall}&to={fall}&granularity=hour&{tz}"),
+    )
+    .await;
+    let launches = figures(&hours, "launches");
+    assert_eq!(launches.len(), 25, "{hours}");
+    let hour_starts = starts(&hours);
+    assert_eq!(hour_starts[2], format!("{fall}T02:00:00+02:00"));
+    assert_eq!(hour_starts[3], format!("{fall}T02:00:00+01:00"));
+    assert_eq!(hour_starts[24], format!("{fall}T23:00:00+01:00"));
+    assert_eq!((launches[2], launches[3], launches[24]), (1, 1, 1));
+    let users = figures(&hours, "active_users");
+    assert_eq!((users[2], users[3]), (1, 1));
+
+    // Tokyo has no DST: a day is 24 hours from 15:00 UTC.
+    let (_, tokyo) = stats(
+        &store,
+        &store.dev,
+        &app_id,
+        &format!("from={spring}&to={spring}&granularity=hour&tz=Asia%2FTokyo"),
+    )
+    .await;
+    assert_eq!(tokyo["tz"], "Asia/Tokyo");
+    assert_eq!(starts(&tokyo).len(), 24);
+    assert_eq!(starts(&tokyo)[0], format!("{spring}T00:00:00+09:00"));
+
+    // Unknown names, and zones whose days cannot start on a whole UTC hour: 422 on `tz`.
+    for (bad, says) in [
+        ("Mars%2FOlympus", "unknown time zone"),
+        ("Europe%2FNowhere", "unknown time zone"),
+        ("Asia%2FKolkata", "whole number of hours"),
+        ("Australia%2FAdelaide", "whole number of hours"),
+        ("Asia%2FKathmandu", "whole number of hours"),
+        ("%2B05:30", "whole number of hours"),
+    ] {
+        let reply = store
+            .call(
+                Method::GET,
+                &format!("/api/v1/developer/apps/{app_id}/stats?tz={bad}"),
+                &store.dev,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let message = reply.json()["error"]["details"]["fields"]["tz"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(message.contains(says), "{bad}: {message}");
+    }
+}
+
 /// Events as the test sent them: the reference the rollups are checked against.
 #[derive(Default)]
 struct Sent {
@@ -358,10 +567,57 @@ fn nearest_rank(mut values: Vec<i64>, percent: usize) -> Option<i64> {
     Some(values[rank - 1])
 }
 
+/// The local date of `at` in the IANA zone or fixed offset `tz` (as the test's own reference,
+/// going from instants to local dates, where the server goes from local midnights to
+/// instants).
+fn local_date(tz: &jiff::tz::TimeZone, at: OffsetDateTime) -> Date {
+    let local = jiff::Timestamp::from_second(at.unix_timestamp())
+        .expect("instant")
+        .to_zoned_datetime(tz.clone())
+        .date();
+    Date::from_calendar_date(
+        i32::from(local.year()),
+        Month::try_from(u8::try_from(local.month()).expect("month")).expect("month"),
+        u8::try_from(local.day()).expect("day"),
+    )
+    .expect("date")
+}
+
+/// The periods of the local days `from..=to` in `tz`: by day, the day's index; by hour, the
+/// index of the UTC hour among the hours whose start lies in those days. `None` outside.
+fn periods_of(
+    tz: &jiff::tz::TimeZone,
+    from: Date,
+    to: Date,
+    hourly: bool,
+) -> (Box<dyn Fn(OffsetDateTime) -> Option<i64> + '_>, i64) {
+    let day = move |at: OffsetDateTime| {
+        let d = local_date(tz, at);
+        (from <= d && d <= to).then(|| (d - from).whole_days())
+    };
+    if !hourly {
+        return (Box::new(day), (to - from).whole_days() + 1);
+    }
+    // Hours are whole in the zones tested, so an hour belongs to the local day of its start.
+    let scan = hour_of(from.midnight().assume_utc()) - 16;
+    let hours: Vec<i64> = (scan..scan + 24 * ((to - from).whole_days() + 3))
+        .filter(|h| day(OffsetDateTime::from_unix_timestamp(h * 3600).expect("hour")).is_some())
+        .collect();
+    let count = i64::try_from(hours.len()).expect("count");
+    let period = move |at: OffsetDateTime| {
+        let h = hour_of(at);
+        hours
+            .binary_search(&h)
+            .ok()
+            .map(|i| i64::try_from(i).expect("index"))
+    };
+    (Box::new(period), count)
+}
+
 /// The expected `series` and `versions` of a stats answer, straight from the events.
-fn expected(sent: &Sent, offset: i64, width: i64, from_hour: i64, to_hour: i64) -> Value {
-    let period = |at: OffsetDateTime| (hour_of(at) + offset).div_euclid(width);
-    let inside = |at: OffsetDateTime| (from_hour..to_hour).contains(&hour_of(at));
+fn expected(sent: &Sent, period: &dyn Fn(OffsetDateTime) -> Option<i64>, count: i64) -> Value {
+    let inside = |at: OffsetDateTime| period(at).is_some();
+    let period = |at: OffsetDateTime| period(at).expect("inside");
     let mut periods: BTreeMap<i64, BTreeMap<&str, i64>> = BTreeMap::new();
     let mut users: BTreeMap<i64, BTreeSet<UserId>> = BTreeMap::new();
     for (user, kind, at) in sent.lifecycle.iter().filter(|e| inside(e.2)) {
@@ -403,7 +659,7 @@ fn expected(sent: &Sent, offset: i64, width: i64, from_hour: i64, to_hour: i64) 
         }
     }
     let mut series = Vec::new();
-    for p in (from_hour + offset).div_euclid(width)..(to_hour + offset).div_euclid(width) {
+    for p in 0..count {
         let counts = periods.get(&p).cloned().unwrap_or_default();
         let l = lengths.get(&p).cloned().unwrap_or_default();
         series.push(json!({
@@ -619,7 +875,19 @@ async fn rollups_equal_stats_computed_from_raw_events(store: Store) {
                 .expect("partial rollup");
             }
         }
-        drain(&store).await;
+        // The rest by three concurrent drains in small batches: on PostgreSQL they take
+        // disjoint marks (`SKIP LOCKED`) and meet on shared buckets under the advisory locks.
+        rollup::drain_parallel(
+            db.as_ref(),
+            now,
+            &RollupSettings {
+                batch_size: 3,
+                ..RollupSettings::default()
+            },
+            3,
+        )
+        .await
+        .expect("parallel drain");
         // Re-running over already-rolled buckets changes nothing (idempotent).
         rollup::run(db.as_ref(), now, &RollupSettings::default())
             .await
@@ -628,34 +896,45 @@ async fn rollups_equal_stats_computed_from_raw_events(store: Store) {
         all.lifecycle.append(&mut sent.lifecycle);
         all.usage.append(&mut sent.usage);
         all.metrics.append(&mut sent.metrics);
-        for (tz, offset) in [("UTC", 0), ("%2B03:00", 3), ("-05:00", -5)] {
-            for (granularity, width) in [("day", 24), ("hour", 1)] {
-                let (from, to) = if width == 24 {
-                    (now - Duration::days(5), now + Duration::days(1))
-                } else {
+        // Three fixed offsets and two IANA zones with DST, plus one drawn at random.
+        let extra = [
+            "Asia/Tokyo",
+            "America/Sao_Paulo",
+            "Australia/Sydney",
+            "Europe/London",
+        ][rng.gen_range(0..4)];
+        for tz in [
+            "UTC",
+            "+03:00",
+            "-05:00",
+            "Europe/Berlin",
+            "America/New_York",
+            extra,
+        ] {
+            let zone = if tz == "UTC" {
+                jiff::tz::TimeZone::UTC
+            } else if tz.starts_with(['+', '-']) {
+                let hours: i8 = tz[..3].parse().expect("offset");
+                jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_hours(hours).expect("offset"))
+            } else {
+                jiff::tz::TimeZone::get(tz).expect("zone")
+            };
+            for hourly in [false, true] {
+                let (from, to) = if hourly {
                     (now - Duration::days(2), now)
+                } else {
+                    (now - Duration::days(5), now + Duration::days(1))
                 };
-                let local = |t: OffsetDateTime| {
-                    t.to_offset(
-                        time::UtcOffset::from_hms(i8::try_from(offset).expect("offset"), 0, 0)
-                            .expect("offset"),
-                    )
-                    .date()
-                };
-                let (from, to) = (local(from), local(to));
-                let query = format!("from={from}&to={to}&granularity={granularity}&tz={tz}");
+                let (from, to) = (local_date(&zone, from), local_date(&zone, to));
+                let query = format!(
+                    "from={from}&to={to}&granularity={}&tz={}",
+                    if hourly { "hour" } else { "day" },
+                    tz.replace('+', "%2B").replace('/', "%2F")
+                );
                 let (status, body) = stats(&store, &store.dev, &app_id, &query).await;
-                assert_eq!(status, StatusCode::OK);
-                let from_hour = from.midnight().assume_utc().unix_timestamp() / 3600 - offset;
-                let to_hour = to
-                    .next_day()
-                    .expect("day")
-                    .midnight()
-                    .assume_utc()
-                    .unix_timestamp()
-                    / 3600
-                    - offset;
-                let want = expected(&all, offset, width, from_hour, to_hour);
+                assert_eq!(status, StatusCode::OK, "{query}");
+                let (period, count) = periods_of(&zone, from, to, hourly);
+                let want = expected(&all, period.as_ref(), count);
                 assert_eq!(
                     strip(&body["series"]),
                     want["series"],
