@@ -183,6 +183,25 @@ impl<'a> BucketArrays<'a> {
 const BUCKETS: &str = "UNNEST($1::varchar[], $2::int8[], $3::timestamptz[], $4::timestamptz[]) \
                        AS b(a, h, lo, hi)";
 
+/// The rows of a statement over [`BUCKETS`] (which `sql` names), with the arrays bound.
+async fn fetch_over_buckets<O>(
+    conn: &mut PgConnection,
+    sql: &str,
+    buckets: &BucketArrays<'_>,
+) -> RepoResult<Vec<O>>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(sql)
+        .bind(&buckets.apps)
+        .bind(&buckets.hours)
+        .bind(&buckets.lo)
+        .bind(&buckets.hi)
+        .fetch_all(conn)
+        .await
+        .map_err(map_sqlx_error)
+}
+
 /// The hours of every event of the sessions that have an event in one of `buckets`, found
 /// through the `(app_id, session_id, timestamp)` index. Any of them may hold a session's
 /// start as far as an earlier rollup knew (events arrive out of order), so all are
@@ -191,22 +210,20 @@ async fn session_hours(
     conn: &mut PgConnection,
     buckets: &BucketArrays<'_>,
 ) -> RepoResult<Vec<(String, i64)>> {
-    sqlx::query_as(&format!(
-        "SELECT DISTINCT b.a::text, \
+    fetch_over_buckets(
+        conn,
+        &format!(
+            "SELECT DISTINCT b.a::text, \
            floor(extract(epoch FROM u.\"timestamp\") / 3600)::int8 \
          FROM {BUCKETS} \
          CROSS JOIN LATERAL (SELECT DISTINCT session_id FROM app_usage_analytics \
              WHERE app_id = b.a AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi \
                AND session_id IS NOT NULL) s \
          JOIN app_usage_analytics u ON u.app_id = b.a AND u.session_id = s.session_id"
-    ))
-    .bind(&buckets.apps)
-    .bind(&buckets.hours)
-    .bind(&buckets.lo)
-    .bind(&buckets.hi)
-    .fetch_all(conn)
+        ),
+        buckets,
+    )
     .await
-    .map_err(map_sqlx_error)
 }
 
 /// The raw rows of every bucket, four statements for all of them.
@@ -215,61 +232,55 @@ async fn read_buckets(
     buckets: &BucketArrays<'_>,
 ) -> RepoResult<BTreeMap<(String, i64), RawBucket>> {
     let mut raw: BTreeMap<(String, i64), RawBucket> = BTreeMap::new();
-    let lifecycle_counts: Vec<(String, i64, String, i64)> = sqlx::query_as(&format!(
-        "SELECT b.a::text, b.h, e.event_type::text, count(*) FROM {BUCKETS} \
+    let lifecycle_counts: Vec<(String, i64, String, i64)> = fetch_over_buckets(
+        &mut *conn,
+        &format!(
+            "SELECT b.a::text, b.h, e.event_type::text, count(*) FROM {BUCKETS} \
          JOIN app_lifecycle_events e ON e.app_id = b.a AND e.\"timestamp\" >= b.lo \
            AND e.\"timestamp\" < b.hi \
          GROUP BY b.a, b.h, e.event_type"
-    ))
-    .bind(&buckets.apps)
-    .bind(&buckets.hours)
-    .bind(&buckets.lo)
-    .bind(&buckets.hi)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
+        ),
+        buckets,
+    )
+    .await?;
     for (app, hour, event_type, count) in lifecycle_counts {
         raw.entry((app, hour))
             .or_default()
             .lifecycle_counts
             .push((event_type, count));
     }
-    let users: Vec<(String, i64, Uuid)> = sqlx::query_as(&format!(
-        "SELECT b.a::text, b.h, x.user_id FROM {BUCKETS} \
+    let users: Vec<(String, i64, Uuid)> = fetch_over_buckets(
+        &mut *conn,
+        &format!(
+            "SELECT b.a::text, b.h, x.user_id FROM {BUCKETS} \
          CROSS JOIN LATERAL (SELECT user_id FROM app_lifecycle_events WHERE app_id = b.a \
              AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi AND user_id IS NOT NULL \
            UNION SELECT user_id FROM app_usage_analytics WHERE app_id = b.a \
              AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi AND user_id IS NOT NULL) x"
-    ))
-    .bind(&buckets.apps)
-    .bind(&buckets.hours)
-    .bind(&buckets.lo)
-    .bind(&buckets.hi)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
+        ),
+        buckets,
+    )
+    .await?;
     for (app, hour, user) in users {
         raw.entry((app, hour)).or_default().users.push(user);
     }
     // Every event, up to 25 hours after the bucket starts, of the sessions with an event in
     // the bucket.
     let session_rows: Vec<(String, i64, Option<Uuid>, String, bool, OffsetDateTime)> =
-        sqlx::query_as(&format!(
-            "SELECT b.a::text, b.h, u.user_id, u.session_id::text, \
+        fetch_over_buckets(
+            &mut *conn,
+            &format!(
+                "SELECT b.a::text, b.h, u.user_id, u.session_id::text, \
                u.event_type = 'session_end', u.\"timestamp\" FROM {BUCKETS} \
              CROSS JOIN LATERAL (SELECT DISTINCT session_id FROM app_usage_analytics \
                  WHERE app_id = b.a AND \"timestamp\" >= b.lo AND \"timestamp\" < b.hi \
                    AND session_id IS NOT NULL) s \
              JOIN app_usage_analytics u ON u.app_id = b.a AND u.session_id = s.session_id \
                AND u.\"timestamp\" < b.hi + interval '24 hours'"
-        ))
-        .bind(&buckets.apps)
-        .bind(&buckets.hours)
-        .bind(&buckets.lo)
-        .bind(&buckets.hi)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
+            ),
+            buckets,
+        )
+        .await?;
     for (app, hour, user_id, session_id, is_end, at) in session_rows {
         raw.entry((app, hour))
             .or_default()
@@ -281,19 +292,17 @@ async fn read_buckets(
                 at,
             });
     }
-    let metrics: Vec<(String, i64, String, String, f64)> = sqlx::query_as(&format!(
-        "SELECT b.a::text, b.h, m.version::text, m.metric_type::text, \
+    let metrics: Vec<(String, i64, String, String, f64)> = fetch_over_buckets(
+        &mut *conn,
+        &format!(
+            "SELECT b.a::text, b.h, m.version::text, m.metric_type::text, \
            m.metric_value::float8 FROM {BUCKETS} \
          JOIN app_performance_metrics m ON m.app_id = b.a AND m.\"timestamp\" >= b.lo \
            AND m.\"timestamp\" < b.hi AND m.metric_type IN ('load_time', 'crash_rate')"
-    ))
-    .bind(&buckets.apps)
-    .bind(&buckets.hours)
-    .bind(&buckets.lo)
-    .bind(&buckets.hi)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
+        ),
+        buckets,
+    )
+    .await?;
     for (app, hour, version, metric_type, value) in metrics {
         raw.entry((app, hour)).or_default().metrics.push(MetricRow {
             version,
