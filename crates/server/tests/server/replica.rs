@@ -100,6 +100,20 @@ async fn session_of(http: &reqwest::Client, base: &str) -> String {
         .to_owned()
 }
 
+/// A server on the primary at `primary_url` reading lag-tolerant routes from `replica_url`,
+/// with small pools: the shared test server's connections are scarce.
+fn replica_config(data_dir: &std::path::Path, primary_url: String, replica_url: String) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.to_path_buf(),
+        database_url: Some(primary_url),
+        database_replica_url: Some(replica_url),
+        db_max_connections: 2,
+        db_system_max_connections: 2,
+        ..Config::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lag_tolerant_reads_use_the_replica_and_fall_back_to_the_primary() {
     // The replica gauges are process-wide: no other server may render /metrics meanwhile.
@@ -126,16 +140,7 @@ async fn lag_tolerant_reads_use_the_replica_and_fall_back_to_the_primary() {
     let (primary, primary_url, _guard) = fresh_database().await;
     drop(primary);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().to_path_buf(),
-        database_url: Some(primary_url),
-        database_replica_url: Some(replica.url()),
-        // The shared test server's connections are scarce.
-        db_max_connections: 2,
-        db_system_max_connections: 2,
-        ..Config::default()
-    };
+    let config = replica_config(dir.path(), primary_url, replica.url());
     let server = serve::start(&config, Arc::new(SystemClock))
         .await
         .expect("starts");
@@ -217,15 +222,11 @@ async fn a_replica_down_at_start_leaves_reads_on_the_primary() {
     drop(primary);
     let closed = tmcp_contract_tests::cluster::free_port();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().to_path_buf(),
-        database_url: Some(primary_url),
-        database_replica_url: Some(format!("postgres://postgres@127.0.0.1:{closed}/none")),
-        db_max_connections: 2,
-        db_system_max_connections: 2,
-        ..Config::default()
-    };
+    let config = replica_config(
+        dir.path(),
+        primary_url,
+        format!("postgres://postgres@127.0.0.1:{closed}/none"),
+    );
     let server = serve::start(&config, Arc::new(SystemClock))
         .await
         .expect("starts without its replica");
