@@ -188,15 +188,27 @@ impl StoreSearchRepository for SqliteDatabase {
         let matching = match_text(&query.words, &query.corrections);
         let exact = query.exact.clone().unwrap_or_default();
         let exact_chars = i64::try_from(exact.chars().count()).unwrap_or(i64::MAX);
-        // Exact name: the name column starts with the query as a phrase and is as long as
-        // the query (SQLite's lower() folds ASCII only; FTS5 folds every script).
+        // Exact name. An ASCII query is compared with the lower-cased name through the name
+        // index, as PostgreSQL does; SQLite's lower() folds ASCII only, so a query in another
+        // script is matched through FTS5 (which folds every script): the name column starts
+        // with the query as a phrase and is as long as the query. The phrase costs a walk of
+        // its words' document lists, which for words in every description is the whole
+        // catalogue; the index costs one lookup.
+        let ascii = exact.is_ascii();
         let push_exact = |builder: &mut QueryBuilder<'_, Sqlite>| {
-            builder
-                .push("(length(a.name) = ")
-                .push_bind(exact_chars)
-                .push(" AND a.rowid IN (SELECT rowid & 4294967295 FROM apps_fts WHERE apps_fts MATCH ")
-                .push_bind(format!("name : ^ {}", fts_string(&exact)))
-                .push("))");
+            if ascii {
+                builder
+                    .push("(lower(a.name) = ")
+                    .push_bind(exact.clone())
+                    .push(")");
+            } else {
+                builder
+                    .push("(length(a.name) = ")
+                    .push_bind(exact_chars)
+                    .push(" AND a.rowid IN (SELECT rowid & 4294967295 FROM apps_fts WHERE apps_fts MATCH ")
+                    .push_bind(format!("name : ^ {}", fts_string(&exact)))
+                    .push("))");
+            }
         };
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new("");
         if query.sort != CatalogueSort::Relevance || total < query.window {
@@ -272,13 +284,10 @@ impl StoreSearchRepository for SqliteDatabase {
                 .push_bind(ranked)
                 .push(")) SELECT ")
                 .push(COLUMNS)
-                .push(" FROM (SELECT * FROM (SELECT a.app_id, 0 AS part, a.popularity FROM ")
-                .push(FTS_JOIN)
-                .push(" WHERE apps_fts MATCH ")
-                .push_bind(format!("name : ^ {}", fts_string(&exact)))
-                .push(" AND length(a.name) = ")
-                .push_bind(exact_chars)
-                .push(" AND");
+                .push(" FROM (SELECT * FROM (SELECT a.app_id, 0 AS part, a.popularity FROM apps a WHERE ");
+            // An exact name holds every word, so it is a match without consulting the text.
+            push_exact(&mut builder);
+            builder.push(" AND");
             push_filters(&mut builder, query);
             builder
                 .push(" UNION ALL SELECT t.app_id, CASE WHEN t.pos > ")
