@@ -120,6 +120,29 @@ fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: &CatalogueQuery, 
     }
 }
 
+/// `s` is a row of `app_search_rows` (listed apps only, migration 0015) matching `query`'s
+/// filters and text. Matching reads this narrow copy rather than the wide `apps` rows.
+fn push_search_match(
+    builder: &mut QueryBuilder<'_, Postgres>,
+    query: &CatalogueQuery,
+    tsquery: &str,
+) {
+    builder
+        .push(" WHERE s.search_document @@ to_tsquery('simple', ")
+        .push_bind(tsquery.to_owned())
+        .push(")");
+    if let Some(category) = &query.category {
+        builder
+            .push(" AND s.category = ")
+            .push_bind(category.clone());
+    }
+    if let Some(classification) = &query.classification {
+        builder
+            .push(" AND s.classification = ")
+            .push_bind(classification.clone());
+    }
+}
+
 /// Opens the read-only transaction an unnamed statement runs in. sqlx sends an unnamed
 /// statement's Parse and its Bind in two round trips; outside a transaction a
 /// transaction-pooling PgBouncer may pass each to a different server connection ("unnamed
@@ -196,21 +219,21 @@ impl StoreSearchRepository for PgDatabase {
         let ranked = query.window.min(TEXT_RANKED);
         let needed = (query.offset + query.limit).max(ranked);
         let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new(
-            "WITH exact AS MATERIALIZED (SELECT a.app_id, a.popularity FROM apps a",
+            "WITH exact AS MATERIALIZED (SELECT s.app_id, s.popularity FROM app_search_rows s",
         );
-        push_match(&mut builder, query, &tsquery);
+        push_search_match(&mut builder, query, &tsquery);
         builder
-            .push(" AND lower(a.name) = ")
+            .push(" AND s.name_lower = ")
             .push_bind(exact.clone())
             .push(
-                "), top AS MATERIALIZED (SELECT a.app_id, a.popularity, a.search_document \
-                 FROM apps a",
+                "), top AS MATERIALIZED (SELECT s.app_id, s.popularity, s.search_document \
+                 FROM app_search_rows s",
             );
-        push_match(&mut builder, query, &tsquery);
+        push_search_match(&mut builder, query, &tsquery);
         builder
-            .push(" AND lower(a.name) <> ")
+            .push(" AND s.name_lower <> ")
             .push_bind(exact.clone())
-            .push(" ORDER BY a.popularity DESC, a.app_id LIMIT ")
+            .push(" ORDER BY s.popularity DESC, s.app_id LIMIT ")
             .push_bind(needed)
             // When `top` holds fewer rows than it was allowed, it holds every match and
             // counts them; only a full `top` needs the separate count (PostgreSQL runs the
@@ -219,11 +242,11 @@ impl StoreSearchRepository for PgDatabase {
             .push_bind(needed)
             .push(
                 " THEN (SELECT count(*) FROM top) \
-                 ELSE (SELECT count(*) FROM (SELECT 1 FROM apps a",
+                 ELSE (SELECT count(*) FROM (SELECT 1 FROM app_search_rows s",
             );
-        push_match(&mut builder, query, &tsquery);
+        push_search_match(&mut builder, query, &tsquery);
         builder
-            .push(" AND lower(a.name) <> ")
+            .push(" AND s.name_lower <> ")
             .push_bind(exact.clone())
             .push(" LIMIT ")
             .push_bind(query.window.max(1))
@@ -385,13 +408,14 @@ impl StoreSearchRepository for PgDatabase {
 impl PgDatabase {
     /// How many listed apps match: all when browsing, at most `window` when searching.
     async fn count_matches(&self, query: &CatalogueQuery) -> RepoResult<i64> {
-        let mut builder: QueryBuilder<'_, Postgres> =
-            QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM apps a");
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT count(*) FROM (");
         if query.words.is_empty() {
+            builder.push("SELECT 1 FROM apps a");
             push_match(&mut builder, query, "");
-            builder.push(") s");
+            builder.push(") c");
         } else {
-            push_match(
+            builder.push("SELECT 1 FROM app_search_rows s");
+            push_search_match(
                 &mut builder,
                 query,
                 &tsquery_text(&query.words, &query.corrections),
@@ -399,7 +423,7 @@ impl PgDatabase {
             builder
                 .push(" LIMIT ")
                 .push_bind(query.window.max(1))
-                .push(") s");
+                .push(") c");
         }
         let mut tx = unnamed_tx(self.app()).await?;
         let count = builder
