@@ -120,7 +120,7 @@ fn push_match(builder: &mut QueryBuilder<'_, Postgres>, query: &CatalogueQuery, 
     }
 }
 
-/// `s` is a row of `app_search_rows` (listed apps only, migration 0015) matching `query`'s
+/// `s` is a row of `app_search_rows` (listed apps only, migration 0017) matching `query`'s
 /// filters and text. Matching reads this narrow copy rather than the wide `apps` rows.
 fn push_search_match(
     builder: &mut QueryBuilder<'_, Postgres>,

@@ -63,4 +63,4 @@ SELECT ((2147483647 - max(0, min(2147483647, CAST(round(popularity * 10000) AS I
 INSERT INTO apps_fts (apps_fts) VALUES ('optimize');
 
 INSERT INTO schema_migrations (version, description)
-VALUES ('0016', 'Store search: FTS5 prefix indexes for 2 to 8 characters');
+VALUES ('0017', 'Store search: FTS5 prefix indexes for 2 to 8 characters');

@@ -56,4 +56,4 @@ SELECT app_id, category, classification, popularity, lower(name), search_documen
 GRANT SELECT, INSERT, UPDATE, DELETE ON app_search_rows TO tmcp_app, tmcp_system;
 
 INSERT INTO schema_migrations (version, description)
-VALUES ('0015', 'Store search: a narrow copy of listed apps for matching and ordering');
+VALUES ('0017', 'Store search: a narrow copy of listed apps for matching and ordering');
