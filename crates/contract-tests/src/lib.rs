@@ -143,6 +143,7 @@ macro_rules! contract_suite {
             store_search::pages_never_repeat_or_skip,
             store_search::refresh_orders_popular_by_the_blend,
             store_search::broad_queries_rank_a_window_and_page_stably,
+            store_search::listing_edits_and_status_changes_reach_search,
         );
     };
     (@tests $setup:path; $($module:ident :: $name:ident),+ $(,)?) => {

@@ -1038,3 +1038,57 @@ pub async fn broad_queries_rank_a_window_and_page_stably(fixture: &Fixture) {
     assert_eq!(exact.first().map(String::as_str), Some("ma_notes_app"));
     assert!(exact.contains(&"ma_quick_notes".to_owned()));
 }
+
+/// A listing edit and a status change show in search at once: the engines keep their search
+/// structures (PostgreSQL's `app_search_rows`, SQLite's `apps_fts`) in the transaction that
+/// changes the app.
+pub async fn listing_edits_and_status_changes_reach_search(fixture: &Fixture) {
+    seed_catalogue(fixture).await;
+    let before = query(fixture, "Calculator Plus").await;
+    assert_eq!(ids(&before).first(), Some(&"ma_calc_plus"));
+    let app = fixture
+        .db
+        .find_store_app("ma_calc_plus")
+        .await
+        .expect("app read")
+        .expect("app exists");
+    let mut listing = app.listing.clone();
+    listing.name = "Abacus Quantum".to_owned();
+    listing.category = Some("games".to_owned());
+    let at = fixture.clock.now_for_fixtures();
+    let edited = fixture
+        .db
+        .update_listing(
+            "ma_calc_plus",
+            &listing,
+            at,
+            audit(fixture, "ma_calc_plus", "edit"),
+        )
+        .await
+        .expect("listing updated");
+    assert!(edited);
+    let renamed = query(fixture, "abacus quantum").await;
+    assert_eq!(ids(&renamed).first(), Some(&"ma_calc_plus"));
+    assert_eq!(renamed.apps[0].name, "Abacus Quantum");
+    let in_games = find(
+        fixture,
+        SearchInput {
+            q: Some("abacus".into()),
+            category: Some("games".into()),
+            ..SearchInput::default()
+        },
+    )
+    .await;
+    assert_eq!(ids(&in_games), ["ma_calc_plus"]);
+
+    change(
+        fixture,
+        "ma_calc_plus",
+        AppStatus::Active,
+        AppStatus::Deprecated,
+    )
+    .await;
+    let gone = query(fixture, "abacus quantum").await;
+    assert!(ids(&gone).is_empty(), "{:?}", ids(&gone));
+    assert_eq!(gone.total, 0);
+}
