@@ -22,6 +22,10 @@ const BM25: &str = "bm25(apps_fts, 0.0, 10.0, 4.0, 2.0, 1.0)";
 /// Matches of a broad query ranked by text: its most popular ones, those whose name holds
 /// the words first (as PostgreSQL ranks its most popular ones by `ts_rank_cd`).
 const TEXT_RANKED: i64 = 200;
+/// Pages of `apps_fts` one compaction step merges (see `compact_search_index`).
+const FTS_MERGE_PAGES: i64 = 200;
+/// Compaction steps after one ranking refresh at most; what is left waits for the next.
+const FTS_MERGE_STEPS: usize = 1_000;
 /// `apps_fts`'s rowid is a search key: popularity step (descending) in the high 32 bits,
 /// the app's rowid in the low 32 (migration 0015); this joins a match to its app.
 const FTS_JOIN: &str = "apps_fts CROSS JOIN apps a ON a.rowid = (apps_fts.rowid & 4294967295)";
@@ -427,11 +431,45 @@ impl StoreSearchRepository for SqliteDatabase {
         .await
         .map_err(map_sqlx_error)?;
         tx.commit().await.map_err(map_sqlx_error)?;
+        self.compact_search_index().await?;
         Ok(result.rows_affected())
     }
 }
 
 impl SqliteDatabase {
+    /// Merges `apps_fts`'s segments after a ranking refresh. Every app whose popularity step
+    /// changed moved to a new rowid (migration 0015), so a refresh leaves many small
+    /// segments behind; a word's matches are then read from all of them (measured over
+    /// 100,000 apps: the index at 162 MB instead of 89 MB, searches at about half the
+    /// throughput). Each step merges at most `FTS_MERGE_PAGES` pages in its own short write
+    /// transaction (about 100 ms at most on the benchmark machine), so other writers wait
+    /// for one step, not for the whole merge; the steps stop when one finds nothing to do.
+    async fn compact_search_index(&self) -> RepoResult<()> {
+        for _ in 0..FTS_MERGE_STEPS {
+            let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
+            let before: i64 = sqlx::query_scalar("SELECT total_changes()")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+            // A negative page count merges segments of every level, towards one segment.
+            sqlx::query("INSERT INTO apps_fts (apps_fts, rank) VALUES ('merge', ?1)")
+                .bind(-FTS_MERGE_PAGES)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+            let after: i64 = sqlx::query_scalar("SELECT total_changes()")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+            tx.commit().await.map_err(map_sqlx_error)?;
+            // FTS5 counts fewer than two changes when a merge found no work.
+            if after - before < 2 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// How many listed apps match: all when browsing, at most `window` when searching.
     async fn count_matches(&self, query: &CatalogueQuery) -> RepoResult<i64> {
         let mut builder: QueryBuilder<'_, Sqlite> =
