@@ -1,7 +1,8 @@
-//! Lifecycle analytics on SQLite: a batch is one multi-row `INSERT … VALUES (…), (…)` plus
-//! one for its dirty-bucket marks, in one transaction on the writer; the rollup reads and
-//! rewrites its buckets inside writer transactions (several buckets each), so nothing
-//! interleaves with them.
+//! Lifecycle analytics on SQLite: a batch is one multi-row `INSERT … VALUES (…), (…)`,
+//! committed with the other batches waiting at that moment in one group transaction on the
+//! writer, plus one statement for the group's dirty-bucket marks (`analytics_ingest.rs`);
+//! the rollup reads and rewrites its buckets inside writer transactions (several buckets
+//! each), so nothing interleaves with them.
 
 use crate::time_text::{from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
@@ -49,7 +50,10 @@ pub(crate) async fn mark_dirty(
     Ok(())
 }
 
-async fn insert_batch(conn: &mut SqliteConnection, batch: &IngestBatch) -> RepoResult<()> {
+pub(crate) async fn insert_batch(
+    conn: &mut SqliteConnection,
+    batch: &IngestBatch,
+) -> RepoResult<()> {
     let mut query: QueryBuilder<Sqlite>;
     match batch {
         IngestBatch::Lifecycle(rows) => {
@@ -104,7 +108,7 @@ async fn insert_batch(conn: &mut SqliteConnection, batch: &IngestBatch) -> RepoR
     Ok(())
 }
 
-fn touched(batch: &IngestBatch) -> BTreeSet<(String, i64)> {
+pub(crate) fn touched(batch: &IngestBatch) -> BTreeSet<(String, i64)> {
     match batch {
         IngestBatch::Lifecycle(rows) => rows
             .iter()
@@ -361,14 +365,10 @@ async fn delete_marks(conn: &mut SqliteConnection, ids: &[i64]) -> RepoResult<()
 #[async_trait]
 impl AnalyticsRepository for SqliteDatabase {
     async fn ingest(&self, batch: IngestBatch, marked_at: OffsetDateTime) -> RepoResult<()> {
-        let buckets = touched(&batch);
-        if buckets.is_empty() {
+        if touched(&batch).is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
-        insert_batch(&mut tx, &batch).await?;
-        mark_dirty(&mut tx, &buckets, marked_at).await?;
-        tx.commit().await.map_err(map_sqlx_error)
+        self.ingest.ingest(&self.writer, batch, marked_at).await
     }
 
     async fn roll_up(&self, limit: i64, oldest_hour: i64) -> RepoResult<RollupReport> {
