@@ -4,6 +4,7 @@
 //! [`contract_suite!`].
 
 pub mod accounts;
+pub mod analytics;
 pub mod app_versions;
 pub mod apps_and_views;
 pub mod cancellation;
@@ -87,6 +88,8 @@ macro_rules! contract_suite {
             apps_and_views::one_live_installation_and_one_active_review,
             system::migrations_are_recorded,
             system::partition_upkeep_is_idempotent,
+            analytics::refused_batches_leave_nothing_and_spare_their_neighbours,
+            analytics::dropped_ingests_store_whole_batches_or_nothing,
             oauth::consents_accumulate_and_withdrawal_kills_tokens_with_an_outbox_row,
             oauth::withdrawal_without_consent_ends_pre_approved_tokens,
             oauth::racing_rotation_and_withdrawal_leave_no_live_refresh_token,

@@ -622,9 +622,11 @@ impl AnalyticsRepository for PgDatabase {
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
+        // `count(DISTINCT …)` sorts its input; a hashed `DISTINCT` below a plain count
+        // measured ~1.4 × faster at 3 M events (pgbench, prepared).
         let (total_active_users,): (i64,) = sqlx::query_as(
-            "SELECT count(DISTINCT user_id) FROM analytics_hourly_users \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3",
+            "SELECT count(*) FROM (SELECT DISTINCT user_id FROM analytics_hourly_users \
+             WHERE app_id = $1 AND hour >= $2 AND hour < $3) d",
         )
         .bind(&q.app_id)
         .bind(q.from_hour())
@@ -632,19 +634,29 @@ impl AnalyticsRepository for PgDatabase {
         .fetch_one(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
-        let session_lengths: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT width_bucket(hour, $4::int8[])::int8 - 1 AS p, length_seconds::int8, \
-             sum(sessions)::int8 \
-             FROM analytics_hourly_sessions WHERE app_id = $1 AND hour >= $2 AND hour < $3 \
-             GROUP BY p, length_seconds ORDER BY p, length_seconds",
+        // The histogram rows as stored, summed per period here: lengths are nearly unique per
+        // app and hour, so grouping in the database (a hash aggregate and a sort) merged
+        // almost nothing and cost twice the plain range read.
+        let session_rows: Vec<(i64, i32, i64)> = sqlx::query_as(
+            "SELECT hour, length_seconds, sessions FROM analytics_hourly_sessions \
+             WHERE app_id = $1 AND hour >= $2 AND hour < $3",
         )
         .bind(&q.app_id)
         .bind(q.from_hour())
         .bind(q.to_hour())
-        .bind(&q.boundaries)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
+        let mut histogram: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+        for (hour, length, sessions) in session_rows {
+            if let Some(period) = q.period_of(hour) {
+                *histogram.entry((period, i64::from(length))).or_default() += sessions;
+            }
+        }
+        let session_lengths: Vec<(i64, i64, i64)> = histogram
+            .into_iter()
+            .map(|((period, length), sessions)| (period, length, sessions))
+            .collect();
         let mut load_times: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT version::text, value_tenths, sum(samples)::int8 \
              FROM analytics_hourly_load_times WHERE app_id = $1 AND hour >= $2 AND hour < $3 \

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod analytics;
+mod analytics_ingest;
 mod app_versions;
 mod apps;
 mod devices;
@@ -66,6 +67,8 @@ pub const READER_CONNECTIONS: u32 = 8;
 pub struct SqliteDatabase {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Analytics batches waiting for their group commit on the writer.
+    ingest: analytics_ingest::IngestQueue,
 }
 
 impl SqliteDatabase {
@@ -99,7 +102,11 @@ impl SqliteDatabase {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            // A multi-row INSERT inside a transaction keeps a statement journal (to undo
+            // just that statement if a row is refused); past 64 KiB SQLite spills it to a
+            // temporary file, which a 100-row analytics batch touching 5 indexes always did:
+            // a file write per page. In memory it is a copy per page.
+            .connect_with(options.clone().pragma("temp_store", "memory"))
             .await
             .map_err(map_sqlx_error)?;
         MIGRATOR
@@ -114,7 +121,11 @@ impl SqliteDatabase {
             .connect_with(options.read_only(true))
             .await
             .map_err(map_sqlx_error)?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            ingest: analytics_ingest::IngestQueue::default(),
+        })
     }
 
     /// Writes a consistent copy of the database to `target` (`VACUUM INTO`), safe while the

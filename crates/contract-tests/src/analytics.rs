@@ -1,0 +1,210 @@
+//! Analytics ingestion is all-or-nothing per batch on every engine, also when batches run
+//! concurrently (SQLite commits them in groups) and when their callers hang up at random
+//! moments. Each batch here writes 20 whole sessions into an hour of its own, so the
+//! rollup's session count of that hour tells whether the batch is stored whole (20) or not
+//! at all (0); anything in between is a half-stored batch.
+
+use crate::cancellation::cancel_after;
+use crate::{fixtures, Fixture, START};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::{Duration as StdDuration, Instant};
+use time::{Duration, OffsetDateTime};
+use tmcp_domain::analytics::{hour_of, hour_start};
+use tmcp_domain::ids::uuid_v7_at;
+use tmcp_domain::UserId;
+use tmcp_repository::{IngestBatch, NewUsageEvent, RepoError, StatsQuery};
+
+const SESSIONS: usize = 20;
+
+/// The first hour the batches here write into: after the scenario's start, so the
+/// PostgreSQL partitions made for it hold every row.
+fn first_hour() -> i64 {
+    hour_of(*START) + 1
+}
+
+/// 20 sessions of 5 events (start, 3 features, end) of `user` in hour `hour`; with
+/// `poisoned`, the 51st row names a user that does not exist, so the database refuses the
+/// batch half way through its rows.
+fn batch(app: &str, user: UserId, hour: i64, poisoned: bool) -> IngestBatch {
+    let base = hour_start(hour);
+    let mut rows = Vec::with_capacity(SESSIONS * 5);
+    for s in 0..SESSIONS {
+        for (k, event_type) in [
+            "session_start",
+            "feature_used",
+            "feature_used",
+            "feature_used",
+            "session_end",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = base + Duration::seconds(i64::try_from(s * 60 + k * 10).expect("small"));
+            let who = if poisoned && rows.len() == 50 {
+                UserId(uuid_v7_at(at))
+            } else {
+                user
+            };
+            rows.push(NewUsageEvent {
+                id: uuid_v7_at(at),
+                app_id: app.to_owned(),
+                user_id: Some(who),
+                device_id: None,
+                session_id: format!("h{hour}s{s}"),
+                event_type: event_type.into(),
+                duration_seconds: None,
+                event_data: json!({}),
+                at,
+            });
+        }
+    }
+    IngestBatch::Usage(rows)
+}
+
+/// Rolls every dirty bucket up, then the sessions counted in each hour of
+/// `first..first + hours`.
+async fn sessions_per_hour(fixture: &Fixture, app: &str, hours: i64) -> BTreeMap<i64, i64> {
+    let first = first_hour();
+    loop {
+        let report = fixture
+            .db
+            .roll_up(10_000, first - 24)
+            .await
+            .expect("rollup");
+        if report.marks == 0 {
+            break;
+        }
+    }
+    let rows = fixture
+        .db
+        .stats(&StatsQuery {
+            app_id: app.to_owned(),
+            boundaries: (first..=first + hours).collect(),
+        })
+        .await
+        .expect("stats");
+    let mut per_hour = BTreeMap::new();
+    for (period, _length, sessions) in rows.session_lengths {
+        *per_hour.entry(first + period).or_insert(0) += sessions;
+    }
+    per_hour
+}
+
+fn marked_at(hour: i64) -> OffsetDateTime {
+    hour_start(hour) + Duration::minutes(30)
+}
+
+/// Concurrent batches, a third of them refused by a foreign key half way through: each
+/// refused batch answers with its own error and leaves no row, every other batch is stored
+/// whole — grouping them into shared transactions must not let one sink its neighbours.
+pub async fn refused_batches_leave_nothing_and_spare_their_neighbours(fixture: &Fixture) {
+    let dev = fixtures::user(fixture, "adev").await;
+    let app = fixtures::app(fixture, "ma_ingest_neighbours", &dev).await;
+    let user = fixtures::user(fixture, "asender").await.id;
+    let first = first_hour();
+    let count = 48;
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let db = fixture.db.clone();
+            let app = app.to_string();
+            tokio::spawn(async move {
+                let hour = first + i;
+                let poisoned = i % 3 == 1;
+                let outcome = db
+                    .ingest(batch(&app, user, hour, poisoned), marked_at(hour))
+                    .await;
+                (hour, poisoned, outcome)
+            })
+        })
+        .collect();
+    let mut expected = BTreeMap::new();
+    for task in tasks {
+        let (hour, poisoned, outcome) = task.await.expect("task");
+        if poisoned {
+            assert!(
+                matches!(outcome, Err(RepoError::Constraint { .. })),
+                "hour {hour}: {outcome:?}"
+            );
+        } else {
+            assert!(outcome.is_ok(), "hour {hour}: {outcome:?}");
+            expected.insert(hour, i64::try_from(SESSIONS).expect("small"));
+        }
+    }
+    assert_eq!(
+        sessions_per_hour(fixture, app.as_str(), count).await,
+        expected
+    );
+}
+
+/// Callers that hang up at random moments (before their batch is queued, while it waits,
+/// while its transaction runs, after it commits): afterwards every hour holds its batch
+/// whole or not at all, and every batch that was answered `Ok` is there.
+pub async fn dropped_ingests_store_whole_batches_or_nothing(fixture: &Fixture) {
+    let dev = fixtures::user(fixture, "cdev").await;
+    let app = fixtures::app(fixture, "ma_ingest_dropped", &dev).await;
+    let user = fixtures::user(fixture, "csender").await.id;
+    let first = first_hour();
+    let workers: i64 = 6;
+    let rounds: i64 = 30;
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| {
+            let db = fixture.db.clone();
+            let app = app.to_string();
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(0xA7A1 + worker.unsigned_abs());
+                let mut typical = StdDuration::from_millis(3);
+                let mut answered = Vec::new();
+                let (mut finished, mut dropped) = (0, 0);
+                for round in 0..rounds {
+                    let hour = first + worker * rounds + round;
+                    let work = db.ingest(batch(&app, user, hour, false), marked_at(hour));
+                    let started = Instant::now();
+                    let outcome = if rng.gen_bool(0.2) {
+                        let out = work.await;
+                        typical = (typical * 3 + started.elapsed()) / 4;
+                        Some(out)
+                    } else {
+                        cancel_after(work, typical.mul_f64(rng.gen_range(0.0..1.5))).await
+                    };
+                    match outcome {
+                        Some(Ok(())) => {
+                            finished += 1;
+                            answered.push(hour);
+                        }
+                        Some(Err(e)) => panic!("hour {hour}: {e:?}"),
+                        None => dropped += 1,
+                    }
+                }
+                (answered, finished, dropped)
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    let (mut finished, mut dropped) = (0, 0);
+    for task in tasks {
+        let (hours, f, d) = task.await.expect("task");
+        answered.extend(hours);
+        finished += f;
+        dropped += d;
+    }
+    assert!(
+        finished > 0 && dropped > 0,
+        "{finished} finished, {dropped} dropped"
+    );
+    // Let a group still being written when its callers left finish.
+    tokio::time::sleep(StdDuration::from_millis(200)).await;
+    let per_hour = sessions_per_hour(fixture, app.as_str(), workers * rounds).await;
+    let whole = i64::try_from(SESSIONS).expect("small");
+    for (hour, sessions) in &per_hour {
+        assert_eq!(*sessions, whole, "hour {hour} holds part of a batch");
+    }
+    for hour in answered {
+        assert!(
+            per_hour.contains_key(&hour),
+            "hour {hour} was answered Ok but is missing"
+        );
+    }
+}

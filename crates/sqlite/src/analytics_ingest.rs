@@ -1,0 +1,228 @@
+//! Group commit of analytics ingestion on SQLite.
+//!
+//! SQLite has one writer, so concurrent ingest requests queue for it anyway; paying a
+//! `BEGIN`, a `COMMIT` (a WAL append of every page the batch touched) and a dirty-mark
+//! statement per request made the queue, not the inserts, the cost. Here every request puts
+//! its batch in a queue and waits for its answer; whichever request finds no writer task
+//! running spawns one, and that task takes up to [`MAX_GROUP`] queued batches at a time into
+//! one transaction:
+//!
+//! - each batch runs inside its own savepoint, so a batch the database refuses (a foreign
+//!   key, a CHECK) is rolled back alone and answered with its own error, while its
+//!   neighbours are kept;
+//! - the dirty marks of the kept batches are one statement, one row per distinct bucket;
+//! - after `COMMIT` every batch of the group is answered; if the transaction itself fails,
+//!   every batch of the group is answered with that error and none of them is stored.
+//!
+//! A request is answered only once its rows are durable (as durable as any commit under
+//! `synchronous=NORMAL`). A cancelled request cannot leave part of its batch behind: the
+//! transaction runs in the spawned task, never inside a request's future, so dropping a
+//! request either happens before its batch is taken (the task skips batches nobody waits
+//! for any more: nothing is written) or after (the whole batch commits with its group).
+
+use crate::analytics::{insert_batch, touched};
+use crate::map_sqlx_error;
+use crate::time_text::to_text;
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use time::OffsetDateTime;
+use tmcp_repository::{IngestBatch, RepoError, RepoResult};
+use tokio::sync::oneshot;
+
+/// Batches (at most 100 rows each) per transaction: enough to share one commit among all
+/// the requests a loaded server has waiting, few enough that other writers (the rollup,
+/// every other table's writes) wait for the writer at most a few tens of milliseconds.
+pub(crate) const MAX_GROUP: usize = 32;
+
+struct Job {
+    batch: IngestBatch,
+    marked_at: OffsetDateTime,
+    done: oneshot::Sender<RepoResult<()>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<Job>,
+    /// A writer task is running and will take what is pending.
+    writing: bool,
+}
+
+/// The queue of one database's ingest batches (shared by clones of the database).
+#[derive(Clone, Default)]
+pub(crate) struct IngestQueue {
+    queue: Arc<Mutex<Queue>>,
+}
+
+impl std::fmt::Debug for IngestQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestQueue").finish_non_exhaustive()
+    }
+}
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    // The critical sections only move jobs and flip a flag: a panic cannot leave the queue
+    // half updated, so a poisoned lock is still sound to use.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl IngestQueue {
+    /// Stores `batch` and its dirty marks in a group transaction; returns once that
+    /// transaction has committed (or with the error that refused this batch or the group).
+    pub(crate) async fn ingest(
+        &self,
+        writer: &SqlitePool,
+        batch: IngestBatch,
+        marked_at: OffsetDateTime,
+    ) -> RepoResult<()> {
+        let (done, answer) = oneshot::channel();
+        let start = {
+            let mut queue = lock(&self.queue);
+            queue.pending.push_back(Job {
+                batch,
+                marked_at,
+                done,
+            });
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start {
+            tokio::spawn(write_all(Arc::clone(&self.queue), writer.clone()));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(RepoError::Unavailable(
+                "the analytics writer stopped before answering".into(),
+            ))
+        })
+    }
+}
+
+/// Clears the `writing` flag if the writer task ends without doing so itself (a panic, or
+/// its runtime shutting down), so that the next request starts a new one.
+struct Writing {
+    queue: Arc<Mutex<Queue>>,
+    armed: bool,
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.queue).writing = false;
+        }
+    }
+}
+
+/// The writer task: groups until the queue is empty.
+async fn write_all(queue: Arc<Mutex<Queue>>, writer: SqlitePool) {
+    let mut writing = Writing {
+        queue: Arc::clone(&queue),
+        armed: true,
+    };
+    loop {
+        let group: Vec<Job> = {
+            let mut queue = lock(&queue);
+            if queue.pending.is_empty() {
+                // Under the lock: a request queued after this sees the flag down and starts
+                // a new task.
+                queue.writing = false;
+                writing.armed = false;
+                return;
+            }
+            let take = queue.pending.len().min(MAX_GROUP);
+            queue.pending.drain(..take).collect()
+        };
+        // Requests dropped while queued: nobody waits for the answer, so nothing is written.
+        let group: Vec<Job> = group.into_iter().filter(|j| !j.done.is_closed()).collect();
+        if group.is_empty() {
+            continue;
+        }
+        match write_group(&writer, &group).await {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    // The requester may have gone meanwhile; its batch is stored all the same.
+                    let _ = job.done.send(outcome);
+                }
+            }
+            Err(error) => {
+                for job in group {
+                    let _ = job.done.send(Err(copy(&error)));
+                }
+            }
+        }
+    }
+}
+
+/// The same error for another member of a failed group.
+fn copy(error: &RepoError) -> RepoError {
+    match error {
+        RepoError::Conflict { constraint } => RepoError::Conflict {
+            constraint: constraint.clone(),
+        },
+        RepoError::Constraint { constraint } => RepoError::Constraint {
+            constraint: constraint.clone(),
+        },
+        RepoError::QuotaExceeded(usage) => RepoError::QuotaExceeded(*usage),
+        RepoError::Unavailable(message) => RepoError::Unavailable(message.clone()),
+        RepoError::Internal(message) => RepoError::Internal(message.clone()),
+    }
+}
+
+/// One transaction for the group: each batch in a savepoint, then the marks of the kept
+/// ones, then `COMMIT`. The outer error fails the whole group (nothing of it is stored);
+/// the inner ones are per batch.
+async fn write_group(writer: &SqlitePool, group: &[Job]) -> RepoResult<Vec<RepoResult<()>>> {
+    let mut tx = writer.begin().await.map_err(map_sqlx_error)?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut marks: BTreeMap<(String, i64), OffsetDateTime> = BTreeMap::new();
+    for job in group {
+        let buckets = touched(&job.batch);
+        if buckets.is_empty() {
+            outcomes.push(Ok(()));
+            continue;
+        }
+        let mut savepoint = Connection::begin(&mut *tx).await.map_err(map_sqlx_error)?;
+        match insert_batch(&mut savepoint, &job.batch).await {
+            Ok(()) => {
+                savepoint.commit().await.map_err(map_sqlx_error)?;
+                for bucket in buckets {
+                    marks
+                        .entry(bucket)
+                        .and_modify(|at| *at = (*at).min(job.marked_at))
+                        .or_insert(job.marked_at);
+                }
+                outcomes.push(Ok(()));
+            }
+            Err(refused) => {
+                savepoint.rollback().await.map_err(map_sqlx_error)?;
+                outcomes.push(Err(refused));
+            }
+        }
+    }
+    insert_marks(&mut tx, &marks).await?;
+    tx.commit().await.map_err(map_sqlx_error)?;
+    Ok(outcomes)
+}
+
+/// One mark row per bucket, stamped with the earliest request that touched it.
+async fn insert_marks(
+    conn: &mut SqliteConnection,
+    marks: &BTreeMap<(String, i64), OffsetDateTime>,
+) -> RepoResult<()> {
+    let rows: Vec<(&str, i64, String)> = marks
+        .iter()
+        .map(|((app, hour), at)| (app.as_str(), *hour, to_text(*at)))
+        .collect();
+    // 3 values a row, far below SQLite's 32766 variables per statement.
+    for chunk in rows.chunks(5000) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO analytics_dirty_buckets (app_id, hour, marked_at) ");
+        query.push_values(chunk, |mut row, (app, hour, at)| {
+            row.push_bind(*app).push_bind(*hour).push_bind(at.as_str());
+        });
+        query
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+    }
+    Ok(())
+}
