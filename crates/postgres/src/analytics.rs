@@ -647,16 +647,11 @@ impl AnalyticsRepository for PgDatabase {
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
-        let mut histogram: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-        for (hour, length, sessions) in session_rows {
-            if let Some(period) = q.period_of(hour) {
-                *histogram.entry((period, i64::from(length))).or_default() += sessions;
-            }
-        }
-        let session_lengths: Vec<(i64, i64, i64)> = histogram
-            .into_iter()
-            .map(|((period, length), sessions)| (period, length, sessions))
-            .collect();
+        let session_lengths = q.sessions_per_period(
+            session_rows
+                .into_iter()
+                .map(|(hour, length, sessions)| (hour, i64::from(length), sessions)),
+        );
         let mut load_times: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT version::text, value_tenths, sum(samples)::int8 \
              FROM analytics_hourly_load_times WHERE app_id = $1 AND hour >= $2 AND hour < $3 \

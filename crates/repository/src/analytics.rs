@@ -94,6 +94,26 @@ impl StatsQuery {
         i64::try_from(i).ok().map(|i| i - 1)
     }
 
+    /// Hourly session-length rows `(hour, length_seconds, sessions)` summed per period:
+    /// `(period, length_seconds, sessions)` in that order; hours outside the range are
+    /// dropped. Both engines read the hourly histogram rows and fold them here.
+    pub fn sessions_per_period(
+        &self,
+        rows: impl IntoIterator<Item = (i64, i64, i64)>,
+    ) -> Vec<(i64, i64, i64)> {
+        let mut histogram: std::collections::BTreeMap<(i64, i64), i64> =
+            std::collections::BTreeMap::new();
+        for (hour, length, sessions) in rows {
+            if let Some(period) = self.period_of(hour) {
+                *histogram.entry((period, length)).or_default() += sessions;
+            }
+        }
+        histogram
+            .into_iter()
+            .map(|((period, length), sessions)| (period, length, sessions))
+            .collect()
+    }
+
     /// The boundaries as a JSON array (`[417000, 417024, …]`), for engines that read them
     /// with `json_each`.
     pub fn boundaries_json(&self) -> String {

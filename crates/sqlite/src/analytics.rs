@@ -522,16 +522,7 @@ impl AnalyticsRepository for SqliteDatabase {
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
-        let mut histogram: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-        for (hour, length, sessions) in session_rows {
-            if let Some(period) = q.period_of(hour) {
-                *histogram.entry((period, length)).or_default() += sessions;
-            }
-        }
-        let session_lengths: Vec<(i64, i64, i64)> = histogram
-            .into_iter()
-            .map(|((period, length), sessions)| (period, length, sessions))
-            .collect();
+        let session_lengths = q.sessions_per_period(session_rows);
         let mut load_times: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT version, value_tenths, sum(samples) FROM analytics_hourly_load_times \
              WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version, value_tenths",
