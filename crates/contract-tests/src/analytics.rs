@@ -208,3 +208,44 @@ pub async fn dropped_ingests_store_whole_batches_or_nothing(fixture: &Fixture) {
         );
     }
 }
+
+/// SQLite: one rollup run that recomputes a bucket takes every mark of that bucket, not only
+/// the ones its limit let it read. A steady stream of events into one open hour leaves a
+/// mark per group commit; taking them one limit at a time recomputed the same growing hour
+/// run after run on the one writer, and ingestion starved behind it. Here 12 separate
+/// ingests mark one bucket 12 times; a run limited to one mark must leave none behind, and
+/// the bucket must count every session.
+pub async fn one_run_takes_every_mark_of_a_recomputed_bucket(fixture: &Fixture) {
+    let dev = fixtures::user(fixture, "hdev").await;
+    let app = fixtures::app(fixture, "ma_hot_bucket", &dev).await;
+    let user = fixtures::user(fixture, "hsender").await.id;
+    let hour = first_hour();
+    let ingests = 12;
+    for i in 0..ingests {
+        let IngestBatch::Usage(mut rows) = batch(app.as_str(), user, hour, false) else {
+            unreachable!("batch() builds usage rows");
+        };
+        for row in &mut rows {
+            // Distinct sessions and ids per ingest, all in the same hour.
+            row.session_id = format!("{}i{i}", row.session_id);
+            row.id = uuid_v7_at(row.at + Duration::milliseconds(i));
+        }
+        fixture
+            .db
+            .ingest(IngestBatch::Usage(rows), marked_at(hour))
+            .await
+            .expect("ingest");
+    }
+    let report = fixture.db.roll_up(1, hour - 24).await.expect("rollup");
+    assert_eq!((report.marks, report.buckets), (1, 1));
+    assert_eq!(
+        fixture.db.oldest_dirty_mark().await.expect("marks"),
+        None,
+        "the run left marks of the bucket it recomputed"
+    );
+    let expected = i64::try_from(SESSIONS).expect("small") * ingests;
+    assert_eq!(
+        sessions_per_hour(fixture, app.as_str(), 1).await,
+        BTreeMap::from([(hour, expected)])
+    );
+}
