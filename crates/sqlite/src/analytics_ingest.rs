@@ -7,9 +7,11 @@
 //! running spawns one, and that task takes up to [`MAX_GROUP`] queued batches at a time into
 //! one transaction:
 //!
-//! - each batch runs inside its own savepoint, so a batch the database refuses (a foreign
-//!   key, a CHECK) is rolled back alone and answered with its own error, while its
-//!   neighbours are kept;
+//! - each batch is one `INSERT` statement, and SQLite backs out a statement that breaks a
+//!   constraint (a foreign key, a CHECK, a unique key) while the transaction stays open, so
+//!   a refused batch leaves nothing and is answered with its own error while its neighbours
+//!   are kept (no savepoint per batch: two round trips to the writer thread each); any
+//!   other error fails the group;
 //! - the dirty marks of the kept batches are one statement, one row per distinct bucket;
 //! - after `COMMIT` every batch of the group is answered; if the transaction itself fails,
 //!   every batch of the group is answered with that error and none of them is stored.
@@ -23,7 +25,7 @@
 use crate::analytics::{insert_batch, touched};
 use crate::map_sqlx_error;
 use crate::time_text::to_text;
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::OffsetDateTime;
@@ -166,8 +168,8 @@ fn copy(error: &RepoError) -> RepoError {
     }
 }
 
-/// One transaction for the group: each batch in a savepoint, then the marks of the kept
-/// ones, then `COMMIT`. The outer error fails the whole group (nothing of it is stored);
+/// One transaction for the group: each batch's statement, then the marks of the kept ones,
+/// then `COMMIT`. The outer error fails the whole group (nothing of it is stored);
 /// the inner ones are per batch.
 async fn write_group(writer: &SqlitePool, group: &[Job]) -> RepoResult<Vec<RepoResult<()>>> {
     let mut tx = writer.begin().await.map_err(map_sqlx_error)?;
@@ -179,10 +181,12 @@ async fn write_group(writer: &SqlitePool, group: &[Job]) -> RepoResult<Vec<RepoR
             outcomes.push(Ok(()));
             continue;
         }
-        let mut savepoint = Connection::begin(&mut *tx).await.map_err(map_sqlx_error)?;
-        match insert_batch(&mut savepoint, &job.batch).await {
+        // A batch is one INSERT statement, and SQLite undoes a statement that breaks a
+        // constraint (ABORT: the statement's changes are backed out, the transaction stays
+        // open), so a refused batch leaves nothing without a savepoint of its own. Any other
+        // error may have rolled the whole transaction back: it fails the group.
+        match insert_batch(&mut tx, &job.batch).await {
             Ok(()) => {
-                savepoint.commit().await.map_err(map_sqlx_error)?;
                 for bucket in buckets {
                     marks
                         .entry(bucket)
@@ -191,10 +195,10 @@ async fn write_group(writer: &SqlitePool, group: &[Job]) -> RepoResult<Vec<RepoR
                 }
                 outcomes.push(Ok(()));
             }
-            Err(refused) => {
-                savepoint.rollback().await.map_err(map_sqlx_error)?;
+            Err(refused @ (RepoError::Constraint { .. } | RepoError::Conflict { .. })) => {
                 outcomes.push(Err(refused));
             }
+            Err(failed) => return Err(failed),
         }
     }
     insert_marks(&mut tx, &marks).await?;

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tmcp_usecases::analytics::ingest::{self, Kind, Sender};
 use tmcp_usecases::analytics::AnalyticsError;
@@ -82,13 +83,21 @@ async fn ingest(
     state: AppState,
     principal: TepPrincipal,
     kind: Kind,
-    body: Value,
+    body: Box<RawValue>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let sender = Sender {
         app_id: principal.client_id.clone(),
         user: principal.user_id,
     };
-    match ingest::ingest(state.db.as_ref(), state.clock.as_ref(), kind, &sender, body).await {
+    match ingest::ingest(
+        state.db.as_ref(),
+        state.clock.as_ref(),
+        kind,
+        &sender,
+        &body,
+    )
+    .await
+    {
         Ok(accepted) => {
             metrics::counter!(INGESTED_TOTAL, "type" => kind.label())
                 .increment(u64::try_from(accepted).unwrap_or(0));
@@ -120,7 +129,7 @@ async fn ingest(
 pub async fn events(
     State(state): State<AppState>,
     principal: TepPrincipal,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<Box<RawValue>>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     ingest(state, principal, Kind::Lifecycle, body).await
 }
@@ -137,7 +146,7 @@ pub async fn events(
 pub async fn analytics(
     State(state): State<AppState>,
     principal: TepPrincipal,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<Box<RawValue>>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     ingest(state, principal, Kind::Usage, body).await
 }
@@ -153,7 +162,7 @@ pub async fn analytics(
 pub async fn metrics(
     State(state): State<AppState>,
     principal: TepPrincipal,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<Box<RawValue>>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     ingest(state, principal, Kind::Metrics, body).await
 }
