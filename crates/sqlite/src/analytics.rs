@@ -22,11 +22,6 @@ use uuid::Uuid;
 /// while ingestion waits for the writer at most that long (a few ms a bucket).
 const BUCKETS_PER_TRANSACTION: usize = 32;
 
-/// A rollup transaction takes no further bucket once it has been open this long (it always
-/// finishes the bucket it is on), so ingestion and every other write wait for the writer
-/// about this long at most, plus one bucket.
-const WRITER_HOLD_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
-
 const ROLLUP_TABLES: [&str; 5] = [
     "analytics_hourly",
     "analytics_hourly_users",
@@ -437,8 +432,8 @@ impl AnalyticsRepository for SqliteDatabase {
             delete_marks(&mut tx, &expired).await?;
             tx.commit().await.map_err(map_sqlx_error)?;
         }
-        let mut pending = buckets.into_iter().peekable();
-        while pending.peek().is_some() {
+        let buckets: Vec<(String, i64)> = buckets.into_iter().collect();
+        for chunk in buckets.chunks(BUCKETS_PER_TRANSACTION) {
             // Reads and writes on the one writer connection: no write can come between.
             // `BEGIN IMMEDIATE` takes the write lock before the reads, so another process on
             // the same file (the bench seeder beside a server) makes it wait for the busy
@@ -449,23 +444,14 @@ impl AnalyticsRepository for SqliteDatabase {
                 .begin_with("BEGIN IMMEDIATE")
                 .await
                 .map_err(map_sqlx_error)?;
-            // A monotonic pacing budget, not a domain time: an hour of a busy app can hold
-            // tens of thousands of events, and every other write of the server waits while
-            // this transaction is open.
-            let opened = std::time::Instant::now();
-            let mut done = 0;
-            while done < BUCKETS_PER_TRANSACTION && opened.elapsed() < WRITER_HOLD_BUDGET {
-                let Some((app_id, hour)) = pending.next() else {
-                    break;
-                };
-                let raw = read_bucket(&mut tx, &app_id, hour).await?;
-                let rollup = roll_up(hour, raw);
-                replace_rollup(&mut tx, &app_id, hour, &rollup).await?;
-                delete_bucket_marks(&mut tx, &app_id, hour).await?;
-                done += 1;
+            for (app_id, hour) in chunk {
+                let raw = read_bucket(&mut tx, app_id, *hour).await?;
+                let rollup = roll_up(*hour, raw);
+                replace_rollup(&mut tx, app_id, *hour, &rollup).await?;
+                delete_bucket_marks(&mut tx, app_id, *hour).await?;
             }
             tx.commit().await.map_err(map_sqlx_error)?;
-            report.buckets += u64::try_from(done).unwrap_or(0);
+            report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
         }
         Ok(report)
     }
