@@ -648,6 +648,25 @@ where
     Ok(row.try_get::<Option<Vec<T>>, _>(index)?.unwrap_or_default())
 }
 
+/// Columns `first`, `first + 1` and `first + 2` of the stats row (three arrays of one
+/// rollup table) zipped into rows.
+fn triples<'r, A, B, C>(
+    row: &'r PgRow,
+    first: usize,
+) -> sqlx::Result<impl Iterator<Item = (A, B, C)>>
+where
+    Vec<A>: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    Vec<B>: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    Vec<C>: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    let (a, b, c) = (
+        array::<A>(row, first)?,
+        array::<B>(row, first + 1)?,
+        array::<C>(row, first + 2)?,
+    );
+    Ok(a.into_iter().zip(b).zip(c).map(|((a, b), c)| (a, b, c)))
+}
+
 /// Folds the stats statement's arrays (column order as in its SELECT list) per period.
 fn stats_from_arrays(q: &StatsQuery, row: &PgRow) -> sqlx::Result<StatsRows> {
     let count_hours: Vec<i64> = array(row, 0)?;
@@ -674,35 +693,9 @@ fn stats_from_arrays(q: &StatsQuery, row: &PgRow) -> sqlx::Result<StatsRows> {
     let users: Vec<Uuid> = array(row, 6)?;
     let (active_users, total_active_users) =
         q.active_users_per_period(user_hours.into_iter().zip(users));
-    let session_hours: Vec<i64> = array(row, 7)?;
-    let lengths: Vec<i64> = array(row, 8)?;
-    let sessions: Vec<i64> = array(row, 9)?;
-    let session_lengths = q.sessions_per_period(
-        session_hours
-            .into_iter()
-            .zip(lengths)
-            .zip(sessions)
-            .map(|((hour, length), n)| (hour, length, n)),
-    );
-    let load_versions: Vec<String> = array(row, 10)?;
-    let tenths: Vec<i64> = array(row, 11)?;
-    let samples: Vec<i64> = array(row, 12)?;
-    let load_times = StatsQuery::load_times_summed(
-        load_versions
-            .into_iter()
-            .zip(tenths)
-            .zip(samples)
-            .map(|((version, value), n)| (version, value, n)),
-    );
-    let crash_versions: Vec<String> = array(row, 13)?;
-    let reports: Vec<i64> = array(row, 14)?;
-    let crashing: Vec<i64> = array(row, 15)?;
-    let mut crashes: Vec<(String, i64, i64)> = crash_versions
-        .into_iter()
-        .zip(reports)
-        .zip(crashing)
-        .map(|((version, reports), crashing)| (version, reports, crashing))
-        .collect();
+    let session_lengths = q.sessions_per_period(triples(row, 7)?);
+    let load_times = StatsQuery::load_times_summed(triples(row, 10)?);
+    let mut crashes: Vec<(String, i64, i64)> = triples(row, 13)?.collect();
     crashes.sort();
     Ok(StatsRows {
         counts: counts.into_values().collect(),

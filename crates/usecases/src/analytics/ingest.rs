@@ -176,11 +176,11 @@ fn json_object(
     field: &str,
     required_default: bool,
 ) -> Result<Option<Value>, Refusal> {
+    // A JSON `null` arrives here as `None` (serde reads it as the absent option).
     let Some(raw) = value else {
         return Ok(required_default.then(|| Value::Object(Map::new())));
     };
     match serde_json::from_str::<Value>(raw.get()) {
-        Ok(Value::Null) => Ok(required_default.then(|| Value::Object(Map::new()))),
         Ok(v @ Value::Object(_)) => {
             if raw.get().len() > MAX_JSON_BYTES && v.to_string().len() > MAX_JSON_BYTES {
                 Err(refuse(
