@@ -388,7 +388,9 @@ impl AnalyticsRepository for SqliteDatabase {
         if touched(&batch).is_empty() {
             return Ok(());
         }
-        self.ingest.ingest(&self.writer, batch, marked_at).await
+        self.ingest
+            .ingest(&self.writer, &self.checkpointer, batch, marked_at)
+            .await
     }
 
     async fn roll_up(&self, limit: i64, oldest_hour: i64) -> RepoResult<RollupReport> {

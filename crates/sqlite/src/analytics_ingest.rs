@@ -13,7 +13,8 @@
 //!   are kept (no savepoint per batch: two round trips to the writer thread each); any
 //!   other error fails the group;
 //! - the dirty marks of the kept batches are one statement, one row per distinct bucket;
-//! - after `COMMIT` every batch of the group is answered; if the transaction itself fails,
+//! - after `COMMIT` a background WAL checkpoint is requested (`checkpoint.rs`) and every
+//!   batch of the group is answered; if the transaction itself fails,
 //!   every batch of the group is answered with that error and none of them is stored.
 //!
 //! A request is answered only once its rows are durable (as durable as any commit under
@@ -23,6 +24,7 @@
 //! for any more: nothing is written) or after (the whole batch commits with its group).
 
 use crate::analytics::{insert_batch, touched};
+use crate::checkpoint::Checkpointer;
 use crate::map_sqlx_error;
 use crate::time_text::to_text;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
@@ -74,6 +76,7 @@ impl IngestQueue {
     pub(crate) async fn ingest(
         &self,
         writer: &SqlitePool,
+        checkpointer: &Checkpointer,
         batch: IngestBatch,
         marked_at: OffsetDateTime,
     ) -> RepoResult<()> {
@@ -88,7 +91,11 @@ impl IngestQueue {
             !std::mem::replace(&mut queue.writing, true)
         };
         if start {
-            tokio::spawn(write_all(Arc::clone(&self.queue), writer.clone()));
+            tokio::spawn(write_all(
+                Arc::clone(&self.queue),
+                writer.clone(),
+                checkpointer.clone(),
+            ));
         }
         answer.await.unwrap_or_else(|_| {
             Err(RepoError::Unavailable(
@@ -114,7 +121,7 @@ impl Drop for Writing {
 }
 
 /// The writer task: groups until the queue is empty.
-async fn write_all(queue: Arc<Mutex<Queue>>, writer: SqlitePool) {
+async fn write_all(queue: Arc<Mutex<Queue>>, writer: SqlitePool, checkpointer: Checkpointer) {
     let mut writing = Writing {
         queue: Arc::clone(&queue),
         armed: true,
@@ -139,6 +146,7 @@ async fn write_all(queue: Arc<Mutex<Queue>>, writer: SqlitePool) {
         }
         match write_group(&writer, &group).await {
             Ok(outcomes) => {
+                checkpointer.request();
                 for (job, outcome) in group.into_iter().zip(outcomes) {
                     // The requester may have gone meanwhile; its batch is stored all the same.
                     let _ = job.done.send(outcome);

@@ -9,6 +9,7 @@ mod analytics;
 mod analytics_ingest;
 mod app_versions;
 mod apps;
+mod checkpoint;
 mod devices;
 mod error;
 mod idempotency;
@@ -69,6 +70,8 @@ pub struct SqliteDatabase {
     reader: SqlitePool,
     /// Analytics batches waiting for their group commit on the writer.
     ingest: analytics_ingest::IngestQueue,
+    /// Background WAL checkpoints, requested after each analytics group commit.
+    checkpointer: checkpoint::Checkpointer,
 }
 
 impl SqliteDatabase {
@@ -106,13 +109,22 @@ impl SqliteDatabase {
             // just that statement if a row is refused); past 64 KiB SQLite spills it to a
             // temporary file, which a 100-row analytics batch touching 5 indexes always did:
             // a file write per page. In memory it is a copy per page.
-            .connect_with(options.clone().pragma("temp_store", "memory"))
+            .connect_with(options.clone().pragma("temp_store", "memory").pragma(
+                "wal_autocheckpoint",
+                checkpoint::WRITER_FALLBACK_PAGES.to_string(),
+            ))
             .await
             .map_err(map_sqlx_error)?;
         MIGRATOR
             .run(&writer)
             .await
             .map_err(|e| RepoError::Internal(format!("migration failed: {e}")))?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await
+            .map_err(map_sqlx_error)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READER_CONNECTIONS)
             // A connection to a local file does not drop on its own; sqlx's ping on every
@@ -125,6 +137,7 @@ impl SqliteDatabase {
             writer,
             reader,
             ingest: analytics_ingest::IngestQueue::default(),
+            checkpointer: checkpoint::Checkpointer::new(checkpointer),
         })
     }
 
@@ -145,5 +158,6 @@ impl SqliteDatabase {
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+        self.checkpointer.close().await;
     }
 }
