@@ -249,3 +249,116 @@ pub async fn one_run_takes_every_mark_of_a_recomputed_bucket(fixture: &Fixture) 
         BTreeMap::from([(hour, expected)])
     );
 }
+
+/// Rolls every dirty bucket from `oldest` on up, then the sessions counted in `hour`.
+async fn sessions_in_hour(fixture: &Fixture, app: &str, hour: i64, oldest: i64) -> i64 {
+    while fixture
+        .db
+        .roll_up(10_000, oldest)
+        .await
+        .expect("rollup")
+        .marks
+        > 0
+    {}
+    let rows = fixture
+        .db
+        .stats(&StatsQuery {
+            app_id: app.to_owned(),
+            boundaries: vec![hour, hour + 1],
+        })
+        .await
+        .expect("stats");
+    rows.session_lengths.iter().map(|(_, _, n)| n).sum()
+}
+
+/// Retention deletes the raw events before its cutoff for every app and keeps the newer
+/// ones (SQLite finds them app by app through `(app_id, "timestamp")`, PostgreSQL drops
+/// whole months). Observed through the rollup: a late event re-marks each hour, and the
+/// recomputed hour counts the sessions its raw rows still hold.
+pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fixture: &Fixture) {
+    let dev = fixtures::user(fixture, "rdev").await;
+    let user = fixtures::user(fixture, "rsender").await.id;
+    // Old events about five weeks back (their month's partition made here), newer ones in
+    // the scenario's hour; the cutoff is the first day of the month after the old events:
+    // a month boundary, so both engines' retention (rows before it, or partitions wholly
+    // before it) agree, and never after the newer events.
+    let old_hour = hour_of(*START - Duration::days(35));
+    let new_hour = first_hour();
+    let old_day = hour_start(old_hour).date();
+    let cutoff = old_day
+        .replace_day(1)
+        .expect("day 1")
+        .checked_add(Duration::days(32))
+        .expect("in range")
+        .replace_day(1)
+        .expect("day 1");
+    fixture
+        .db
+        .ensure_partitions(hour_start(old_hour), 3)
+        .await
+        .expect("partitions");
+    let mut apps = Vec::new();
+    for name in ["ma_retention_a", "ma_retention_b"] {
+        let app = fixtures::app(fixture, name, &dev).await;
+        for hour in [old_hour, new_hour] {
+            fixture
+                .db
+                .ingest(batch(app.as_str(), user, hour, false), marked_at(hour))
+                .await
+                .expect("ingest");
+        }
+        apps.push(app);
+    }
+    let oldest = old_hour - 24;
+    for app in &apps {
+        assert_eq!(
+            sessions_in_hour(fixture, app.as_str(), old_hour, oldest).await,
+            20
+        );
+    }
+    fixture
+        .db
+        .drop_analytics_partitions_before(cutoff)
+        .await
+        .expect("retention");
+    // On PostgreSQL the old month's partition is gone with its rows, so a late event there
+    // is refused; on SQLite it is stored and re-marks the hour.
+    let mut old_month_gone = false;
+    for app in &apps {
+        for hour in [old_hour, new_hour] {
+            let at = hour_start(hour) + Duration::minutes(59);
+            let late = NewUsageEvent {
+                id: uuid_v7_at(at),
+                app_id: app.as_str().to_owned(),
+                user_id: Some(user),
+                device_id: None,
+                session_id: format!("late{hour}"),
+                event_type: "feature_used".into(),
+                duration_seconds: None,
+                event_data: json!({}),
+                at,
+            };
+            let stored = fixture
+                .db
+                .ingest(IngestBatch::Usage(vec![late]), marked_at(hour))
+                .await;
+            if hour == old_hour && fixture.db.engine() == "postgres" {
+                old_month_gone = stored.is_err();
+            } else {
+                stored.expect("late event");
+            }
+        }
+    }
+    // The late event is a session of its own (one event, length 0).
+    let whole = i64::try_from(SESSIONS).expect("small") + 1;
+    for app in &apps {
+        let new = sessions_in_hour(fixture, app.as_str(), new_hour, oldest).await;
+        assert_eq!(new, whole, "newer raw events of {app} went");
+        if fixture.db.engine() == "postgres" {
+            assert!(old_month_gone, "the old month's partition is still there");
+        } else {
+            let old = sessions_in_hour(fixture, app.as_str(), old_hour, oldest).await;
+            assert_eq!(old, 1, "old raw events of {app} remain");
+        }
+    }
+}

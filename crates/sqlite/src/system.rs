@@ -3,6 +3,9 @@ use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 use tmcp_repository::{RepoResult, SystemRepository};
 
+/// Rows one retention statement deletes.
+const RETENTION_BATCH: u64 = 5000;
+
 #[async_trait]
 impl SystemRepository for SqliteDatabase {
     fn engine(&self) -> &'static str {
@@ -32,23 +35,34 @@ impl SystemRepository for SqliteDatabase {
     /// partitions because there are none.
     async fn drop_analytics_partitions_before(&self, cutoff: Date) -> RepoResult<u32> {
         let cutoff = format!("{cutoff}T00:00:00.000000Z");
-        for table in [
-            "app_lifecycle_events",
-            "app_usage_analytics",
-            "app_performance_metrics",
-        ] {
+        // The raw event tables have no index on time alone (migration 0018): their old rows
+        // are found app by app through `(app_id, "timestamp")`; CROSS JOIN keeps `apps` the
+        // outer loop. The metrics table finds them through its own index.
+        let raw_events = |table: &str, key: &str| {
+            format!(
+                "DELETE FROM {table} WHERE {key} IN (SELECT t.{key} FROM apps AS a \
+                 CROSS JOIN {table} AS t WHERE t.app_id = a.app_id \
+                 AND t.\"timestamp\" < $1 LIMIT {RETENTION_BATCH})"
+            )
+        };
+        let statements = [
+            raw_events("app_lifecycle_events", "event_id"),
+            raw_events("app_usage_analytics", "id"),
+            format!(
+                "DELETE FROM app_performance_metrics WHERE rowid IN (SELECT rowid \
+                 FROM app_performance_metrics WHERE \"timestamp\" < $1 LIMIT {RETENTION_BATCH})"
+            ),
+        ];
+        for statement in &statements {
             // Table names come from the fixed list above, never from input. Bounded batches,
             // so the single writer is never held for long by one huge delete.
             loop {
-                let done = sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} \
-                     WHERE \"timestamp\" < $1 LIMIT 5000)"
-                ))
-                .bind(&cutoff)
-                .execute(&self.writer)
-                .await
-                .map_err(map_sqlx_error)?;
-                if done.rows_affected() < 5000 {
+                let done = sqlx::query(statement)
+                    .bind(&cutoff)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(map_sqlx_error)?;
+                if done.rows_affected() < RETENTION_BATCH {
                     break;
                 }
             }
