@@ -7,14 +7,16 @@
 use crate::time_text::{from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
 use tmcp_domain::analytics::{
     hour_of, hour_start, roll_up, HourRollup, MetricRow, RawBucket, UsageRow,
 };
 use tmcp_repository::{
-    AnalyticsRepository, IngestBatch, PeriodCounts, RepoResult, RollupReport, StatsQuery, StatsRows,
+    AnalyticsRepository, IngestBatch, PeriodCounts, RepoError, RepoResult, RollupReport,
+    StatsQuery, StatsRows,
 };
 use uuid::Uuid;
 
@@ -50,61 +52,101 @@ pub(crate) async fn mark_dirty(
     Ok(())
 }
 
-pub(crate) async fn insert_batch(
-    conn: &mut SqliteConnection,
-    batch: &IngestBatch,
-) -> RepoResult<()> {
-    let mut query: QueryBuilder<Sqlite>;
-    match batch {
+/// A batch's multi-row `INSERT`, built before the batch reaches the writer: the statement
+/// text and bound values own everything, so the writer task only hands it to SQLite (the
+/// one writer used to wait while its task formatted timestamps and bound values).
+pub(crate) struct PreparedInsert {
+    sql: String,
+    args: SqliteArguments<'static>,
+}
+
+/// `INSERT INTO table (columns…) VALUES (?, …), …` for `rows` rows of `columns` values.
+fn insert_sql(table_and_columns: &str, columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!(
+        "INSERT INTO {table_and_columns} VALUES {}",
+        vec![row; rows].join(", ")
+    )
+}
+
+fn bound(error: sqlx::error::BoxDynError) -> RepoError {
+    RepoError::Internal(format!("cannot bind an analytics value: {error}"))
+}
+
+pub(crate) fn prepare_insert(batch: &IngestBatch) -> RepoResult<PreparedInsert> {
+    let mut args = SqliteArguments::default();
+    let sql = match batch {
         IngestBatch::Lifecycle(rows) => {
-            query = QueryBuilder::new(
-                "INSERT INTO app_lifecycle_events (event_id, app_id, user_id, device_id, \
-                 event_type, event_data, \"timestamp\") ",
-            );
-            query.push_values(rows, |mut b, r| {
-                b.push_bind(r.id)
-                    .push_bind(r.app_id.as_str())
-                    .push_bind(r.user_id.map(|u| u.0))
-                    .push_bind(r.device_id.as_deref())
-                    .push_bind(r.event_type.as_str())
-                    .push_bind(r.event_data.to_string())
-                    .push_bind(to_text(r.at));
-            });
+            args.reserve(rows.len() * 7, 0);
+            for r in rows {
+                args.add(r.id).map_err(bound)?;
+                args.add(r.app_id.clone()).map_err(bound)?;
+                args.add(r.user_id.map(|u| u.0)).map_err(bound)?;
+                args.add(r.device_id.clone()).map_err(bound)?;
+                args.add(r.event_type.clone()).map_err(bound)?;
+                args.add(r.event_data.to_string()).map_err(bound)?;
+                args.add(to_text(r.at)).map_err(bound)?;
+            }
+            insert_sql(
+                "app_lifecycle_events (event_id, app_id, user_id, device_id, event_type, \
+                 event_data, \"timestamp\")",
+                7,
+                rows.len(),
+            )
         }
         IngestBatch::Usage(rows) => {
-            query = QueryBuilder::new(
-                "INSERT INTO app_usage_analytics (id, app_id, user_id, device_id, session_id, \
-                 event_type, duration_seconds, event_data, \"timestamp\") ",
-            );
-            query.push_values(rows, |mut b, r| {
-                b.push_bind(r.id)
-                    .push_bind(r.app_id.as_str())
-                    .push_bind(r.user_id.map(|u| u.0))
-                    .push_bind(r.device_id.as_deref())
-                    .push_bind(r.session_id.as_str())
-                    .push_bind(r.event_type.as_str())
-                    .push_bind(r.duration_seconds)
-                    .push_bind(r.event_data.to_string())
-                    .push_bind(to_text(r.at));
-            });
+            args.reserve(rows.len() * 9, 0);
+            for r in rows {
+                args.add(r.id).map_err(bound)?;
+                args.add(r.app_id.clone()).map_err(bound)?;
+                args.add(r.user_id.map(|u| u.0)).map_err(bound)?;
+                args.add(r.device_id.clone()).map_err(bound)?;
+                args.add(r.session_id.clone()).map_err(bound)?;
+                args.add(r.event_type.clone()).map_err(bound)?;
+                args.add(r.duration_seconds).map_err(bound)?;
+                args.add(r.event_data.to_string()).map_err(bound)?;
+                args.add(to_text(r.at)).map_err(bound)?;
+            }
+            insert_sql(
+                "app_usage_analytics (id, app_id, user_id, device_id, session_id, event_type, \
+                 duration_seconds, event_data, \"timestamp\")",
+                9,
+                rows.len(),
+            )
         }
         IngestBatch::Metrics(rows) => {
-            query = QueryBuilder::new(
-                "INSERT INTO app_performance_metrics (id, app_id, version, metric_type, \
-                 metric_value, device_info, \"timestamp\") ",
-            );
-            query.push_values(rows, |mut b, r| {
-                b.push_bind(r.id)
-                    .push_bind(r.app_id.as_str())
-                    .push_bind(r.version.as_str())
-                    .push_bind(r.metric_type.as_str())
-                    .push_bind(r.value)
-                    .push_bind(r.device_info.as_ref().map(|v| v.to_string()))
-                    .push_bind(to_text(r.at));
-            });
+            args.reserve(rows.len() * 7, 0);
+            for r in rows {
+                args.add(r.id).map_err(bound)?;
+                args.add(r.app_id.clone()).map_err(bound)?;
+                args.add(r.version.clone()).map_err(bound)?;
+                args.add(r.metric_type.clone()).map_err(bound)?;
+                args.add(r.value).map_err(bound)?;
+                args.add(r.device_info.as_ref().map(|v| v.to_string()))
+                    .map_err(bound)?;
+                args.add(to_text(r.at)).map_err(bound)?;
+            }
+            insert_sql(
+                "app_performance_metrics (id, app_id, version, metric_type, metric_value, \
+                 device_info, \"timestamp\")",
+                7,
+                rows.len(),
+            )
         }
-    }
-    query.build().execute(conn).await.map_err(map_sqlx_error)?;
+    };
+    Ok(PreparedInsert { sql, args })
+}
+
+/// Runs a prepared batch (once: its values move into the statement).
+pub(crate) async fn insert_prepared(
+    conn: &mut SqliteConnection,
+    insert: &mut PreparedInsert,
+) -> RepoResult<()> {
+    let args = std::mem::take(&mut insert.args);
+    sqlx::query_with(&insert.sql, args)
+        .execute(conn)
+        .await
+        .map_err(map_sqlx_error)?;
     Ok(())
 }
 
@@ -385,9 +427,6 @@ async fn delete_marks(conn: &mut SqliteConnection, ids: &[i64]) -> RepoResult<()
 #[async_trait]
 impl AnalyticsRepository for SqliteDatabase {
     async fn ingest(&self, batch: IngestBatch, marked_at: OffsetDateTime) -> RepoResult<()> {
-        if touched(&batch).is_empty() {
-            return Ok(());
-        }
         self.ingest
             .ingest(&self.writer, &self.checkpointer, batch, marked_at)
             .await

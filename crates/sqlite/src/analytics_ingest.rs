@@ -2,8 +2,9 @@
 //!
 //! SQLite has one writer, so concurrent ingest requests queue for it anyway; paying a
 //! `BEGIN`, a `COMMIT` (a WAL append of every page the batch touched) and a dirty-mark
-//! statement per request made the queue, not the inserts, the cost. Here every request puts
-//! its batch in a queue and waits for its answer; whichever request finds no writer task
+//! statement per request made the queue, not the inserts, the cost. Here every request builds
+//! its batch's statement and bound values itself (so the writer never waits for that work),
+//! puts it in a queue and waits for its answer; whichever request finds no writer task
 //! running spawns one, and that task takes up to [`MAX_GROUP`] queued batches at a time into
 //! one transaction:
 //!
@@ -14,8 +15,8 @@
 //!   other error fails the group;
 //! - the dirty marks of the kept batches are one statement, one row per distinct bucket;
 //! - after `COMMIT` a background WAL checkpoint is requested (`checkpoint.rs`) and every
-//!   batch of the group is answered; if the transaction itself fails,
-//!   every batch of the group is answered with that error and none of them is stored.
+//!   batch of the group is answered; if the transaction itself fails, every batch of the
+//!   group is answered with that error and none of them is stored.
 //!
 //! A request is answered only once its rows are durable (as durable as any commit under
 //! `synchronous=NORMAL`). A cancelled request cannot leave part of its batch behind: the
@@ -23,12 +24,12 @@
 //! request either happens before its batch is taken (the task skips batches nobody waits
 //! for any more: nothing is written) or after (the whole batch commits with its group).
 
-use crate::analytics::{insert_batch, touched};
+use crate::analytics::{insert_prepared, prepare_insert, touched, PreparedInsert};
 use crate::checkpoint::Checkpointer;
 use crate::map_sqlx_error;
 use crate::time_text::to_text;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::OffsetDateTime;
 use tmcp_repository::{IngestBatch, RepoError, RepoResult};
@@ -40,7 +41,10 @@ use tokio::sync::oneshot;
 pub(crate) const MAX_GROUP: usize = 32;
 
 struct Job {
-    batch: IngestBatch,
+    /// The batch's statement, built by the request's task rather than the writer's.
+    insert: PreparedInsert,
+    /// The (app, hour) buckets the batch touches; none for an empty batch.
+    buckets: BTreeSet<(String, i64)>,
     marked_at: OffsetDateTime,
     done: oneshot::Sender<RepoResult<()>>,
 }
@@ -80,11 +84,17 @@ impl IngestQueue {
         batch: IngestBatch,
         marked_at: OffsetDateTime,
     ) -> RepoResult<()> {
+        let buckets = touched(&batch);
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        let insert = prepare_insert(&batch)?;
         let (done, answer) = oneshot::channel();
         let start = {
             let mut queue = lock(&self.queue);
             queue.pending.push_back(Job {
-                batch,
+                insert,
+                buckets,
                 marked_at,
                 done,
             });
@@ -140,11 +150,11 @@ async fn write_all(queue: Arc<Mutex<Queue>>, writer: SqlitePool, checkpointer: C
             queue.pending.drain(..take).collect()
         };
         // Requests dropped while queued: nobody waits for the answer, so nothing is written.
-        let group: Vec<Job> = group.into_iter().filter(|j| !j.done.is_closed()).collect();
+        let mut group: Vec<Job> = group.into_iter().filter(|j| !j.done.is_closed()).collect();
         if group.is_empty() {
             continue;
         }
-        match write_group(&writer, &group).await {
+        match write_group(&writer, &mut group).await {
             Ok(outcomes) => {
                 checkpointer.request();
                 for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -179,25 +189,20 @@ fn copy(error: &RepoError) -> RepoError {
 /// One transaction for the group: each batch's statement, then the marks of the kept ones,
 /// then `COMMIT`. The outer error fails the whole group (nothing of it is stored);
 /// the inner ones are per batch.
-async fn write_group(writer: &SqlitePool, group: &[Job]) -> RepoResult<Vec<RepoResult<()>>> {
+async fn write_group(writer: &SqlitePool, group: &mut [Job]) -> RepoResult<Vec<RepoResult<()>>> {
     let mut tx = writer.begin().await.map_err(map_sqlx_error)?;
     let mut outcomes = Vec::with_capacity(group.len());
     let mut marks: BTreeMap<(String, i64), OffsetDateTime> = BTreeMap::new();
-    for job in group {
-        let buckets = touched(&job.batch);
-        if buckets.is_empty() {
-            outcomes.push(Ok(()));
-            continue;
-        }
+    for job in group.iter_mut() {
         // A batch is one INSERT statement, and SQLite undoes a statement that breaks a
         // constraint (ABORT: the statement's changes are backed out, the transaction stays
         // open), so a refused batch leaves nothing without a savepoint of its own. Any other
         // error may have rolled the whole transaction back: it fails the group.
-        match insert_batch(&mut tx, &job.batch).await {
+        match insert_prepared(&mut tx, &mut job.insert).await {
             Ok(()) => {
-                for bucket in buckets {
+                for bucket in &job.buckets {
                     marks
-                        .entry(bucket)
+                        .entry(bucket.clone())
                         .and_modify(|at| *at = (*at).min(job.marked_at))
                         .or_insert(job.marked_at);
                 }
