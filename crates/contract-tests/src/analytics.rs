@@ -15,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 use tmcp_domain::analytics::{hour_of, hour_start};
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::UserId;
-use tmcp_repository::{IngestBatch, NewUsageEvent, RepoError, StatsQuery};
+use tmcp_repository::{IngestBatch, NewMetric, NewUsageEvent, RepoError, StatsQuery};
 
 const SESSIONS: usize = 20;
 
@@ -64,20 +64,23 @@ fn batch(app: &str, user: UserId, hour: i64, poisoned: bool) -> IngestBatch {
     IngestBatch::Usage(rows)
 }
 
+/// Recomputes every dirty bucket from `oldest_hour` on, until no mark is left.
+async fn drain_rollups(fixture: &Fixture, oldest_hour: i64) {
+    while fixture
+        .db
+        .roll_up(10_000, oldest_hour)
+        .await
+        .expect("rollup")
+        .marks
+        > 0
+    {}
+}
+
 /// Rolls every dirty bucket up, then the sessions counted in each hour of
 /// `first..first + hours`.
 async fn sessions_per_hour(fixture: &Fixture, app: &str, hours: i64) -> BTreeMap<i64, i64> {
     let first = first_hour();
-    loop {
-        let report = fixture
-            .db
-            .roll_up(10_000, first - 24)
-            .await
-            .expect("rollup");
-        if report.marks == 0 {
-            break;
-        }
-    }
+    drain_rollups(fixture, first - 24).await;
     let rows = fixture
         .db
         .stats(&StatsQuery {
@@ -250,16 +253,10 @@ pub async fn one_run_takes_every_mark_of_a_recomputed_bucket(fixture: &Fixture) 
     );
 }
 
-/// Rolls every dirty bucket from `oldest` on up, then the sessions counted in `hour`.
-async fn sessions_in_hour(fixture: &Fixture, app: &str, hour: i64, oldest: i64) -> i64 {
-    while fixture
-        .db
-        .roll_up(10_000, oldest)
-        .await
-        .expect("rollup")
-        .marks
-        > 0
-    {}
+/// Rolls every dirty bucket from `oldest` on up, then `hour`'s sessions and load-time
+/// samples.
+async fn hour_figures(fixture: &Fixture, app: &str, hour: i64, oldest: i64) -> (i64, i64) {
+    drain_rollups(fixture, oldest).await;
     let rows = fixture
         .db
         .stats(&StatsQuery {
@@ -268,7 +265,24 @@ async fn sessions_in_hour(fixture: &Fixture, app: &str, hour: i64, oldest: i64) 
         })
         .await
         .expect("stats");
-    rows.session_lengths.iter().map(|(_, _, n)| n).sum()
+    (
+        rows.session_lengths.iter().map(|(_, _, n)| n).sum(),
+        rows.load_times.iter().map(|(_, _, n)| n).sum(),
+    )
+}
+
+/// One `load_time` sample of `app` in `hour`.
+fn load_time(app: &str, hour: i64) -> IngestBatch {
+    let at = hour_start(hour) + Duration::minutes(5);
+    IngestBatch::Metrics(vec![NewMetric {
+        id: uuid_v7_at(at),
+        app_id: app.to_owned(),
+        version: "1.0.0".into(),
+        metric_type: "load_time".into(),
+        value: 120.0,
+        device_info: None,
+        at,
+    }])
 }
 
 /// Retention deletes the raw events before its cutoff for every app and keeps the newer
@@ -301,19 +315,24 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
     for name in ["ma_retention_a", "ma_retention_b"] {
         let app = fixtures::app(fixture, name, &dev).await;
         for hour in [old_hour, new_hour] {
-            fixture
-                .db
-                .ingest(batch(app.as_str(), user, hour, false), marked_at(hour))
-                .await
-                .expect("ingest");
+            for events in [
+                batch(app.as_str(), user, hour, false),
+                load_time(app.as_str(), hour),
+            ] {
+                fixture
+                    .db
+                    .ingest(events, marked_at(hour))
+                    .await
+                    .expect("ingest");
+            }
         }
         apps.push(app);
     }
     let oldest = old_hour - 24;
     for app in &apps {
         assert_eq!(
-            sessions_in_hour(fixture, app.as_str(), old_hour, oldest).await,
-            20
+            hour_figures(fixture, app.as_str(), old_hour, oldest).await,
+            (20, 1)
         );
     }
     fixture
@@ -323,7 +342,7 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
         .expect("retention");
     // On PostgreSQL the old month's partition is gone with its rows, so a late event there
     // is refused; on SQLite it is stored and re-marks the hour.
-    let mut old_month_gone = false;
+    let partitioned = fixture.db.engine() == "postgres";
     for app in &apps {
         for hour in [old_hour, new_hour] {
             let at = hour_start(hour) + Duration::minutes(59);
@@ -342,8 +361,8 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
                 .db
                 .ingest(IngestBatch::Usage(vec![late]), marked_at(hour))
                 .await;
-            if hour == old_hour && fixture.db.engine() == "postgres" {
-                old_month_gone = stored.is_err();
+            if hour == old_hour && partitioned {
+                assert!(stored.is_err(), "the old month's partition is still there");
             } else {
                 stored.expect("late event");
             }
@@ -352,13 +371,11 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
     // The late event is a session of its own (one event, length 0).
     let whole = i64::try_from(SESSIONS).expect("small") + 1;
     for app in &apps {
-        let new = sessions_in_hour(fixture, app.as_str(), new_hour, oldest).await;
-        assert_eq!(new, whole, "newer raw events of {app} went");
-        if fixture.db.engine() == "postgres" {
-            assert!(old_month_gone, "the old month's partition is still there");
-        } else {
-            let old = sessions_in_hour(fixture, app.as_str(), old_hour, oldest).await;
-            assert_eq!(old, 1, "old raw events of {app} remain");
+        let new = hour_figures(fixture, app.as_str(), new_hour, oldest).await;
+        assert_eq!(new, (whole, 1), "newer raw events of {app} went");
+        if !partitioned {
+            let old = hour_figures(fixture, app.as_str(), old_hour, oldest).await;
+            assert_eq!(old, (1, 0), "old raw events of {app} remain");
         }
     }
 }

@@ -1,6 +1,7 @@
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
+use tmcp_domain::analytics::METRIC_TYPES;
 use tmcp_repository::{RepoResult, SystemRepository};
 
 /// Rows one retention statement deletes.
@@ -35,24 +36,27 @@ impl SystemRepository for SqliteDatabase {
     /// partitions because there are none.
     async fn drop_analytics_partitions_before(&self, cutoff: Date) -> RepoResult<u32> {
         let cutoff = format!("{cutoff}T00:00:00.000000Z");
-        // The raw event tables have no index on time alone (migration 0018): their old rows
-        // are found app by app through `(app_id, "timestamp")`; CROSS JOIN keeps `apps` the
-        // outer loop. The metrics table finds them through its own index.
-        let raw_events = |table: &str, key: &str| {
+        // None of the three tables has an index on time alone (migration 0018 dropped the
+        // raw event tables' ones; metrics never had one): old rows are found app by app
+        // through each table's `(app_id, …, "timestamp")` index, CROSS JOIN keeping `apps`
+        // the outer loop. On metrics the index has `metric_type` in between, so its values
+        // (all of them: the column's CHECK allows no other) are listed to reach `"timestamp"`.
+        let metric_types = METRIC_TYPES.map(|t| format!("'{t}'")).join(", ");
+        let statements = [
+            ("app_lifecycle_events", String::new()),
+            ("app_usage_analytics", String::new()),
+            (
+                "app_performance_metrics",
+                format!("AND t.metric_type IN ({metric_types}) "),
+            ),
+        ]
+        .map(|(table, filter)| {
             format!(
-                "DELETE FROM {table} WHERE {key} IN (SELECT t.{key} FROM apps AS a \
-                 CROSS JOIN {table} AS t WHERE t.app_id = a.app_id \
+                "DELETE FROM {table} WHERE rowid IN (SELECT t.rowid FROM apps AS a \
+                 CROSS JOIN {table} AS t WHERE t.app_id = a.app_id {filter}\
                  AND t.\"timestamp\" < $1 LIMIT {RETENTION_BATCH})"
             )
-        };
-        let statements = [
-            raw_events("app_lifecycle_events", "event_id"),
-            raw_events("app_usage_analytics", "id"),
-            format!(
-                "DELETE FROM app_performance_metrics WHERE rowid IN (SELECT rowid \
-                 FROM app_performance_metrics WHERE \"timestamp\" < $1 LIMIT {RETENTION_BATCH})"
-            ),
-        ];
+        });
         for statement in &statements {
             // Table names come from the fixed list above, never from input. Bounded batches,
             // so the single writer is never held for long by one huge delete.
