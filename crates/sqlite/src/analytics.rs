@@ -7,9 +7,10 @@
 use crate::time_text::{from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
+use sqlx::error::BoxDynError;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 use tmcp_domain::analytics::{
     hour_of, hour_start, roll_up, HourRollup, MetricRow, RawBucket, UsageRow,
@@ -37,18 +38,33 @@ pub(crate) async fn mark_dirty(
     buckets: &BTreeSet<(String, i64)>,
     marked_at: OffsetDateTime,
 ) -> RepoResult<()> {
-    if buckets.is_empty() {
-        return Ok(());
+    let marks = buckets.iter().map(|b| (b.clone(), marked_at)).collect();
+    insert_marks(conn, &marks).await
+}
+
+/// One mark row per bucket, each with its own time (a group commit stamps each bucket with
+/// the earliest request that touched it).
+pub(crate) async fn insert_marks(
+    conn: &mut SqliteConnection,
+    marks: &BTreeMap<(String, i64), OffsetDateTime>,
+) -> RepoResult<()> {
+    let rows: Vec<(&str, i64, String)> = marks
+        .iter()
+        .map(|((app, hour), at)| (app.as_str(), *hour, to_text(*at)))
+        .collect();
+    // 3 values a row, far below SQLite's 32766 variables per statement.
+    for chunk in rows.chunks(5000) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO analytics_dirty_buckets (app_id, hour, marked_at) ");
+        query.push_values(chunk, |mut row, (app, hour, at)| {
+            row.push_bind(*app).push_bind(*hour).push_bind(at.as_str());
+        });
+        query
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
     }
-    let at = to_text(marked_at);
-    let mut query: QueryBuilder<Sqlite> =
-        QueryBuilder::new("INSERT INTO analytics_dirty_buckets (app_id, hour, marked_at) ");
-    query.push_values(buckets, |mut row, (app, hour)| {
-        row.push_bind(app.as_str())
-            .push_bind(*hour)
-            .push_bind(at.clone());
-    });
-    query.build().execute(conn).await.map_err(map_sqlx_error)?;
     Ok(())
 }
 
@@ -60,81 +76,104 @@ pub(crate) struct PreparedInsert {
     args: SqliteArguments<'static>,
 }
 
-/// `INSERT INTO table (columns…) VALUES (?, …), …` for `rows` rows of `columns` values.
-fn insert_sql(table_and_columns: &str, columns: usize, rows: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    format!(
-        "INSERT INTO {table_and_columns} VALUES {}",
-        vec![row; rows].join(", ")
-    )
-}
+const LIFECYCLE_COLUMNS: [&str; 7] = [
+    "event_id",
+    "app_id",
+    "user_id",
+    "device_id",
+    "event_type",
+    "event_data",
+    "\"timestamp\"",
+];
+const USAGE_COLUMNS: [&str; 9] = [
+    "id",
+    "app_id",
+    "user_id",
+    "device_id",
+    "session_id",
+    "event_type",
+    "duration_seconds",
+    "event_data",
+    "\"timestamp\"",
+];
+const METRIC_COLUMNS: [&str; 7] = [
+    "id",
+    "app_id",
+    "version",
+    "metric_type",
+    "metric_value",
+    "device_info",
+    "\"timestamp\"",
+];
 
-fn bound(error: sqlx::error::BoxDynError) -> RepoError {
-    RepoError::Internal(format!("cannot bind an analytics value: {error}"))
+/// `INSERT INTO table (columns…) VALUES (?, …), …` with `bind` adding each row's values in
+/// the order of `columns`.
+fn prepared<R>(
+    table: &str,
+    columns: &[&str],
+    rows: &[R],
+    bind: impl Fn(&mut SqliteArguments<'static>, &R) -> Result<(), BoxDynError>,
+) -> RepoResult<PreparedInsert> {
+    let mut args = SqliteArguments::default();
+    args.reserve(rows.len() * columns.len(), 0);
+    for row in rows {
+        bind(&mut args, row).map_err(|error| {
+            RepoError::Internal(format!("cannot bind an analytics value: {error}"))
+        })?;
+    }
+    let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(", "),
+        vec![placeholders; rows.len()].join(", ")
+    );
+    Ok(PreparedInsert { sql, args })
 }
 
 pub(crate) fn prepare_insert(batch: &IngestBatch) -> RepoResult<PreparedInsert> {
-    let mut args = SqliteArguments::default();
-    let sql = match batch {
-        IngestBatch::Lifecycle(rows) => {
-            args.reserve(rows.len() * 7, 0);
-            for r in rows {
-                args.add(r.id).map_err(bound)?;
-                args.add(r.app_id.clone()).map_err(bound)?;
-                args.add(r.user_id.map(|u| u.0)).map_err(bound)?;
-                args.add(r.device_id.clone()).map_err(bound)?;
-                args.add(r.event_type.clone()).map_err(bound)?;
-                args.add(r.event_data.to_string()).map_err(bound)?;
-                args.add(to_text(r.at)).map_err(bound)?;
-            }
-            insert_sql(
-                "app_lifecycle_events (event_id, app_id, user_id, device_id, event_type, \
-                 event_data, \"timestamp\")",
-                7,
-                rows.len(),
-            )
-        }
+    match batch {
+        IngestBatch::Lifecycle(rows) => prepared(
+            "app_lifecycle_events",
+            &LIFECYCLE_COLUMNS,
+            rows,
+            |args, r| {
+                args.add(r.id)?;
+                args.add(r.app_id.clone())?;
+                args.add(r.user_id.map(|u| u.0))?;
+                args.add(r.device_id.clone())?;
+                args.add(r.event_type.clone())?;
+                args.add(r.event_data.to_string())?;
+                args.add(to_text(r.at))
+            },
+        ),
         IngestBatch::Usage(rows) => {
-            args.reserve(rows.len() * 9, 0);
-            for r in rows {
-                args.add(r.id).map_err(bound)?;
-                args.add(r.app_id.clone()).map_err(bound)?;
-                args.add(r.user_id.map(|u| u.0)).map_err(bound)?;
-                args.add(r.device_id.clone()).map_err(bound)?;
-                args.add(r.session_id.clone()).map_err(bound)?;
-                args.add(r.event_type.clone()).map_err(bound)?;
-                args.add(r.duration_seconds).map_err(bound)?;
-                args.add(r.event_data.to_string()).map_err(bound)?;
-                args.add(to_text(r.at)).map_err(bound)?;
-            }
-            insert_sql(
-                "app_usage_analytics (id, app_id, user_id, device_id, session_id, event_type, \
-                 duration_seconds, event_data, \"timestamp\")",
-                9,
-                rows.len(),
-            )
+            prepared("app_usage_analytics", &USAGE_COLUMNS, rows, |args, r| {
+                args.add(r.id)?;
+                args.add(r.app_id.clone())?;
+                args.add(r.user_id.map(|u| u.0))?;
+                args.add(r.device_id.clone())?;
+                args.add(r.session_id.clone())?;
+                args.add(r.event_type.clone())?;
+                args.add(r.duration_seconds)?;
+                args.add(r.event_data.to_string())?;
+                args.add(to_text(r.at))
+            })
         }
-        IngestBatch::Metrics(rows) => {
-            args.reserve(rows.len() * 7, 0);
-            for r in rows {
-                args.add(r.id).map_err(bound)?;
-                args.add(r.app_id.clone()).map_err(bound)?;
-                args.add(r.version.clone()).map_err(bound)?;
-                args.add(r.metric_type.clone()).map_err(bound)?;
-                args.add(r.value).map_err(bound)?;
-                args.add(r.device_info.as_ref().map(|v| v.to_string()))
-                    .map_err(bound)?;
-                args.add(to_text(r.at)).map_err(bound)?;
-            }
-            insert_sql(
-                "app_performance_metrics (id, app_id, version, metric_type, metric_value, \
-                 device_info, \"timestamp\")",
-                7,
-                rows.len(),
-            )
-        }
-    };
-    Ok(PreparedInsert { sql, args })
+        IngestBatch::Metrics(rows) => prepared(
+            "app_performance_metrics",
+            &METRIC_COLUMNS,
+            rows,
+            |args, r| {
+                args.add(r.id)?;
+                args.add(r.app_id.clone())?;
+                args.add(r.version.clone())?;
+                args.add(r.metric_type.clone())?;
+                args.add(r.value)?;
+                args.add(r.device_info.as_ref().map(|v| v.to_string()))?;
+                args.add(to_text(r.at))
+            },
+        ),
+    }
 }
 
 /// Runs a prepared batch (once: its values move into the statement).

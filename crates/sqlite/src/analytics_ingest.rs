@@ -24,11 +24,10 @@
 //! request either happens before its batch is taken (the task skips batches nobody waits
 //! for any more: nothing is written) or after (the whole batch commits with its group).
 
-use crate::analytics::{insert_prepared, prepare_insert, touched, PreparedInsert};
+use crate::analytics::{insert_marks, insert_prepared, prepare_insert, touched, PreparedInsert};
 use crate::checkpoint::Checkpointer;
 use crate::map_sqlx_error;
-use crate::time_text::to_text;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::OffsetDateTime;
@@ -217,29 +216,4 @@ async fn write_group(writer: &SqlitePool, group: &mut [Job]) -> RepoResult<Vec<R
     insert_marks(&mut tx, &marks).await?;
     tx.commit().await.map_err(map_sqlx_error)?;
     Ok(outcomes)
-}
-
-/// One mark row per bucket, stamped with the earliest request that touched it.
-async fn insert_marks(
-    conn: &mut SqliteConnection,
-    marks: &BTreeMap<(String, i64), OffsetDateTime>,
-) -> RepoResult<()> {
-    let rows: Vec<(&str, i64, String)> = marks
-        .iter()
-        .map(|((app, hour), at)| (app.as_str(), *hour, to_text(*at)))
-        .collect();
-    // 3 values a row, far below SQLite's 32766 variables per statement.
-    for chunk in rows.chunks(5000) {
-        let mut query: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO analytics_dirty_buckets (app_id, hour, marked_at) ");
-        query.push_values(chunk, |mut row, (app, hour, at)| {
-            row.push_bind(*app).push_bind(*hour).push_bind(at.as_str());
-        });
-        query
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
-    }
-    Ok(())
 }
