@@ -1,8 +1,9 @@
 //! Lifecycle analytics on SQLite: a batch is one multi-row `INSERT … VALUES (…), (…)`,
 //! committed with the other batches waiting at that moment in one group transaction on the
 //! writer, plus one statement for the group's dirty-bucket marks (`analytics_ingest.rs`);
-//! the rollup reads and rewrites its buckets inside writer transactions (several buckets
-//! each), so nothing interleaves with them.
+//! the rollup reads its buckets on a reader snapshot and rewrites them in writer
+//! transactions (several buckets each), writing a bucket only while a mark the snapshot saw
+//! is still there.
 
 use crate::time_text::{from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
@@ -21,8 +22,8 @@ use tmcp_repository::{
 };
 use uuid::Uuid;
 
-/// Buckets recomputed per writer transaction: one commit (and WAL sync) for many buckets,
-/// while ingestion waits for the writer at most that long (a few ms a bucket).
+/// Buckets per reader snapshot and per writer transaction: one commit (and WAL sync) for
+/// many buckets, while ingestion waits for the writer only for their rollup rows.
 const BUCKETS_PER_TRANSACTION: usize = 32;
 
 const ROLLUP_TABLES: [&str; 5] = [
@@ -426,9 +427,9 @@ async fn replace_rollup(
     Ok(())
 }
 
-/// Every mark of the bucket, not only the ones this run took: the bucket was just recomputed
-/// inside a transaction that holds the write lock (`BEGIN IMMEDIATE`), so every mark in the
-/// table belongs to rows that recomputation read. Under a steady stream of events into an
+/// Every mark of the bucket, not only the ones this run took, after recomputing it inside a
+/// transaction that holds the write lock (`BEGIN IMMEDIATE`): every mark in the table belongs
+/// to rows that recomputation read. Under a steady stream of events into an
 /// open hour each group commit adds a mark; deleting only the taken ones left the rest to
 /// recompute the same growing bucket again, batch after batch, holding the one writer while
 /// ingestion waited (measured: ingestion fell from ~600 to 2 requests/s after a minute).
@@ -461,6 +462,144 @@ async fn delete_marks(conn: &mut SqliteConnection, ids: &[i64]) -> RepoResult<()
             .map_err(map_sqlx_error)?;
     }
     Ok(())
+}
+
+/// A bucket's rollup as computed on a reader snapshot, or the bucket itself when it had no
+/// mark in that snapshot (it is only here because a session of a dirty bucket has events in
+/// it, or another run took its marks meanwhile).
+enum Computed {
+    OnSnapshot {
+        app_id: String,
+        hour: i64,
+        /// The highest id among the bucket's marks in the snapshot: the rows of every mark up
+        /// to it were read, and no later mark can have a smaller id (migration 0019).
+        seen_mark: i64,
+        rollup: HourRollup,
+    },
+    UnderWriteLock {
+        app_id: String,
+        hour: i64,
+    },
+}
+
+async fn highest_bucket_mark(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    hour: i64,
+) -> RepoResult<Option<i64>> {
+    let (seen,): (Option<i64>,) = sqlx::query_as(
+        "SELECT max(id) FROM analytics_dirty_buckets WHERE app_id = $1 AND hour = $2",
+    )
+    .bind(app_id)
+    .bind(hour)
+    .fetch_one(conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    Ok(seen)
+}
+
+/// Whether a mark the snapshot saw is still there. If none is, another run wrote this
+/// bucket from a snapshot at least as new as ours (it deleted every mark up to its own
+/// highest, which covers ours), and writing ours would put older figures back.
+async fn still_marked(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    hour: i64,
+    seen_mark: i64,
+) -> RepoResult<bool> {
+    let (marked,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM analytics_dirty_buckets \
+         WHERE app_id = $1 AND hour = $2 AND id <= $3)",
+    )
+    .bind(app_id)
+    .bind(hour)
+    .bind(seen_mark)
+    .fetch_one(conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    Ok(marked)
+}
+
+/// The marks whose rows a snapshot read; marks that arrived later stay for the next run.
+async fn delete_seen_marks(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    hour: i64,
+    seen_mark: i64,
+) -> RepoResult<()> {
+    sqlx::query("DELETE FROM analytics_dirty_buckets WHERE app_id = $1 AND hour = $2 AND id <= $3")
+        .bind(app_id)
+        .bind(hour)
+        .bind(seen_mark)
+        .execute(conn)
+        .await
+        .map_err(map_sqlx_error)?;
+    Ok(())
+}
+
+impl SqliteDatabase {
+    /// Reads and rolls up the buckets on one reader snapshot (a WAL read transaction), so the
+    /// one writer, and ingestion queued behind it, never waits for the reads: they were most
+    /// of a rollup pass, which stalled ingestion for seconds once a minute.
+    async fn roll_up_on_snapshot(&self, chunk: &[(String, i64)]) -> RepoResult<Vec<Computed>> {
+        let mut snapshot = self.reader.begin().await.map_err(map_sqlx_error)?;
+        let mut computed = Vec::with_capacity(chunk.len());
+        for (app_id, hour) in chunk {
+            let app_id = app_id.clone();
+            let hour = *hour;
+            computed.push(
+                match highest_bucket_mark(&mut snapshot, &app_id, hour).await? {
+                    Some(seen_mark) => {
+                        let raw = read_bucket(&mut snapshot, &app_id, hour).await?;
+                        Computed::OnSnapshot {
+                            rollup: roll_up(hour, raw),
+                            app_id,
+                            hour,
+                            seen_mark,
+                        }
+                    }
+                    None => Computed::UnderWriteLock { app_id, hour },
+                },
+            );
+        }
+        snapshot.rollback().await.map_err(map_sqlx_error)?;
+        Ok(computed)
+    }
+
+    /// Writes the computed rollups in one writer transaction. A bucket without marks is read
+    /// and rolled up here, under the write lock: nothing orders its rows against a snapshot.
+    /// `BEGIN IMMEDIATE` takes the write lock first, so another process on the same file (the
+    /// bench seeder beside a server) makes it wait for the busy timeout instead of failing
+    /// the upgrade from reader to writer ("database is locked").
+    async fn write_rollups(&self, computed: Vec<Computed>) -> RepoResult<()> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_sqlx_error)?;
+        for bucket in computed {
+            match bucket {
+                Computed::OnSnapshot {
+                    app_id,
+                    hour,
+                    seen_mark,
+                    rollup,
+                } => {
+                    if still_marked(&mut tx, &app_id, hour, seen_mark).await? {
+                        replace_rollup(&mut tx, &app_id, hour, &rollup).await?;
+                        delete_seen_marks(&mut tx, &app_id, hour, seen_mark).await?;
+                    }
+                }
+                Computed::UnderWriteLock { app_id, hour } => {
+                    let raw = read_bucket(&mut tx, &app_id, hour).await?;
+                    replace_rollup(&mut tx, &app_id, hour, &roll_up(hour, raw)).await?;
+                    delete_bucket_marks(&mut tx, &app_id, hour).await?;
+                }
+            }
+        }
+        tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -514,23 +653,8 @@ impl AnalyticsRepository for SqliteDatabase {
         }
         let buckets: Vec<(String, i64)> = buckets.into_iter().collect();
         for chunk in buckets.chunks(BUCKETS_PER_TRANSACTION) {
-            // Reads and writes on the one writer connection: no write can come between.
-            // `BEGIN IMMEDIATE` takes the write lock before the reads, so another process on
-            // the same file (the bench seeder beside a server) makes it wait for the busy
-            // timeout instead of failing the upgrade from reader to writer ("database is
-            // locked").
-            let mut tx = self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_sqlx_error)?;
-            for (app_id, hour) in chunk {
-                let raw = read_bucket(&mut tx, app_id, *hour).await?;
-                let rollup = roll_up(*hour, raw);
-                replace_rollup(&mut tx, app_id, *hour, &rollup).await?;
-                delete_bucket_marks(&mut tx, app_id, *hour).await?;
-            }
-            tx.commit().await.map_err(map_sqlx_error)?;
+            let computed = self.roll_up_on_snapshot(chunk).await?;
+            self.write_rollups(computed).await?;
             report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
         }
         Ok(report)
@@ -666,3 +790,7 @@ impl AnalyticsRepository for SqliteDatabase {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "analytics_snapshot_tests.rs"]
+mod snapshot_tests;
