@@ -123,7 +123,8 @@ pub struct RawBucket {
     /// Users with any lifecycle or usage event in the hour.
     pub users: Vec<Uuid>,
     /// Every usage event of the sessions that have an event in the hour, from their first
-    /// event up to 25 hours after the hour starts.
+    /// event up to at least 25 hours after the hour starts (later ones are past the session
+    /// cap of any session starting in the hour, so they change nothing).
     pub session_rows: Vec<UsageRow>,
     /// The hour's `load_time` and `crash_rate` metrics.
     pub metrics: Vec<MetricRow>,

@@ -12,7 +12,7 @@ use sqlx::error::BoxDynError;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use tmcp_domain::analytics::{
     hour_of, hour_start, roll_up, HourRollup, MetricRow, RawBucket, UsageRow,
 };
@@ -207,40 +207,28 @@ pub(crate) fn touched(batch: &IngestBatch) -> BTreeSet<(String, i64)> {
     }
 }
 
-/// The hours (as their first instants) of every event of the sessions that have an event in
-/// `[lo, hi)`, found through the `(app_id, session_id, timestamp)` index. Any of them may
-/// hold the session's start as far as an earlier rollup knew (events arrive out of order),
-/// so all are recomputed.
-async fn session_hours(
-    conn: &mut SqliteConnection,
-    app_id: &str,
-    lo: OffsetDateTime,
-    hi: OffsetDateTime,
-) -> RepoResult<Vec<OffsetDateTime>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT substr(u.\"timestamp\", 1, 13) || ':00:00.000000Z' \
-         FROM app_usage_analytics u \
-         WHERE u.app_id = $1 AND u.session_id IN \
-           (SELECT session_id FROM app_usage_analytics \
-             WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
-               AND session_id IS NOT NULL)",
-    )
-    .bind(app_id)
-    .bind(to_text(lo))
-    .bind(to_text(hi))
-    .fetch_all(conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    rows.iter().map(|(t,)| from_text(t)).collect()
+/// A bucket's raw rows, and the other hours its sessions have events in.
+struct BucketRead {
+    raw: RawBucket,
+    /// Any of these may hold a session's start as far as an earlier rollup knew (events
+    /// arrive out of order), so a change to this bucket's sessions re-rolls them too.
+    session_hours: BTreeSet<i64>,
 }
 
+/// Reads a bucket's raw rows. The usage table is read once, through its
+/// `(app_id, session_id, timestamp)` index: every event of the sessions that have an event in
+/// the hour, with no upper bound on time. Later events than the domain's 25 hours cannot
+/// change the rollup (they are past the session cap), and reading them here gives the other
+/// hours of those sessions and, from the rows inside the hour, the hour's usage users —
+/// what used to be two more passes over the same rows.
 async fn read_bucket(
     conn: &mut SqliteConnection,
     app_id: &str,
     hour: i64,
-) -> RepoResult<RawBucket> {
-    let lo = to_text(hour_start(hour));
+) -> RepoResult<BucketRead> {
+    let lo_at = hour_start(hour);
     let hi_at = hour_start(hour + 1);
+    let lo = to_text(lo_at);
     let hi = to_text(hi_at);
     let lifecycle_counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT event_type, count(*) FROM app_lifecycle_events \
@@ -252,11 +240,14 @@ async fn read_bucket(
     .fetch_all(&mut *conn)
     .await
     .map_err(map_sqlx_error)?;
-    let users: Vec<(Uuid,)> = sqlx::query_as(
+    // Users of the hour that the session rows below do not carry: lifecycle events, and usage
+    // events without a session (none from this server's ingestion, which requires one).
+    let other_users: Vec<(Uuid,)> = sqlx::query_as(
         "SELECT user_id FROM app_lifecycle_events WHERE app_id = $1 AND \"timestamp\" >= $2 \
            AND \"timestamp\" < $3 AND user_id IS NOT NULL \
          UNION SELECT user_id FROM app_usage_analytics WHERE app_id = $1 \
-           AND \"timestamp\" >= $2 AND \"timestamp\" < $3 AND user_id IS NOT NULL",
+           AND session_id IS NULL AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
+           AND user_id IS NOT NULL",
     )
     .bind(app_id)
     .bind(&lo)
@@ -267,7 +258,7 @@ async fn read_bucket(
     let session_rows: Vec<(Option<Uuid>, String, bool, String)> = sqlx::query_as(
         "SELECT u.user_id, u.session_id, u.event_type = 'session_end', u.\"timestamp\" \
          FROM app_usage_analytics u \
-         WHERE u.app_id = $1 AND u.\"timestamp\" < $4 AND u.session_id IN \
+         WHERE u.app_id = $1 AND u.session_id IN \
            (SELECT session_id FROM app_usage_analytics \
              WHERE app_id = $1 AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
                AND session_id IS NOT NULL)",
@@ -275,7 +266,6 @@ async fn read_bucket(
     .bind(app_id)
     .bind(&lo)
     .bind(&hi)
-    .bind(to_text(hi_at + Duration::hours(24)))
     .fetch_all(&mut *conn)
     .await
     .map_err(map_sqlx_error)?;
@@ -290,27 +280,38 @@ async fn read_bucket(
     .fetch_all(&mut *conn)
     .await
     .map_err(map_sqlx_error)?;
+    let mut users: BTreeSet<Uuid> = other_users.into_iter().map(|(u,)| u).collect();
+    let mut session_hours = BTreeSet::new();
     let mut usage = Vec::with_capacity(session_rows.len());
     for (user_id, session_id, is_end, at) in session_rows {
+        let at = from_text(&at)?;
+        if at >= lo_at && at < hi_at {
+            users.extend(user_id);
+        } else {
+            session_hours.insert(hour_of(at));
+        }
         usage.push(UsageRow {
             user_id,
             session_id,
             is_end,
-            at: from_text(&at)?,
+            at,
         });
     }
-    Ok(RawBucket {
-        lifecycle_counts,
-        users: users.into_iter().map(|(u,)| u).collect(),
-        session_rows: usage,
-        metrics: metrics
-            .into_iter()
-            .map(|(version, metric_type, value)| MetricRow {
-                version,
-                metric_type,
-                value,
-            })
-            .collect(),
+    Ok(BucketRead {
+        raw: RawBucket {
+            lifecycle_counts,
+            users: users.into_iter().collect(),
+            session_rows: usage,
+            metrics: metrics
+                .into_iter()
+                .map(|(version, metric_type, value)| MetricRow {
+                    version,
+                    metric_type,
+                    value,
+                })
+                .collect(),
+        },
+        session_hours,
     })
 }
 
@@ -540,19 +541,27 @@ async fn delete_seen_marks(
 impl SqliteDatabase {
     /// Reads and rolls up the buckets on one reader snapshot (a WAL read transaction), so the
     /// one writer, and ingestion queued behind it, never waits for the reads: they were most
-    /// of a rollup pass, which stalled ingestion for seconds once a minute.
-    async fn roll_up_on_snapshot(&self, chunk: &[(String, i64)]) -> RepoResult<Vec<Computed>> {
+    /// of a rollup pass, which stalled ingestion for seconds once a minute. Also returns the
+    /// other hours the buckets' sessions have events in.
+    async fn roll_up_on_snapshot(
+        &self,
+        chunk: &[(String, i64)],
+    ) -> RepoResult<(Vec<Computed>, BTreeSet<(String, i64)>)> {
         let mut snapshot = self.reader.begin().await.map_err(map_sqlx_error)?;
         let mut computed = Vec::with_capacity(chunk.len());
+        let mut session_hours = BTreeSet::new();
         for (app_id, hour) in chunk {
             let app_id = app_id.clone();
             let hour = *hour;
             computed.push(
                 match highest_bucket_mark(&mut snapshot, &app_id, hour).await? {
                     Some(seen_mark) => {
-                        let raw = read_bucket(&mut snapshot, &app_id, hour).await?;
+                        let read = read_bucket(&mut snapshot, &app_id, hour).await?;
+                        for other in read.session_hours {
+                            session_hours.insert((app_id.clone(), other));
+                        }
                         Computed::OnSnapshot {
-                            rollup: roll_up(hour, raw),
+                            rollup: roll_up(hour, read.raw),
                             app_id,
                             hour,
                             seen_mark,
@@ -563,7 +572,7 @@ impl SqliteDatabase {
             );
         }
         snapshot.rollback().await.map_err(map_sqlx_error)?;
-        Ok(computed)
+        Ok((computed, session_hours))
     }
 
     /// Writes the computed rollups in one writer transaction. A bucket without marks is read
@@ -591,8 +600,8 @@ impl SqliteDatabase {
                     }
                 }
                 Computed::UnderWriteLock { app_id, hour } => {
-                    let raw = read_bucket(&mut tx, &app_id, hour).await?;
-                    replace_rollup(&mut tx, &app_id, hour, &roll_up(hour, raw)).await?;
+                    let read = read_bucket(&mut tx, &app_id, hour).await?;
+                    replace_rollup(&mut tx, &app_id, hour, &roll_up(hour, read.raw)).await?;
                     delete_bucket_marks(&mut tx, &app_id, hour).await?;
                 }
             }
@@ -631,29 +640,31 @@ impl AnalyticsRepository for SqliteDatabase {
                 buckets.insert((app_id, hour));
             }
         }
-        let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
-        // A session is counted in the hour of its first event, and its events arrive in any
-        // order: a change to a session touches every hour it has events in.
-        let dirty: Vec<(String, i64)> = buckets.iter().cloned().collect();
-        for (app_id, hour) in dirty {
-            let hours =
-                session_hours(&mut conn, &app_id, hour_start(hour), hour_start(hour + 1)).await?;
-            for at in hours {
-                let other = hour_of(at);
-                if other != hour && other >= oldest_hour {
-                    buckets.insert((app_id.clone(), other));
-                }
-            }
-        }
-        drop(conn);
         {
             let mut tx = self.writer.begin().await.map_err(map_sqlx_error)?;
             delete_marks(&mut tx, &expired).await?;
             tx.commit().await.map_err(map_sqlx_error)?;
         }
-        let buckets: Vec<(String, i64)> = buckets.into_iter().collect();
-        for chunk in buckets.chunks(BUCKETS_PER_TRANSACTION) {
-            let computed = self.roll_up_on_snapshot(chunk).await?;
+        // A session is counted in the hour of its first event, and its events arrive in any
+        // order: a change to a session re-rolls every hour it has events in. Those hours come
+        // from the dirty buckets' reads and are rolled up after them (their figures depend on
+        // raw rows only, never on another bucket's rollup).
+        let dirty: Vec<(String, i64)> = buckets.iter().cloned().collect();
+        let mut touched = BTreeSet::new();
+        for chunk in dirty.chunks(BUCKETS_PER_TRANSACTION) {
+            let (computed, session_hours) = self.roll_up_on_snapshot(chunk).await?;
+            touched.extend(session_hours);
+            self.write_rollups(computed).await?;
+            report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
+        }
+        let touched: Vec<(String, i64)> = touched
+            .into_iter()
+            .filter(|(app_id, hour)| {
+                *hour >= oldest_hour && !buckets.contains(&(app_id.clone(), *hour))
+            })
+            .collect();
+        for chunk in touched.chunks(BUCKETS_PER_TRANSACTION) {
+            let (computed, _) = self.roll_up_on_snapshot(chunk).await?;
             self.write_rollups(computed).await?;
             report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
         }

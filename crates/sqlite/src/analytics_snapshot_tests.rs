@@ -3,6 +3,7 @@
 
 use super::*;
 use serde_json::json;
+use time::Duration;
 use tmcp_domain::clock::{Clock, SystemClock};
 use tmcp_repository::NewUsageEvent;
 
@@ -79,7 +80,7 @@ async fn drain(f: &Fixture) {
 async fn a_snapshot_older_than_the_last_rollup_of_its_bucket_is_not_written() {
     let f = fixture().await;
     start_session(&f, "first", 1).await;
-    let stale =
+    let (stale, _) =
         f.db.roll_up_on_snapshot(&[(APP.to_owned(), f.hour)])
             .await
             .expect("snapshot");
@@ -96,7 +97,7 @@ async fn a_snapshot_older_than_the_last_rollup_of_its_bucket_is_not_written() {
 async fn marks_that_arrive_after_the_snapshot_stay_for_the_next_run() {
     let f = fixture().await;
     start_session(&f, "first", 1).await;
-    let computed =
+    let (computed, _) =
         f.db.roll_up_on_snapshot(&[(APP.to_owned(), f.hour)])
             .await
             .expect("snapshot");
