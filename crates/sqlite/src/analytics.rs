@@ -499,43 +499,26 @@ async fn highest_bucket_mark(
     Ok(seen)
 }
 
-/// Whether a mark the snapshot saw is still there. If none is, another run wrote this
-/// bucket from a snapshot at least as new as ours (it deleted every mark up to its own
-/// highest, which covers ours), and writing ours would put older figures back.
-async fn still_marked(
+/// Deletes the marks a snapshot saw (later ones stay for the next run) and says whether
+/// there were any. If none was left, another run wrote this bucket from a snapshot at least
+/// as new as ours (it deleted every mark up to its own highest, which covers ours), and
+/// writing ours would put older figures back.
+async fn take_seen_marks(
     conn: &mut SqliteConnection,
     app_id: &str,
     hour: i64,
     seen_mark: i64,
 ) -> RepoResult<bool> {
-    let (marked,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM analytics_dirty_buckets \
-         WHERE app_id = $1 AND hour = $2 AND id <= $3)",
+    let done = sqlx::query(
+        "DELETE FROM analytics_dirty_buckets WHERE app_id = $1 AND hour = $2 AND id <= $3",
     )
     .bind(app_id)
     .bind(hour)
     .bind(seen_mark)
-    .fetch_one(conn)
+    .execute(conn)
     .await
     .map_err(map_sqlx_error)?;
-    Ok(marked)
-}
-
-/// The marks whose rows a snapshot read; marks that arrived later stay for the next run.
-async fn delete_seen_marks(
-    conn: &mut SqliteConnection,
-    app_id: &str,
-    hour: i64,
-    seen_mark: i64,
-) -> RepoResult<()> {
-    sqlx::query("DELETE FROM analytics_dirty_buckets WHERE app_id = $1 AND hour = $2 AND id <= $3")
-        .bind(app_id)
-        .bind(hour)
-        .bind(seen_mark)
-        .execute(conn)
-        .await
-        .map_err(map_sqlx_error)?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 impl SqliteDatabase {
@@ -594,9 +577,9 @@ impl SqliteDatabase {
                     seen_mark,
                     rollup,
                 } => {
-                    if still_marked(&mut tx, &app_id, hour, seen_mark).await? {
+                    // Same transaction: the marks go only with the rollup that read them.
+                    if take_seen_marks(&mut tx, &app_id, hour, seen_mark).await? {
                         replace_rollup(&mut tx, &app_id, hour, &rollup).await?;
-                        delete_seen_marks(&mut tx, &app_id, hour, seen_mark).await?;
                     }
                 }
                 Computed::UnderWriteLock { app_id, hour } => {

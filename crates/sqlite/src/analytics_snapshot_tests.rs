@@ -72,6 +72,23 @@ async fn marks(f: &Fixture) -> i64 {
     n
 }
 
+/// The fixture's bucket rolled up on a reader snapshot, not yet written.
+async fn snapshot(f: &Fixture) -> Vec<Computed> {
+    let (computed, _) =
+        f.db.roll_up_on_snapshot(&[(APP.to_owned(), f.hour)])
+            .await
+            .expect("snapshot");
+    computed
+}
+
+async fn highest_mark(f: &Fixture) -> i64 {
+    let (id,): (i64,) = sqlx::query_as("SELECT max(id) FROM analytics_dirty_buckets")
+        .fetch_one(&f.db.writer)
+        .await
+        .expect("id");
+    id
+}
+
 async fn drain(f: &Fixture) {
     while f.db.roll_up(500, f.hour - 24).await.expect("roll up").marks > 0 {}
 }
@@ -80,10 +97,7 @@ async fn drain(f: &Fixture) {
 async fn a_snapshot_older_than_the_last_rollup_of_its_bucket_is_not_written() {
     let f = fixture().await;
     start_session(&f, "first", 1).await;
-    let (stale, _) =
-        f.db.roll_up_on_snapshot(&[(APP.to_owned(), f.hour)])
-            .await
-            .expect("snapshot");
+    let stale = snapshot(&f).await;
     start_session(&f, "second", 2).await;
     drain(&f).await;
     assert_eq!(sessions(&f).await, 2);
@@ -97,10 +111,7 @@ async fn a_snapshot_older_than_the_last_rollup_of_its_bucket_is_not_written() {
 async fn marks_that_arrive_after_the_snapshot_stay_for_the_next_run() {
     let f = fixture().await;
     start_session(&f, "first", 1).await;
-    let (computed, _) =
-        f.db.roll_up_on_snapshot(&[(APP.to_owned(), f.hour)])
-            .await
-            .expect("snapshot");
+    let computed = snapshot(&f).await;
     start_session(&f, "second", 2).await;
 
     f.db.write_rollups(computed).await.expect("write");
@@ -118,15 +129,9 @@ async fn marks_that_arrive_after_the_snapshot_stay_for_the_next_run() {
 async fn mark_ids_are_not_reused_after_the_highest_is_deleted() {
     let f = fixture().await;
     start_session(&f, "first", 1).await;
-    let (first,): (i64,) = sqlx::query_as("SELECT max(id) FROM analytics_dirty_buckets")
-        .fetch_one(&f.db.writer)
-        .await
-        .expect("id");
+    let first = highest_mark(&f).await;
     drain(&f).await;
     start_session(&f, "second", 2).await;
-    let (second,): (i64,) = sqlx::query_as("SELECT max(id) FROM analytics_dirty_buckets")
-        .fetch_one(&f.db.writer)
-        .await
-        .expect("id");
+    let second = highest_mark(&f).await;
     assert!(second > first, "{second} reuses {first}");
 }
