@@ -109,10 +109,16 @@ impl SqliteDatabase {
             // just that statement if a row is refused); past 64 KiB SQLite spills it to a
             // temporary file, which a 100-row analytics batch touching 5 indexes always did:
             // a file write per page. In memory it is a copy per page.
-            .connect_with(options.clone().pragma("temp_store", "memory").pragma(
-                "wal_autocheckpoint",
-                checkpoint::WRITER_FALLBACK_PAGES.to_string(),
-            ))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("temp_store", "memory")
+                    .pragma(
+                        "wal_autocheckpoint",
+                        checkpoint::WRITER_FALLBACK_PAGES.to_string(),
+                    )
+                    .pragma("journal_size_limit", checkpoint::WAL_KEEP_BYTES.to_string()),
+            )
             .await
             .map_err(map_sqlx_error)?;
         MIGRATOR
