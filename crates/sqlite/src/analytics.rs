@@ -558,6 +558,24 @@ impl SqliteDatabase {
         Ok((computed, session_hours))
     }
 
+    /// Rolls up `buckets` a chunk at a time (each chunk read on one snapshot, written in one
+    /// transaction) and counts them in `report`; returns the other hours their sessions have
+    /// events in.
+    async fn roll_up_buckets(
+        &self,
+        buckets: &[(String, i64)],
+        report: &mut RollupReport,
+    ) -> RepoResult<BTreeSet<(String, i64)>> {
+        let mut touched = BTreeSet::new();
+        for chunk in buckets.chunks(BUCKETS_PER_TRANSACTION) {
+            let (computed, session_hours) = self.roll_up_on_snapshot(chunk).await?;
+            touched.extend(session_hours);
+            self.write_rollups(computed).await?;
+            report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
+        }
+        Ok(touched)
+    }
+
     /// Writes the computed rollups in one writer transaction. A bucket without marks is read
     /// and rolled up here, under the write lock: nothing orders its rows against a snapshot.
     /// `BEGIN IMMEDIATE` takes the write lock first, so another process on the same file (the
@@ -633,24 +651,14 @@ impl AnalyticsRepository for SqliteDatabase {
         // from the dirty buckets' reads and are rolled up after them (their figures depend on
         // raw rows only, never on another bucket's rollup).
         let dirty: Vec<(String, i64)> = buckets.iter().cloned().collect();
-        let mut touched = BTreeSet::new();
-        for chunk in dirty.chunks(BUCKETS_PER_TRANSACTION) {
-            let (computed, session_hours) = self.roll_up_on_snapshot(chunk).await?;
-            touched.extend(session_hours);
-            self.write_rollups(computed).await?;
-            report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
-        }
+        let touched = self.roll_up_buckets(&dirty, &mut report).await?;
         let touched: Vec<(String, i64)> = touched
             .into_iter()
-            .filter(|(app_id, hour)| {
-                *hour >= oldest_hour && !buckets.contains(&(app_id.clone(), *hour))
-            })
+            .filter(|bucket| bucket.1 >= oldest_hour && !buckets.contains(bucket))
             .collect();
-        for chunk in touched.chunks(BUCKETS_PER_TRANSACTION) {
-            let (computed, _) = self.roll_up_on_snapshot(chunk).await?;
-            self.write_rollups(computed).await?;
-            report.buckets += u64::try_from(chunk.len()).unwrap_or(0);
-        }
+        // No further level: the dirty buckets' reads held every event of their sessions, so
+        // these are all the hours those sessions have events in.
+        self.roll_up_buckets(&touched, &mut report).await?;
         Ok(report)
     }
 
