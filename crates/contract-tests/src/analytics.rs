@@ -212,13 +212,12 @@ pub async fn dropped_ingests_store_whole_batches_or_nothing(fixture: &Fixture) {
     }
 }
 
-/// SQLite: one rollup run that recomputes a bucket takes every mark of that bucket, not only
-/// the ones its limit let it read. A steady stream of events into one open hour leaves a
-/// mark per group commit; taking them one limit at a time recomputed the same growing hour
-/// run after run on the one writer, and ingestion starved behind it. Here 12 separate
-/// ingests mark one bucket 12 times; a run limited to one mark must leave none behind, and
-/// the bucket must count every session.
-pub async fn one_run_takes_every_mark_of_a_recomputed_bucket(fixture: &Fixture) {
+/// SQLite: a rollup pass costs what arrived since the last one. Under a steady stream into
+/// one open hour, recomputing the hour from all of its rows each pass cost what the hour
+/// held, and ingestion starved behind it on the one writer. Here 12 ingests of 100 rows go
+/// into one hour: a pass limited to one mark adds exactly the first ingest's rows, later
+/// passes add the rest once each, and the last one clears every mark.
+pub async fn a_pass_adds_only_the_rows_since_the_last_one(fixture: &Fixture) {
     let dev = fixtures::user(fixture, "hdev").await;
     let app = fixtures::app(fixture, "ma_hot_bucket", &dev).await;
     let user = fixtures::user(fixture, "hsender").await.id;
@@ -239,17 +238,33 @@ pub async fn one_run_takes_every_mark_of_a_recomputed_bucket(fixture: &Fixture) 
             .await
             .expect("ingest");
     }
+    let per_ingest = i64::try_from(SESSIONS).expect("small");
     let report = fixture.db.roll_up(1, hour - 24).await.expect("rollup");
     assert_eq!((report.marks, report.buckets), (1, 1));
+    let first = fixture
+        .db
+        .stats(&StatsQuery {
+            app_id: app.as_str().to_owned(),
+            boundaries: vec![hour, hour + 1],
+        })
+        .await
+        .expect("stats");
+    let counted: i64 = first.session_lengths.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(counted, per_ingest, "one pass of one mark adds one ingest");
+    assert!(fixture
+        .db
+        .oldest_dirty_mark()
+        .await
+        .expect("marks")
+        .is_some());
+    assert_eq!(
+        sessions_per_hour(fixture, app.as_str(), 1).await,
+        BTreeMap::from([(hour, per_ingest * ingests)])
+    );
     assert_eq!(
         fixture.db.oldest_dirty_mark().await.expect("marks"),
         None,
-        "the run left marks of the bucket it recomputed"
-    );
-    let expected = i64::try_from(SESSIONS).expect("small") * ingests;
-    assert_eq!(
-        sessions_per_hour(fixture, app.as_str(), 1).await,
-        BTreeMap::from([(hour, expected)])
+        "the pass that reached the newest rows left marks"
     );
 }
 
@@ -287,8 +302,10 @@ fn load_time(app: &str, hour: i64) -> IngestBatch {
 
 /// Retention deletes the raw events before its cutoff for every app and keeps the newer
 /// ones (SQLite finds them app by app through `(app_id, "timestamp")`, PostgreSQL drops
-/// whole months). Observed through the rollup: a late event re-marks each hour, and the
-/// recomputed hour counts the sessions its raw rows still hold.
+/// whole months). Observed through the rollup: a late event joins the first session of each
+/// hour after that session's end, which changes nothing while the session's raw events are
+/// there; once they are gone it counts as a session of its own, added to the hour's kept
+/// rollup (SQLite; PostgreSQL refuses it, the month's partition being gone).
 pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fixture: &Fixture) {
     let dev = fixtures::user(fixture, "rdev").await;
     let user = fixtures::user(fixture, "rsender").await.id;
@@ -341,7 +358,7 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
         .await
         .expect("retention");
     // On PostgreSQL the old month's partition is gone with its rows, so a late event there
-    // is refused; on SQLite it is stored and re-marks the hour.
+    // is refused; on SQLite it is stored.
     let partitioned = fixture.db.engine() == "postgres";
     for app in &apps {
         for hour in [old_hour, new_hour] {
@@ -351,7 +368,7 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
                 app_id: app.as_str().to_owned(),
                 user_id: Some(user),
                 device_id: None,
-                session_id: format!("late{hour}"),
+                session_id: format!("h{hour}s0"),
                 event_type: "feature_used".into(),
                 duration_seconds: None,
                 event_data: json!({}),
@@ -368,14 +385,15 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
             }
         }
     }
-    // The late event is a session of its own (one event, length 0).
-    let whole = i64::try_from(SESSIONS).expect("small") + 1;
+    let sessions = i64::try_from(SESSIONS).expect("small");
     for app in &apps {
         let new = hour_figures(fixture, app.as_str(), new_hour, oldest).await;
-        assert_eq!(new, (whole, 1), "newer raw events of {app} went");
+        assert_eq!(new, (sessions, 1), "newer raw events of {app} went");
         if !partitioned {
+            // The late event found nothing of its session: a session of its own (one event,
+            // length 0) beside the 20 the kept rollup still counts.
             let old = hour_figures(fixture, app.as_str(), old_hour, oldest).await;
-            assert_eq!(old, (1, 0), "old raw events of {app} remain");
+            assert_eq!(old, (sessions + 1, 1), "old raw events of {app} remain");
         }
     }
 }

@@ -17,6 +17,8 @@
 //!   `⌈p·n⌉`), over exact values: session lengths in seconds, load times in tenths of a
 //!   millisecond.
 
+pub mod delta;
+
 use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -96,6 +98,13 @@ pub fn session_length(events: &[SessionEvent]) -> Option<i64> {
         }
     }
     Some((end - start).whole_seconds())
+}
+
+/// Where a session is counted: the hour of its first event and its length in seconds.
+/// `None` for no events.
+pub fn session_contribution(events: &[SessionEvent]) -> Option<(i64, i64)> {
+    let first = events.iter().map(|e| e.at).min()?;
+    Some((hour_of(first), session_length(events)?))
 }
 
 /// A usage row as the rollup reads it.
@@ -180,14 +189,10 @@ pub fn roll_up(hour: i64, raw: RawBucket) -> HourRollup {
             });
     }
     for events in sessions.values() {
-        let Some(first) = events.iter().map(|e| e.at).min() else {
-            continue;
-        };
-        if hour_of(first) != hour {
-            continue;
-        }
-        if let Some(length) = session_length(events) {
-            *rollup.session_lengths.entry(length).or_default() += 1;
+        if let Some((start_hour, length)) = session_contribution(events) {
+            if start_hour == hour {
+                *rollup.session_lengths.entry(length).or_default() += 1;
+            }
         }
     }
     for metric in raw.metrics {

@@ -1,9 +1,10 @@
 //! `analytics_rollup`: recomputes the hourly rollups of the (app, hour) buckets that new
 //! events made dirty (docs/analytics.md), in bounded batches, and removes rollups past their
 //! retention. Safe to run in several workers: on PostgreSQL each run takes marks the others
-//! have not locked (`SKIP LOCKED`) and recomputes its buckets under per-bucket locks; on
-//! SQLite on the single writer; always from the raw rows, and a dirty mark is removed only
-//! with the recomputation that saw its rows.
+//! have not locked (`SKIP LOCKED`) and recomputes its buckets from the raw rows under
+//! per-bucket locks, and a dirty mark is removed only with the recomputation that saw its
+//! rows; on SQLite each run adds the rows committed since the last one (their rowids grow in
+//! commit order) and runs take turns.
 
 use crate::runner::Job;
 use async_trait::async_trait;

@@ -7,6 +7,8 @@
 mod accounts;
 mod analytics;
 mod analytics_ingest;
+mod analytics_recompute;
+mod analytics_rollup;
 mod app_versions;
 mod apps;
 mod checkpoint;
@@ -72,6 +74,9 @@ pub struct SqliteDatabase {
     ingest: analytics_ingest::IngestQueue,
     /// Background WAL checkpoints, requested after each analytics group commit.
     checkpointer: checkpoint::Checkpointer,
+    /// Held by a rollup pass: passes of one process take turns instead of reading the same
+    /// new rows and all but one being refused when they write.
+    rollup_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteDatabase {
@@ -144,6 +149,7 @@ impl SqliteDatabase {
             reader,
             ingest: analytics_ingest::IngestQueue::default(),
             checkpointer: checkpoint::Checkpointer::new(checkpointer),
+            rollup_turn: std::sync::Arc::default(),
         })
     }
 

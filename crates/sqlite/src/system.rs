@@ -41,6 +41,9 @@ impl SystemRepository for SqliteDatabase {
         // through each table's `(app_id, …, "timestamp")` index, CROSS JOIN keeping `apps`
         // the outer loop. On metrics the index has `metric_type` in between, so its values
         // (all of them: the column's CHECK allows no other) are listed to reach `"timestamp"`.
+        // The row with the largest rowid is never deleted: SQLite gives a new row the largest
+        // rowid plus one, and deleting the largest would hand its rowid (and those below it)
+        // out again, under the rollup's positions (migration 0020), unrolled.
         let metric_types = METRIC_TYPES.map(|t| format!("'{t}'")).join(", ");
         let statements = [
             ("app_lifecycle_events", String::new()),
@@ -54,7 +57,8 @@ impl SystemRepository for SqliteDatabase {
             format!(
                 "DELETE FROM {table} WHERE rowid IN (SELECT t.rowid FROM apps AS a \
                  CROSS JOIN {table} AS t WHERE t.app_id = a.app_id {filter}\
-                 AND t.\"timestamp\" < $1 LIMIT {RETENTION_BATCH})"
+                 AND t.\"timestamp\" < $1 \
+                 AND t.rowid < (SELECT max(rowid) FROM {table}) LIMIT {RETENTION_BATCH})"
             )
         });
         for statement in &statements {

@@ -8,7 +8,7 @@ async fn ledger_rows_refuse_update_and_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn analytics_one_run_takes_every_mark_of_a_recomputed_bucket() {
+async fn analytics_a_pass_adds_only_the_rows_since_the_last_one() {
     let fixture = tmcp_contract_tests::engines::sqlite().await;
-    tmcp_contract_tests::analytics::one_run_takes_every_mark_of_a_recomputed_bucket(&fixture).await;
+    tmcp_contract_tests::analytics::a_pass_adds_only_the_rows_since_the_last_one(&fixture).await;
 }
