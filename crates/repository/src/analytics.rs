@@ -200,8 +200,8 @@ pub trait AnalyticsRepository: Send + Sync {
     /// PostgreSQL recomputes the buckets of up to `limit` dirty marks from the raw rows (and
     /// the start hours of the sessions with events in them), replacing their rollups; a mark
     /// is removed only with the recomputation that saw its rows. SQLite adds up to
-    /// `limit × 100` rows of each raw table committed since its last run (`marks` then counts
-    /// them in hundreds) and clears the marks once it reaches the newest rows. Buckets that
+    /// `limit × 20` rows of each raw table committed since its last run (`marks` then counts
+    /// them in twenties) and clears the marks once it reaches the newest rows. Buckets that
     /// start before `oldest_hour` (raw rows past retention) are left as they are.
     async fn roll_up(&self, limit: i64, oldest_hour: i64) -> RepoResult<RollupReport>;
 

@@ -171,6 +171,7 @@ pub(crate) async fn replace_rollup(
             b.push_bind(app_id).push_bind(hour).push_bind(*u);
         });
         q.build()
+            .persistent(false)
             .execute(&mut *conn)
             .await
             .map_err(map_sqlx_error)?;
@@ -191,6 +192,7 @@ pub(crate) async fn replace_rollup(
                 .push_bind(*n);
         });
         q.build()
+            .persistent(false)
             .execute(&mut *conn)
             .await
             .map_err(map_sqlx_error)?;
@@ -213,6 +215,7 @@ pub(crate) async fn replace_rollup(
                 .push_bind(*n);
         });
         q.build()
+            .persistent(false)
             .execute(&mut *conn)
             .await
             .map_err(map_sqlx_error)?;
@@ -234,6 +237,7 @@ pub(crate) async fn replace_rollup(
                 .push_bind(*c);
         });
         q.build()
+            .persistent(false)
             .execute(&mut *conn)
             .await
             .map_err(map_sqlx_error)?;
@@ -251,6 +255,7 @@ pub(crate) async fn delete_marks(conn: &mut SqliteConnection, ids: &[i64]) -> Re
         }
         q.push(")");
         q.build()
+            .persistent(false)
             .execute(&mut *conn)
             .await
             .map_err(map_sqlx_error)?;

@@ -20,16 +20,18 @@ use tmcp_domain::analytics::{roll_up, SessionEvent};
 use tmcp_repository::{RepoResult, RollupReport};
 use uuid::Uuid;
 
-/// Raw rows per dirty mark in a pass's budget: a mark stands for about one ingested batch
-/// (≤ 100 items), so a batch of `limit` marks reads up to `limit × 100` rows of each table.
-pub(crate) const ROWS_PER_MARK: i64 = 100;
+/// Raw rows per dirty mark in a pass's budget: a batch of `limit` marks (500 by default)
+/// reads up to `limit × 20` rows of each table. Passes are cheap, so they stay small: at
+/// `× 100` one pass held about 50 MB of rows and statements, and the server's peak memory
+/// rose from ~100 MB to 180–270 MB while a seeder loaded 10 M events beside it.
+pub(crate) const ROWS_PER_MARK: i64 = 20;
 
 /// Session ids per lookup of their earlier events (one bound value each).
 const SESSIONS_PER_LOOKUP: usize = 500;
 
-/// Rows a multi-row statement writes at once (≤ 5 values each, far below SQLite's 32766
-/// variables per statement).
-const ROWS_PER_STATEMENT: usize = 5000;
+/// Rows a multi-row statement writes at once (≤ 7 values each, far below SQLite's 32766
+/// variables per statement; a prepared statement grows with its values).
+const ROWS_PER_STATEMENT: usize = 1000;
 
 /// The rowid, per raw table, up to which the rollups reflect every row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -238,6 +240,7 @@ async fn earlier_session_events(
             q.push(")");
             let rows: Vec<(Option<Uuid>, String, bool, String)> = q
                 .build_query_as()
+                .persistent(false)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(map_sqlx_error)?;
@@ -259,7 +262,7 @@ async fn earlier_session_events(
 /// Adds a delta to the rollup tables.
 async fn apply_delta(conn: &mut SqliteConnection, delta: &RollupDelta) -> RepoResult<()> {
     let counts: Vec<_> = delta.counts.iter().collect();
-    for chunk in counts.chunks(ROWS_PER_STATEMENT / 2) {
+    for chunk in counts.chunks(ROWS_PER_STATEMENT) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO analytics_hourly (app_id, hour, installs, uninstalls, updates, \
              launches, closes) ",
@@ -362,8 +365,12 @@ async fn apply_delta(conn: &mut SqliteConnection, delta: &RollupDelta) -> RepoRe
     Ok(())
 }
 
+/// Runs a statement built for one pass without keeping it prepared: its text varies with
+/// the number of rows, and sqlx's per-connection cache of 100 statements held the large
+/// ones (thousands of bound values each) for good — the server grew past 250 MB.
 async fn execute(conn: &mut SqliteConnection, mut q: QueryBuilder<'_, Sqlite>) -> RepoResult<()> {
     q.build()
+        .persistent(false)
         .execute(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
