@@ -136,14 +136,18 @@ impl RollupDelta {
         }
         for ((hour, length), change) in old.map(|o| (o, -1)).into_iter().chain(new.map(|n| (n, 1)))
         {
-            if hour >= self.oldest_hour {
-                *self
-                    .session_lengths
-                    .entry(((app_id.to_owned(), hour), length))
-                    .or_default() += change;
+            if hour < self.oldest_hour {
+                continue;
+            }
+            let key = ((app_id.to_owned(), hour), length);
+            let slot = self.session_lengths.entry(key.clone()).or_default();
+            *slot += change;
+            if *slot == 0 {
+                // Only this key can have reached zero; a scan of the whole map per session
+                // made a pass quadratic in its sessions.
+                self.session_lengths.remove(&key);
             }
         }
-        self.session_lengths.retain(|_, n| *n != 0);
     }
 
     /// Every bucket the delta changes.
