@@ -441,9 +441,14 @@ impl<'a> RollupArrays<'a> {
     }
 }
 
+/// Buckets whose raw rows one set of statements reads and rewrites. A run (up to
+/// `rollup_batch_size` marks) goes through its buckets this many at a time, in its one
+/// transaction: memory stays bounded by these buckets' rows, at ~14 statements per chunk.
+const BUCKETS_PER_READ: usize = 64;
+
 /// Recomputes `buckets` from the raw rows and replaces their rollups, in the caller's
 /// transaction, which already holds their locks.
-async fn recompute(conn: &mut PgConnection, buckets: &BTreeSet<(String, i64)>) -> RepoResult<()> {
+async fn recompute(conn: &mut PgConnection, buckets: &[(String, i64)]) -> RepoResult<()> {
     let arrays = BucketArrays::new(buckets.iter());
     let mut raw = read_buckets(conn, &arrays).await?;
     let rollups: Vec<(&str, i64, HourRollup)> = buckets
@@ -555,7 +560,12 @@ impl AnalyticsRepository for PgDatabase {
             .await
             .map_err(map_sqlx_error)?;
             drop(arrays);
-            recompute(&mut tx, &buckets).await?;
+            // A few buckets' raw rows at a time: under a stream an open hour holds thousands
+            // of session events, and a run's hundreds of them read at once held them all.
+            let buckets: Vec<(String, i64)> = buckets.iter().cloned().collect();
+            for chunk in buckets.chunks(BUCKETS_PER_READ) {
+                recompute(&mut tx, chunk).await?;
+            }
         }
         delete_marks(&mut tx, &ids).await?;
         tx.commit().await.map_err(map_sqlx_error)?;
