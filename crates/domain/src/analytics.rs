@@ -139,14 +139,45 @@ pub struct RawBucket {
     pub metrics: Vec<MetricRow>,
 }
 
-/// The rollup of one (app, hour): what the stats read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HourRollup {
+/// Lifecycle counters of one bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
     pub installs: i64,
     pub uninstalls: i64,
     pub updates: i64,
     pub launches: i64,
     pub closes: i64,
+}
+
+impl Counts {
+    /// Counts `n` lifecycle events of `event_type` (other types count nowhere).
+    pub fn add(&mut self, event_type: &str, n: i64) {
+        let slot = match event_type {
+            "installed" => &mut self.installs,
+            "uninstalled" => &mut self.uninstalls,
+            "updated" => &mut self.updates,
+            "launched" => &mut self.launches,
+            "closed" => &mut self.closes,
+            _ => return,
+        };
+        *slot += n;
+    }
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Self) {
+        self.installs += other.installs;
+        self.uninstalls += other.uninstalls;
+        self.updates += other.updates;
+        self.launches += other.launches;
+        self.closes += other.closes;
+    }
+}
+
+/// The rollup of one (app, hour): what the stats read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HourRollup {
+    pub counts: Counts,
     /// Distinct active users of the hour.
     pub users: BTreeSet<Uuid>,
     /// Sessions that started in the hour: length in seconds → sessions.
@@ -167,15 +198,7 @@ impl HourRollup {
 pub fn roll_up(hour: i64, raw: RawBucket) -> HourRollup {
     let mut rollup = HourRollup::default();
     for (event_type, count) in raw.lifecycle_counts {
-        let slot = match event_type.as_str() {
-            "installed" => &mut rollup.installs,
-            "uninstalled" => &mut rollup.uninstalls,
-            "updated" => &mut rollup.updates,
-            "launched" => &mut rollup.launches,
-            "closed" => &mut rollup.closes,
-            _ => continue,
-        };
-        *slot += count;
+        rollup.counts.add(&event_type, count);
     }
     rollup.users = raw.users.into_iter().collect();
     let mut sessions: BTreeMap<(Option<Uuid>, String), Vec<SessionEvent>> = BTreeMap::new();

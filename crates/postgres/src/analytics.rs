@@ -336,11 +336,11 @@ impl<'a> RollupArrays<'a> {
         self.hourly.0.push(app);
         self.hourly.1.push(hour);
         for (column, value) in self.hourly.2.iter_mut().zip([
-            r.installs,
-            r.uninstalls,
-            r.updates,
-            r.launches,
-            r.closes,
+            r.counts.installs,
+            r.counts.uninstalls,
+            r.counts.updates,
+            r.counts.launches,
+            r.counts.closes,
         ]) {
             column.push(value);
         }
@@ -448,8 +448,8 @@ const BUCKETS_PER_READ: usize = 64;
 
 /// Recomputes `buckets` from the raw rows and replaces their rollups, in the caller's
 /// transaction, which already holds their locks.
-async fn recompute(conn: &mut PgConnection, buckets: &[(String, i64)]) -> RepoResult<()> {
-    let arrays = BucketArrays::new(buckets.iter());
+async fn recompute(conn: &mut PgConnection, buckets: &[&(String, i64)]) -> RepoResult<()> {
+    let arrays = BucketArrays::new(buckets.iter().copied());
     let mut raw = read_buckets(conn, &arrays).await?;
     let rollups: Vec<(&str, i64, HourRollup)> = buckets
         .iter()
@@ -562,8 +562,8 @@ impl AnalyticsRepository for PgDatabase {
             drop(arrays);
             // A few buckets' raw rows at a time: under a stream an open hour holds thousands
             // of session events, and a run's hundreds of them read at once held them all.
-            let buckets: Vec<(String, i64)> = buckets.iter().cloned().collect();
-            for chunk in buckets.chunks(BUCKETS_PER_READ) {
+            let ordered: Vec<&(String, i64)> = buckets.iter().collect();
+            for chunk in ordered.chunks(BUCKETS_PER_READ) {
                 recompute(&mut tx, chunk).await?;
             }
         }

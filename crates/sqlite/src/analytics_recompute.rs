@@ -8,7 +8,7 @@ use crate::map_sqlx_error;
 use crate::time_text::{from_text, to_text};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
-use tmcp_domain::analytics::{hour_of, hour_start, HourRollup, MetricRow, RawBucket, UsageRow};
+use tmcp_domain::analytics::{hour_of, hour_start, MetricRow, RawBucket, UsageRow};
 use tmcp_repository::RepoResult;
 use uuid::Uuid;
 
@@ -128,11 +128,11 @@ pub(crate) async fn read_bucket(
     })
 }
 
-pub(crate) async fn replace_rollup(
+/// Deletes a bucket's rollup rows, before its recomputed figures are added back.
+pub(crate) async fn clear_rollup(
     conn: &mut SqliteConnection,
     app_id: &str,
     hour: i64,
-    rollup: &HourRollup,
 ) -> RepoResult<()> {
     for table in ROLLUP_TABLES {
         // Table names come from the fixed list above.
@@ -144,103 +144,6 @@ pub(crate) async fn replace_rollup(
         .execute(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
-    }
-    if rollup.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO analytics_hourly (app_id, hour, installs, uninstalls, updates, launches, \
-         closes) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(app_id)
-    .bind(hour)
-    .bind(rollup.installs)
-    .bind(rollup.uninstalls)
-    .bind(rollup.updates)
-    .bind(rollup.launches)
-    .bind(rollup.closes)
-    .execute(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    // At most 3 values per row and SQLite's 32766 variables: chunks of 5000 rows.
-    let users: Vec<Uuid> = rollup.users.iter().copied().collect();
-    for chunk in users.chunks(5000) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO analytics_hourly_users (app_id, hour, user_id) ");
-        q.push_values(chunk, |mut b, u| {
-            b.push_bind(app_id).push_bind(hour).push_bind(*u);
-        });
-        q.build()
-            .persistent(false)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
-    }
-    let sessions: Vec<(i64, i64)> = rollup
-        .session_lengths
-        .iter()
-        .map(|(l, n)| (*l, *n))
-        .collect();
-    for chunk in sessions.chunks(5000) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO analytics_hourly_sessions (app_id, hour, length_seconds, sessions) ",
-        );
-        q.push_values(chunk, |mut b, (l, n)| {
-            b.push_bind(app_id)
-                .push_bind(hour)
-                .push_bind(*l)
-                .push_bind(*n);
-        });
-        q.build()
-            .persistent(false)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
-    }
-    let loads: Vec<(&str, i64, i64)> = rollup
-        .load_times
-        .iter()
-        .map(|((v, x), n)| (v.as_str(), *x, *n))
-        .collect();
-    for chunk in loads.chunks(5000) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO analytics_hourly_load_times (app_id, hour, version, value_tenths, \
-             samples) ",
-        );
-        q.push_values(chunk, |mut b, (v, x, n)| {
-            b.push_bind(app_id)
-                .push_bind(hour)
-                .push_bind(*v)
-                .push_bind(*x)
-                .push_bind(*n);
-        });
-        q.build()
-            .persistent(false)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
-    }
-    let crashes: Vec<(&str, i64, i64)> = rollup
-        .crashes
-        .iter()
-        .map(|(v, (r, c))| (v.as_str(), *r, *c))
-        .collect();
-    for chunk in crashes.chunks(5000) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO analytics_hourly_crashes (app_id, hour, version, reports, crashing) ",
-        );
-        q.push_values(chunk, |mut b, (v, r, c)| {
-            b.push_bind(app_id)
-                .push_bind(hour)
-                .push_bind(*v)
-                .push_bind(*r)
-                .push_bind(*c);
-        });
-        q.build()
-            .persistent(false)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! seen below the first positions; their buckets are recomputed, up to the positions, before
 //! any position moves. Later marks only tell since when rows wait (the job's lag metric).
 
-use crate::analytics_recompute::{delete_marks, read_bucket, replace_rollup};
+use crate::analytics_recompute::{clear_rollup, delete_marks, read_bucket};
 use crate::time_text::from_text;
 use crate::{map_sqlx_error, SqliteDatabase};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -464,22 +464,26 @@ impl SqliteDatabase {
             .filter(|(_, _, hour)| *hour >= oldest_hour)
             .map(|(_, app_id, hour)| (app_id, hour))
             .collect();
-        let mut rollups = Vec::new();
+        // The buckets emptied and their recomputed figures, added back as a delta.
+        let mut recomputed_buckets = Vec::new();
+        let mut recomputed = RollupDelta::new(oldest_hour);
         let mut session_hours = BTreeSet::new();
         for (app_id, hour) in &dirty {
             let read = read_bucket(snapshot, app_id, *hour, at).await?;
             session_hours.extend(read.session_hours.into_iter().map(|h| (app_id.clone(), h)));
-            rollups.push((app_id.clone(), *hour, roll_up(*hour, read.raw)));
+            recomputed.add_rollup(app_id, *hour, &roll_up(*hour, read.raw));
+            recomputed_buckets.push((app_id.clone(), *hour));
         }
         // The dirty buckets' reads held every event of their sessions: these are all the
         // other hours those sessions have events in.
         for (app_id, hour) in session_hours {
             if hour >= oldest_hour && !dirty.contains(&(app_id.clone(), hour)) {
                 let read = read_bucket(snapshot, &app_id, hour, at).await?;
-                rollups.push((app_id, hour, roll_up(hour, read.raw)));
+                recomputed.add_rollup(&app_id, hour, &roll_up(hour, read.raw));
+                recomputed_buckets.push((app_id, hour));
             }
         }
-        let buckets = count(rollups.len());
+        let buckets = count(recomputed_buckets.len());
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
@@ -488,9 +492,10 @@ impl SqliteDatabase {
         // The rows up to `at` are what the figures are of; if another process's pass has
         // moved the positions, these are older than its rollups.
         if stored_positions(&mut tx).await?.0 == at {
-            for (app_id, hour, rollup) in &rollups {
-                replace_rollup(&mut tx, app_id, *hour, rollup).await?;
+            for (app_id, hour) in &recomputed_buckets {
+                clear_rollup(&mut tx, app_id, *hour).await?;
             }
+            apply_delta(&mut tx, &recomputed).await?;
             delete_marks(&mut tx, &ids).await?;
         }
         tx.commit().await.map_err(map_sqlx_error)?;

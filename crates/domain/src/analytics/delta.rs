@@ -5,20 +5,10 @@
 //! Adding a delta to the rollups of the rows before it gives the rollups of all the rows
 //! (the property test below checks this against `roll_up`).
 
-use super::{hour_of, load_time_key, session_contribution, SessionEvent};
+use super::{hour_of, load_time_key, session_contribution, Counts, HourRollup, SessionEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Lifecycle counters of one bucket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub installs: i64,
-    pub uninstalls: i64,
-    pub updates: i64,
-    pub launches: i64,
-    pub closes: i64,
-}
 
 /// An (app, hour) bucket.
 pub type Bucket = (String, i64);
@@ -49,6 +39,39 @@ impl RollupDelta {
         }
     }
 
+    /// A whole bucket's rollup, as if all of it were new: what writing a recomputed bucket
+    /// into emptied rollup tables adds. A non-empty rollup always gets its counters row, even
+    /// at zero, as a recomputation has always written it.
+    pub fn add_rollup(&mut self, app_id: &str, hour: i64, rollup: &HourRollup) {
+        if rollup.is_empty() {
+            return;
+        }
+        let bucket = (app_id.to_owned(), hour);
+        *self.counts.entry(bucket.clone()).or_default() += rollup.counts;
+        self.users
+            .extend(rollup.users.iter().map(|u| (bucket.clone(), *u)));
+        for (length, n) in &rollup.session_lengths {
+            *self
+                .session_lengths
+                .entry((bucket.clone(), *length))
+                .or_default() += n;
+        }
+        for ((version, tenths), n) in &rollup.load_times {
+            *self
+                .load_times
+                .entry((bucket.clone(), version.clone(), *tenths))
+                .or_default() += n;
+        }
+        for (version, (reports, crashing)) in &rollup.crashes {
+            let slot = self
+                .crashes
+                .entry((bucket.clone(), version.clone()))
+                .or_default();
+            slot.0 += reports;
+            slot.1 += crashing;
+        }
+    }
+
     fn bucket(&self, app_id: &str, at: OffsetDateTime) -> Option<Bucket> {
         let hour = hour_of(at);
         (hour >= self.oldest_hour).then(|| (app_id.to_owned(), hour))
@@ -68,16 +91,7 @@ impl RollupDelta {
         if let Some(user) = user_id {
             self.users.insert((bucket.clone(), user));
         }
-        let counts = self.counts.entry(bucket).or_default();
-        let slot = match event_type {
-            "installed" => &mut counts.installs,
-            "uninstalled" => &mut counts.uninstalls,
-            "updated" => &mut counts.updates,
-            "launched" => &mut counts.launches,
-            "closed" => &mut counts.closes,
-            _ => return,
-        };
-        *slot += 1;
+        self.counts.entry(bucket).or_default().add(event_type, 1);
     }
 
     /// The user of a new usage event (its session is handled by `session_changed`).
@@ -396,12 +410,7 @@ mod tests {
     /// Stored rollups plus a delta, as an engine applies it.
     fn apply(rollups: &mut BTreeMap<Bucket, HourRollup>, delta: &RollupDelta) {
         for (bucket, c) in &delta.counts {
-            let r = rollups.entry(bucket.clone()).or_default();
-            r.installs += c.installs;
-            r.uninstalls += c.uninstalls;
-            r.updates += c.updates;
-            r.launches += c.launches;
-            r.closes += c.closes;
+            rollups.entry(bucket.clone()).or_default().counts += *c;
         }
         for (bucket, u) in &delta.users {
             rollups.entry(bucket.clone()).or_default().users.insert(*u);
@@ -455,6 +464,20 @@ mod tests {
                 done = cut;
             }
             prop_assert_eq!(rollups, recomputed(&rows, oldest));
+        }
+
+        #[test]
+        fn recomputed_rollups_added_to_empty_tables_are_written_whole(
+            rows in proptest::collection::vec(raw(), 0..60),
+        ) {
+            let expected = recomputed(&rows, 0);
+            let mut delta = RollupDelta::new(0);
+            for ((app_id, hour), rollup) in &expected {
+                delta.add_rollup(app_id, *hour, rollup);
+            }
+            let mut written = BTreeMap::new();
+            apply(&mut written, &delta);
+            prop_assert_eq!(written, expected);
         }
     }
 
