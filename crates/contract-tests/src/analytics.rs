@@ -12,7 +12,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration as StdDuration, Instant};
 use time::{Duration, OffsetDateTime};
-use tmcp_domain::analytics::{hour_of, hour_start};
+use tmcp_domain::analytics::{hour_of, hour_start, roll_up_span};
 use tmcp_domain::ids::uuid_v7_at;
 use tmcp_domain::UserId;
 use tmcp_repository::{IngestBatch, NewMetric, NewUsageEvent, RepoError, StatsQuery};
@@ -86,6 +86,7 @@ async fn sessions_per_hour(fixture: &Fixture, app: &str, hours: i64) -> BTreeMap
         .stats(&StatsQuery {
             app_id: app.to_owned(),
             boundaries: (first..=first + hours).collect(),
+            extra_users: Vec::new(),
         })
         .await
         .expect("stats");
@@ -246,6 +247,7 @@ pub async fn a_pass_adds_only_the_rows_since_the_last_one(fixture: &Fixture) {
         .stats(&StatsQuery {
             app_id: app.as_str().to_owned(),
             boundaries: vec![hour, hour + 1],
+            extra_users: Vec::new(),
         })
         .await
         .expect("stats");
@@ -277,6 +279,7 @@ async fn hour_figures(fixture: &Fixture, app: &str, hour: i64, oldest: i64) -> (
         .stats(&StatsQuery {
             app_id: app.to_owned(),
             boundaries: vec![hour, hour + 1],
+            extra_users: Vec::new(),
         })
         .await
         .expect("stats");
@@ -396,4 +399,69 @@ pub async fn retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones(fi
             assert_eq!(old, (sessions + 1, 1), "old raw events of {app} remain");
         }
     }
+}
+
+/// Part of an hour, read from the raw rows (the stats' spans where a local day starts at
+/// `:30` or `:45` UTC), holds exactly the sessions that start in it; users the stats add
+/// from such spans count once per period and once over the range.
+pub async fn raw_spans_split_an_hour_and_extra_users_count_once(fixture: &Fixture) {
+    let dev = fixtures::user(fixture, "adev").await;
+    let app = fixtures::app(fixture, "ma_raw_spans", &dev)
+        .await
+        .to_string();
+    let user = fixtures::user(fixture, "aspanner").await.id;
+    let other = fixtures::user(fixture, "aspanned").await.id;
+    let hour = first_hour() + 2;
+    fixture
+        .db
+        .ingest(batch(&app, user, hour, false), marked_at(hour))
+        .await
+        .expect("ingest");
+    // Sessions start a minute apart from the hour's start: 10 in its first 10 minutes.
+    let split = hour_start(hour) + Duration::minutes(10);
+    let spans = [
+        (hour_start(hour), split),
+        (split, hour_start(hour + 1)),
+        (hour_start(hour + 1), hour_start(hour + 2)),
+    ];
+    let raw = fixture.db.raw_spans(&app, &spans).await.expect("spans");
+    assert_eq!(raw.len(), 3);
+    let rolled: Vec<_> = spans
+        .iter()
+        .zip(raw)
+        .map(|((lo, hi), raw)| roll_up_span(*lo, *hi, raw))
+        .collect();
+    let sessions = |i: usize| rolled[i].session_lengths.values().sum::<i64>();
+    assert_eq!((sessions(0), sessions(1), sessions(2)), (10, 10, 0));
+    assert!(rolled[0].users.contains(&user.0) && rolled[1].users.contains(&user.0));
+    assert!(rolled[2].is_empty(), "an hour without rows rolls up empty");
+    // Every session is 40 s long, whichever part of the hour it starts in.
+    assert_eq!(
+        rolled[0].session_lengths.keys().collect::<Vec<_>>(),
+        vec![&40]
+    );
+    let other_app = fixtures::app(fixture, "ma_raw_spans_other", &dev)
+        .await
+        .to_string();
+    let foreign = fixture
+        .db
+        .raw_spans(&other_app, &spans)
+        .await
+        .expect("spans");
+    assert!(foreign
+        .into_iter()
+        .all(|r| r.session_rows.is_empty() && r.users.is_empty()));
+
+    drain_rollups(fixture, first_hour() - 24).await;
+    let rows = fixture
+        .db
+        .stats(&StatsQuery {
+            app_id: app.clone(),
+            boundaries: vec![hour, hour + 1, hour + 2],
+            extra_users: vec![(0, user.0), (0, other.0), (1, other.0)],
+        })
+        .await
+        .expect("stats");
+    assert_eq!(rows.active_users, vec![(0, 2), (1, 1)]);
+    assert_eq!(rows.total_active_users, 2);
 }

@@ -91,6 +91,7 @@ macro_rules! contract_suite {
             analytics::refused_batches_leave_nothing_and_spare_their_neighbours,
             analytics::dropped_ingests_store_whole_batches_or_nothing,
             analytics::retention_drops_old_raw_events_of_every_app_and_keeps_newer_ones,
+            analytics::raw_spans_split_an_hour_and_extra_users_count_once,
             oauth::consents_accumulate_and_withdrawal_kills_tokens_with_an_outbox_row,
             oauth::withdrawal_without_consent_ends_pre_approved_tokens,
             oauth::racing_rotation_and_withdrawal_leave_no_live_refresh_token,

@@ -196,6 +196,13 @@ impl HourRollup {
 
 /// Computes the rollup of bucket `hour` from its raw rows.
 pub fn roll_up(hour: i64, raw: RawBucket) -> HourRollup {
+    roll_up_span(hour_start(hour), hour_start(hour + 1), raw)
+}
+
+/// Computes the rollup of the instants `[lo, hi)` from their raw rows (read for that span):
+/// the stats read part of an hour this way where a local day starts inside it (a zone such
+/// as `+05:30`). Sessions count where their first event lies, as in the hourly buckets.
+pub fn roll_up_span(lo: OffsetDateTime, hi: OffsetDateTime, raw: RawBucket) -> HourRollup {
     let mut rollup = HourRollup::default();
     for (event_type, count) in raw.lifecycle_counts {
         rollup.counts.add(&event_type, count);
@@ -212,8 +219,11 @@ pub fn roll_up(hour: i64, raw: RawBucket) -> HourRollup {
             });
     }
     for events in sessions.values() {
-        if let Some((start_hour, length)) = session_contribution(events) {
-            if start_hour == hour {
+        let Some(first) = events.iter().map(|e| e.at).min() else {
+            continue;
+        };
+        if first >= lo && first < hi {
+            if let Some(length) = session_length(events) {
                 *rollup.session_lengths.entry(length).or_default() += 1;
             }
         }

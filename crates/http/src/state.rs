@@ -41,6 +41,10 @@ pub struct HttpSettings {
     pub wallet: WalletSettings,
     /// Package size and listing limits of the store.
     pub store: StoreSettings,
+    /// How long raw analytics events are kept: the developer stats of a zone whose days
+    /// start inside a UTC hour read the hours where days meet from them, so only that far
+    /// back.
+    pub analytics_raw_retention_days: i64,
 }
 
 impl Default for HttpSettings {
@@ -58,6 +62,7 @@ impl Default for HttpSettings {
             head_limits: HeadLimits::default(),
             wallet: WalletSettings::default(),
             store: StoreSettings::default(),
+            analytics_raw_retention_days: 90,
         }
     }
 }

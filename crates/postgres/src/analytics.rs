@@ -179,6 +179,22 @@ impl<'a> BucketArrays<'a> {
         }
         arrays
     }
+
+    /// Spans `[lo, hi)` of one app, keyed by their index in place of an hour.
+    fn spans(app: &'a str, spans: &[(OffsetDateTime, OffsetDateTime)]) -> Self {
+        let mut arrays = Self {
+            apps: vec![app; spans.len()],
+            hours: Vec::with_capacity(spans.len()),
+            lo: Vec::with_capacity(spans.len()),
+            hi: Vec::with_capacity(spans.len()),
+        };
+        for (index, (lo, hi)) in (0_i64..).zip(spans) {
+            arrays.hours.push(index);
+            arrays.lo.push(*lo);
+            arrays.hi.push(*hi);
+        }
+        arrays
+    }
 }
 
 const BUCKETS: &str = "UNNEST($1::varchar[], $2::int8[], $3::timestamptz[], $4::timestamptz[]) \
@@ -648,6 +664,23 @@ impl AnalyticsRepository for PgDatabase {
         .map_err(map_sqlx_error)?;
         stats_from_arrays(q, &row).map_err(map_sqlx_error)
     }
+
+    async fn raw_spans(
+        &self,
+        app_id: &str,
+        spans: &[(OffsetDateTime, OffsetDateTime)],
+    ) -> RepoResult<Vec<RawBucket>> {
+        if spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.app().acquire().await.map_err(map_sqlx_error)?;
+        let arrays = BucketArrays::spans(app_id, spans);
+        let mut raw = read_buckets(&mut conn, &arrays).await?;
+        Ok((0_i64..)
+            .take(spans.len())
+            .map(|index| raw.remove(&(app_id.to_owned(), index)).unwrap_or_default())
+            .collect())
+    }
 }
 
 /// Column `index` of the stats row as a vector; an aggregate over no rows is NULL: empty.
@@ -702,7 +735,7 @@ fn stats_from_arrays(q: &StatsQuery, row: &PgRow) -> sqlx::Result<StatsRows> {
     let user_hours: Vec<i64> = array(row, 5)?;
     let users: Vec<Uuid> = array(row, 6)?;
     let (active_users, total_active_users) =
-        q.active_users_per_period(user_hours.into_iter().zip(users));
+        q.active_users_per_period(user_hours.into_iter().zip(users), q.extra_users.clone());
     let session_lengths = q.sessions_per_period(triples(row, 7)?);
     let load_times = StatsQuery::load_times_summed(triples(row, 10)?);
     let mut crashes: Vec<(String, i64, i64)> = triples(row, 13)?.collect();

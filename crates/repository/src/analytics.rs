@@ -5,6 +5,7 @@ use crate::RepoResult;
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
+use tmcp_domain::analytics::RawBucket;
 use tmcp_domain::UserId;
 use uuid::Uuid;
 
@@ -68,10 +69,15 @@ pub struct RollupReport {
 /// numbers in ascending order (at least two). Period `i` is the hours
 /// `[boundaries[i], boundaries[i + 1])`; a row's `period` is that `i`. The use case computes
 /// the boundaries from the time zone, so a local day may span 23, 24 or 25 hours.
+/// Consecutive boundaries may be equal (an empty period).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsQuery {
     pub app_id: String,
     pub boundaries: Vec<i64>,
+    /// Users active in period `i` beyond its hours' rollups: those of the parts of hours the
+    /// use case read from the raw events (a local day starting at `:30` or `:45` UTC).
+    /// They count in that period's distinct users and in the range's.
+    pub extra_users: Vec<(i64, Uuid)>,
 }
 
 impl StatsQuery {
@@ -120,17 +126,20 @@ impl StatsQuery {
     /// (hour, user), so an app reads a few thousand of them for a month: two hash sets here
     /// cost less than the database's two distinct aggregates over the same rows (a sort per
     /// period and a hash), and the one read serves both figures.
+    /// `extra` are (period, user) pairs counted as they are (see `extra_users`).
     pub fn active_users_per_period<U: Eq + std::hash::Hash + Clone>(
         &self,
         rows: impl IntoIterator<Item = (i64, U)>,
+        extra: impl IntoIterator<Item = (i64, U)>,
     ) -> (Vec<(i64, i64)>, i64) {
         let mut per_period: std::collections::HashSet<(i64, U)> = std::collections::HashSet::new();
         let mut everyone: std::collections::HashSet<U> = std::collections::HashSet::new();
-        for (hour, user) in rows {
-            if let Some(period) = self.period_of(hour) {
-                everyone.insert(user.clone());
-                per_period.insert((period, user));
-            }
+        let in_range = rows
+            .into_iter()
+            .filter_map(|(hour, user)| self.period_of(hour).map(|period| (period, user)));
+        for (period, user) in in_range.chain(extra) {
+            everyone.insert(user.clone());
+            per_period.insert((period, user));
         }
         let mut counts: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
         for (period, _) in &per_period {
@@ -212,6 +221,15 @@ pub trait AnalyticsRepository: Send + Sync {
     async fn purge_rollups_before(&self, hour: i64, limit: i64) -> RepoResult<u64>;
 
     async fn stats(&self, query: &StatsQuery) -> RepoResult<StatsRows>;
+
+    /// The raw rows of `app_id` in each span `[lo, hi)` (each within one hour), in the
+    /// order given, as the rollup of a bucket reads them: lifecycle counts, users, every
+    /// event of the sessions with an event in the span, and the span's metrics.
+    async fn raw_spans(
+        &self,
+        app_id: &str,
+        spans: &[(OffsetDateTime, OffsetDateTime)],
+    ) -> RepoResult<Vec<RawBucket>>;
 }
 
 #[cfg(test)]
@@ -223,6 +241,7 @@ mod tests {
         StatsQuery {
             app_id: "app".into(),
             boundaries: vec![1_000, 1_024, 1_048],
+            extra_users: Vec::new(),
         }
     }
 
@@ -238,14 +257,36 @@ mod tests {
             (999, 'd'),
             (1_048, 'd'),
         ];
-        let (per_period, total) = two_days().active_users_per_period(rows);
+        let (per_period, total) = two_days().active_users_per_period(rows, []);
         assert_eq!(per_period, vec![(0, 2), (1, 2)]);
         assert_eq!(total, 3);
     }
 
     #[test]
+    fn extra_users_join_their_period_and_the_range_once() {
+        let rows = [(1_000, 'a'), (1_030, 'b')];
+        // 'a' again in period 0 counts once; 'c' only from the extras; 'b' in period 0 too.
+        let extra = [(0, 'a'), (0, 'b'), (1, 'c')];
+        let (per_period, total) = two_days().active_users_per_period(rows, extra);
+        assert_eq!(per_period, vec![(0, 2), (1, 2)]);
+        assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn an_empty_period_between_equal_boundaries_holds_no_hour() {
+        let q = StatsQuery {
+            app_id: "app".into(),
+            boundaries: vec![1_000, 1_010, 1_010, 1_011],
+            extra_users: Vec::new(),
+        };
+        assert_eq!(q.period_of(1_009), Some(0));
+        assert_eq!(q.period_of(1_010), Some(2));
+        assert_eq!(q.period_of(1_011), None);
+    }
+
+    #[test]
     fn no_rows_means_no_periods_and_no_users() {
-        let (per_period, total) = two_days().active_users_per_period(Vec::<(i64, u8)>::new());
+        let (per_period, total) = two_days().active_users_per_period(Vec::<(i64, u8)>::new(), []);
         assert!(per_period.is_empty());
         assert_eq!(total, 0);
     }

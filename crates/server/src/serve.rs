@@ -99,6 +99,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 allow_private_webhook_targets: config.webhooks.allow_private_targets,
                 ..config.store.settings()
             },
+            analytics_raw_retention_days: config.maintenance.analytics_retention_days,
             ..HttpSettings::default()
         }),
     }))

@@ -5,6 +5,8 @@
 //! transactions (several buckets each), writing a bucket only while a mark the snapshot saw
 //! is still there.
 
+use crate::analytics_recompute::read_span;
+use crate::analytics_rollup::Positions;
 use crate::time_text::{from_text, to_text};
 use crate::{map_sqlx_error, SqliteDatabase};
 use async_trait::async_trait;
@@ -13,11 +15,12 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
-use tmcp_domain::analytics::hour_of;
+use tmcp_domain::analytics::{hour_of, RawBucket};
 use tmcp_repository::{
     AnalyticsRepository, IngestBatch, PeriodCounts, RepoError, RepoResult, RollupReport,
     StatsQuery, StatsRows,
 };
+use uuid::Uuid;
 
 pub(crate) const ROLLUP_TABLES: [&str; 5] = [
     "analytics_hourly",
@@ -259,32 +262,23 @@ impl AnalyticsRepository for SqliteDatabase {
         .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx_error)?;
-        // One correlated subquery per period: each counts its own range of the primary key
-        // with a small DISTINCT of its own, where a join grouped by period built one temporary
-        // B-tree for the grouping and one for the DISTINCT over every row (~10 × slower at
-        // 3 M events).
-        let active_users: Vec<(i64, i64)> = sqlx::query_as(
-            "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
-             FROM json_each($2)) SELECT p, n FROM (SELECT b.p AS p, \
-               (SELECT count(DISTINCT h.user_id) FROM analytics_hourly_users h \
-                 WHERE h.app_id = $1 AND h.hour >= b.lo AND h.hour < b.hi) AS n \
-             FROM b WHERE b.hi IS NOT NULL) WHERE n > 0 ORDER BY p",
-        )
-        .bind(&q.app_id)
-        .bind(&boundaries)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
-        let (total_active_users,): (i64,) = sqlx::query_as(
-            "SELECT count(DISTINCT user_id) FROM analytics_hourly_users \
-             WHERE app_id = $1 AND hour >= $2 AND hour < $3",
-        )
-        .bind(&q.app_id)
-        .bind(q.from_hour())
-        .bind(q.to_hour())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
+        let (active_users, total_active_users) = if q.extra_users.is_empty() {
+            distinct_users_in_sql(&mut conn, q, &boundaries).await?
+        } else {
+            // Users from raw spans to merge: the (hour, user) rows are folded here instead,
+            // as on PostgreSQL (only zones whose days start at :30 or :45 take this path).
+            let rows: Vec<(i64, Uuid)> = sqlx::query_as(
+                "SELECT hour, user_id FROM analytics_hourly_users \
+                 WHERE app_id = $1 AND hour >= $2 AND hour < $3",
+            )
+            .bind(&q.app_id)
+            .bind(q.from_hour())
+            .bind(q.to_hour())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(map_sqlx_error)?;
+            q.active_users_per_period(rows, q.extra_users.iter().copied())
+        };
         // The histogram rows as stored, summed per period here: lengths are nearly unique per
         // app and hour, so grouping in SQL (a temporary B-tree over every row) merged almost
         // nothing and cost ~20 × the plain range read.
@@ -341,4 +335,56 @@ impl AnalyticsRepository for SqliteDatabase {
             crashes,
         })
     }
+
+    async fn raw_spans(
+        &self,
+        app_id: &str,
+        spans: &[(OffsetDateTime, OffsetDateTime)],
+    ) -> RepoResult<Vec<RawBucket>> {
+        if spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
+        let mut raw = Vec::with_capacity(spans.len());
+        for span in spans {
+            let read = read_span(&mut conn, app_id, *span, Positions::EVERY_ROW).await?;
+            raw.push(read.raw);
+        }
+        Ok(raw)
+    }
+}
+
+/// Distinct users per period and over the range, counted by SQLite itself.
+async fn distinct_users_in_sql(
+    conn: &mut SqliteConnection,
+    q: &StatsQuery,
+    boundaries: &str,
+) -> RepoResult<(Vec<(i64, i64)>, i64)> {
+    // One correlated subquery per period: each counts its own range of the primary key
+    // with a small DISTINCT of its own, where a join grouped by period built one temporary
+    // B-tree for the grouping and one for the DISTINCT over every row (~10 × slower at
+    // 3 M events).
+    let active_users: Vec<(i64, i64)> = sqlx::query_as(
+        "WITH b(p, lo, hi) AS (SELECT key, value, lead(value) OVER (ORDER BY key) \
+         FROM json_each($2)) SELECT p, n FROM (SELECT b.p AS p, \
+           (SELECT count(DISTINCT h.user_id) FROM analytics_hourly_users h \
+             WHERE h.app_id = $1 AND h.hour >= b.lo AND h.hour < b.hi) AS n \
+         FROM b WHERE b.hi IS NOT NULL) WHERE n > 0 ORDER BY p",
+    )
+    .bind(&q.app_id)
+    .bind(boundaries)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    let (total_active_users,): (i64,) = sqlx::query_as(
+        "SELECT count(DISTINCT user_id) FROM analytics_hourly_users \
+         WHERE app_id = $1 AND hour >= $2 AND hour < $3",
+    )
+    .bind(&q.app_id)
+    .bind(q.from_hour())
+    .bind(q.to_hour())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)?;
+    Ok((active_users, total_active_users))
 }

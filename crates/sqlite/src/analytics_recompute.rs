@@ -8,6 +8,7 @@ use crate::map_sqlx_error;
 use crate::time_text::{from_text, to_text};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
+use time::OffsetDateTime;
 use tmcp_domain::analytics::{hour_of, hour_start, MetricRow, RawBucket, UsageRow};
 use tmcp_repository::RepoResult;
 use uuid::Uuid;
@@ -33,8 +34,16 @@ pub(crate) async fn read_bucket(
     hour: i64,
     upto: Positions,
 ) -> RepoResult<BucketRead> {
-    let lo_at = hour_start(hour);
-    let hi_at = hour_start(hour + 1);
+    read_span(conn, app_id, (hour_start(hour), hour_start(hour + 1)), upto).await
+}
+
+/// [`read_bucket`] over the instants `[lo, hi)` (the stats read part of an hour this way).
+pub(crate) async fn read_span(
+    conn: &mut SqliteConnection,
+    app_id: &str,
+    (lo_at, hi_at): (OffsetDateTime, OffsetDateTime),
+    upto: Positions,
+) -> RepoResult<BucketRead> {
     let lo = to_text(lo_at);
     let hi = to_text(hi_at);
     let lifecycle_counts: Vec<(String, i64)> = sqlx::query_as(

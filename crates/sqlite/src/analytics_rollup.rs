@@ -42,6 +42,13 @@ pub(crate) struct Positions {
 }
 
 impl Positions {
+    /// Past every row: what the stats read from the raw tables.
+    pub(crate) const EVERY_ROW: Self = Self {
+        lifecycle: i64::MAX,
+        usage: i64::MAX,
+        metrics: i64::MAX,
+    };
+
     fn rows_after(&self, earlier: &Positions) -> i64 {
         (self.lifecycle - earlier.lifecycle)
             + (self.usage - earlier.usage)

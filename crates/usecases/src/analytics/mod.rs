@@ -4,6 +4,7 @@
 //! are in `tmcp_domain::analytics`.
 
 pub mod ingest;
+pub mod periods;
 pub mod rollup;
 pub mod stats;
 

@@ -3,10 +3,12 @@
 //! Days are counted in the requested time zone (default UTC): a fixed offset or an IANA name
 //! such as `Europe/Berlin`, whose local days may last 23 or 25 hours across a DST change.
 //! `from` and `to` are dates in that zone, both included (default: the last 30 days up to
-//! today). The rollups are hourly, so a zone is refused where a local day would not start on
-//! a whole UTC hour (`+05:30`, `Asia/Kolkata`, `Australia/Adelaide`, …): its figures could
-//! not be exact.
+//! today). The rollups are hourly; where a local day starts inside a UTC hour (`+05:30`,
+//! `Asia/Kolkata`, `Australia/Adelaide`, …) the parts of that hour on either side are rolled
+//! up from the raw events at query time (`periods.rs`), so every figure stays exact — as far
+//! back as the raw events are kept.
 
+use super::periods::{self, Span};
 use super::AnalyticsError;
 use crate::fields::FieldErrors;
 use crate::store::apps::owned_app;
@@ -16,7 +18,7 @@ use jiff::Timestamp;
 use std::collections::BTreeMap;
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime, UtcOffset};
-use tmcp_domain::analytics::{hour_start, parse_utc_offset, percentile};
+use tmcp_domain::analytics::{parse_utc_offset, percentile, roll_up_span, Counts, HourRollup};
 use tmcp_domain::Clock;
 use tmcp_repository::{Database, StatsQuery, StatsRows};
 
@@ -159,31 +161,17 @@ impl Zone {
         Some(start.timestamp().as_second())
     }
 
-    /// The period boundaries (hour numbers) of the local days `from..=to`, or why they
-    /// cannot be counted from hourly rollups.
-    fn day_boundaries(&self, from: Date, to: Date) -> Result<Vec<i64>, AnalyticsError> {
-        let mut boundaries = Vec::new();
+    /// The first instants (seconds) of the local days `from..=to` and of the day after.
+    fn day_starts(&self, from: Date, to: Date) -> Result<Vec<i64>, AnalyticsError> {
+        let mut starts = Vec::new();
         let mut day = from;
         loop {
-            let start = self
-                .day_start(day)
-                .ok_or_else(|| bad("to", "out of the supported dates"))?;
-            if start.rem_euclid(3600) != 0 {
-                let offset = self.offset_at(start).whole_seconds();
-                return Err(bad(
-                    "tz",
-                    format!(
-                        "{} is {} from UTC on {day}: the rollups are hourly, so days can \
-                         only be counted exactly in a zone whose offset is a whole number of \
-                         hours (use UTC or a whole-hour offset such as +05:00)",
-                        self.name,
-                        offset_text(offset)
-                    ),
-                ));
-            }
-            boundaries.push(start.div_euclid(3600));
+            starts.push(
+                self.day_start(day)
+                    .ok_or_else(|| bad("to", "out of the supported dates"))?,
+            );
             if day > to {
-                return Ok(boundaries);
+                return Ok(starts);
             }
             day = day
                 .next_day()
@@ -195,18 +183,27 @@ impl Zone {
 /// A stats query turned into periods of the rollups.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The rollup query (its `extra_users` filled from the spans once they are read).
     pub query: StatsQuery,
     pub from: Date,
     pub to: Date,
     pub granularity: Granularity,
     pub tz: String,
-    /// Each period's first instant, in the zone's offset at that instant (one per period of
-    /// `query`).
+    pub zone: Zone,
+    /// Each period's first instant, in the zone's offset at that instant.
     pub starts: Vec<OffsetDateTime>,
+    /// Where the periods start or end inside an hour: those parts, read from the raw events.
+    pub spans: Vec<Span>,
+    /// For each period of `query`, the answer's period (`None`: an hour read as spans).
+    pub answer_period: Vec<Option<usize>>,
+    /// For each answer period, its period in `query`.
+    pub query_period: Vec<i64>,
 }
 
 /// Turns the query into a rollup query: the boundaries of its local days, or of every hour
-/// in them.
+/// in them. A zone whose days start inside a UTC hour (`+05:30`) also gets the spans of
+/// those hours to read from the raw events; by hour, its periods are the UTC hours with a
+/// partial period where each local day starts and ends.
 pub fn plan(
     app_id: &str,
     params: &StatsParams,
@@ -233,29 +230,45 @@ pub fn plan(
     if (to - from).whole_days() >= MAX_RANGE_DAYS {
         return Err(bad("to", "the range covers at most 92 days"));
     }
-    let days = zone.day_boundaries(from, to)?;
+    let days = zone.day_starts(from, to)?;
     let boundaries: Vec<i64> = match granularity {
         Granularity::Day => days,
-        Granularity::Hour => match (days.first(), days.last()) {
-            (Some(first), Some(last)) => (*first..=*last).collect(),
-            _ => days,
-        },
+        Granularity::Hour => {
+            let mut all: Vec<i64> = days.clone();
+            if let (Some(first), Some(last)) = (days.first(), days.last()) {
+                let hours = first.div_euclid(3600) + 1..=last.div_euclid(3600);
+                all.extend(hours.map(|h| h * 3600).filter(|s| s < last));
+            }
+            all.sort_unstable();
+            all.dedup();
+            all
+        }
     };
     let starts = boundaries
         .iter()
         .take(boundaries.len().saturating_sub(1))
-        .map(|hour| hour_start(*hour).to_offset(zone.offset_at(hour * 3600)))
-        .collect();
+        .map(|second| {
+            OffsetDateTime::from_unix_timestamp(*second)
+                .map(|at| at.to_offset(zone.offset_at(*second)))
+                .map_err(|_| bad("to", "out of the supported dates"))
+        })
+        .collect::<Result<_, _>>()?;
+    let split = periods::split(&boundaries);
     Ok(Plan {
         query: StatsQuery {
             app_id: app_id.to_owned(),
-            boundaries,
+            boundaries: split.hours,
+            extra_users: Vec::new(),
         },
         from,
         to,
         granularity,
-        tz: zone.name,
+        tz: zone.name.clone(),
+        zone,
         starts,
+        spans: split.spans,
+        answer_period: split.answer_period,
+        query_period: split.query_period,
     })
 }
 
@@ -275,42 +288,88 @@ fn ratio(part: i64, whole: i64) -> f64 {
     part as f64 / whole as f64
 }
 
-/// Shapes the rollup rows into the answer.
-pub fn assemble(plan: Plan, rows: StatsRows) -> AppStats {
+fn add_counts(figures: &mut Figures, counts: &Counts) {
+    figures.installs += counts.installs;
+    figures.uninstalls += counts.uninstalls;
+    figures.updates += counts.updates;
+    figures.launches += counts.launches;
+}
+
+fn add_histogram(into: &mut BTreeMap<i64, i64>, length: i64, sessions: i64) {
+    *into.entry(length).or_default() += sessions;
+}
+
+/// Shapes the rollup rows, and the rollups of the plan's spans (in the plan's order), into
+/// the answer. Rows of an hour the plan reads as spans are left out (the spans hold it).
+pub fn assemble(plan: Plan, rows: StatsRows, spans: &[HourRollup]) -> AppStats {
+    let answer_period = |query_period: i64| {
+        usize::try_from(query_period)
+            .ok()
+            .and_then(|i| plan.answer_period.get(i).copied().flatten())
+    };
     let mut periods: Vec<Figures> = vec![Figures::default(); plan.starts.len()];
-    let slot = |period: i64| usize::try_from(period).ok();
+    let mut histograms: Vec<BTreeMap<i64, i64>> = vec![BTreeMap::new(); plan.starts.len()];
     let mut totals = Figures::default();
+    let mut all: BTreeMap<i64, i64> = BTreeMap::new();
     for c in &rows.counts {
-        if let Some(f) = slot(c.period).and_then(|i| periods.get_mut(i)) {
-            f.installs += c.installs;
-            f.uninstalls += c.uninstalls;
-            f.updates += c.updates;
-            f.launches += c.launches;
+        if let Some(f) = answer_period(c.period).and_then(|i| periods.get_mut(i)) {
+            let counts = Counts {
+                installs: c.installs,
+                uninstalls: c.uninstalls,
+                updates: c.updates,
+                launches: c.launches,
+                closes: 0,
+            };
+            add_counts(f, &counts);
+            add_counts(&mut totals, &counts);
         }
-        totals.installs += c.installs;
-        totals.uninstalls += c.uninstalls;
-        totals.updates += c.updates;
-        totals.launches += c.launches;
     }
     for (period, users) in &rows.active_users {
-        if let Some(f) = slot(*period).and_then(|i| periods.get_mut(i)) {
+        if let Some(f) = answer_period(*period).and_then(|i| periods.get_mut(i)) {
             f.active_users = *users;
         }
     }
     totals.active_users = rows.total_active_users;
-    let mut by_period: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
-    let mut all: BTreeMap<i64, i64> = BTreeMap::new();
     for (period, length, sessions) in &rows.session_lengths {
-        by_period
-            .entry(*period)
-            .or_default()
-            .push((*length, *sessions));
-        *all.entry(*length).or_default() += sessions;
-    }
-    for (period, histogram) in &by_period {
-        if let Some(f) = slot(*period).and_then(|i| periods.get_mut(i)) {
-            session_figures(f, histogram);
+        if let Some(h) = answer_period(*period).and_then(|i| histograms.get_mut(i)) {
+            add_histogram(h, *length, *sessions);
+            add_histogram(&mut all, *length, *sessions);
         }
+    }
+    let mut loads: BTreeMap<String, BTreeMap<i64, i64>> = BTreeMap::new();
+    for (version, tenths, samples) in &rows.load_times {
+        add_histogram(loads.entry(version.clone()).or_default(), *tenths, *samples);
+    }
+    let mut crashes: BTreeMap<String, (i64, i64)> = rows
+        .crashes
+        .iter()
+        .map(|(version, reports, crashing)| (version.clone(), (*reports, *crashing)))
+        .collect();
+    for (span, rollup) in plan.spans.iter().zip(spans) {
+        if let (Some(f), Some(h)) = (
+            periods.get_mut(span.period),
+            histograms.get_mut(span.period),
+        ) {
+            add_counts(f, &rollup.counts);
+            add_counts(&mut totals, &rollup.counts);
+            for (length, sessions) in &rollup.session_lengths {
+                add_histogram(h, *length, *sessions);
+                add_histogram(&mut all, *length, *sessions);
+            }
+        }
+        if span.outside_rollups {
+            for ((version, tenths), samples) in &rollup.load_times {
+                add_histogram(loads.entry(version.clone()).or_default(), *tenths, *samples);
+            }
+            for (version, (reports, crashing)) in &rollup.crashes {
+                let entry = crashes.entry(version.clone()).or_default();
+                entry.0 += reports;
+                entry.1 += crashing;
+            }
+        }
+    }
+    for (f, h) in periods.iter_mut().zip(&histograms) {
+        session_figures(f, &h.iter().map(|(l, n)| (*l, *n)).collect::<Vec<_>>());
     }
     session_figures(&mut totals, &all.into_iter().collect::<Vec<_>>());
     let series = plan
@@ -332,28 +391,23 @@ pub fn assemble(plan: Plan, rows: StatsRows) -> AppStats {
         crashing_sessions: 0,
         crash_rate: None,
     };
-    let mut loads: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
-    for (version, tenths, samples) in &rows.load_times {
-        loads
-            .entry(version.clone())
-            .or_default()
-            .push((*tenths, *samples));
-    }
     for (version, histogram) in loads {
         let v = versions
             .entry(version.clone())
             .or_insert_with(|| blank(&version));
-        v.load_time_samples = histogram.iter().map(|(_, n)| n).sum();
-        v.load_time_median_ms = percentile(histogram.iter().copied(), 50).map(tenths_to_ms);
-        v.load_time_p95_ms = percentile(histogram.iter().copied(), 95).map(tenths_to_ms);
+        v.load_time_samples = histogram.values().sum();
+        v.load_time_median_ms =
+            percentile(histogram.iter().map(|(t, n)| (*t, *n)), 50).map(tenths_to_ms);
+        v.load_time_p95_ms =
+            percentile(histogram.iter().map(|(t, n)| (*t, *n)), 95).map(tenths_to_ms);
     }
-    for (version, reports, crashing) in &rows.crashes {
+    for (version, (reports, crashing)) in crashes {
         let v = versions
             .entry(version.clone())
-            .or_insert_with(|| blank(version));
-        v.crash_reports = *reports;
-        v.crashing_sessions = *crashing;
-        v.crash_rate = (*reports > 0).then(|| ratio(*crashing, *reports));
+            .or_insert_with(|| blank(&version));
+        v.crash_reports = reports;
+        v.crashing_sessions = crashing;
+        v.crash_rate = (reports > 0).then(|| ratio(crashing, reports));
     }
     AppStats {
         app_id: plan.query.app_id,
@@ -374,17 +428,65 @@ pub async fn app_stats(
     caller: Caller,
     app_id: &str,
     params: &StatsParams,
+    raw_retention_days: i64,
 ) -> Result<AppStats, AnalyticsError> {
     owned_app(db, caller, app_id).await?;
-    let plan = plan(app_id, params, clock.now())?;
+    let now = clock.now();
+    let mut plan = plan(app_id, params, now)?;
+    let spans = read_spans(db, &mut plan, now, raw_retention_days).await?;
     let rows = db.stats(&plan.query).await?;
-    Ok(assemble(plan, rows))
+    Ok(assemble(plan, rows, &spans))
+}
+
+/// Rolls up the plan's spans from the raw events and adds their users to its rollup query.
+/// Raw events are kept for `raw_retention_days` only, so a span older than that would come
+/// back empty: refused instead of answered wrong.
+async fn read_spans(
+    db: &dyn Database,
+    plan: &mut Plan,
+    now: OffsetDateTime,
+    raw_retention_days: i64,
+) -> Result<Vec<HourRollup>, AnalyticsError> {
+    let Some(oldest) = plan.spans.iter().map(|s| s.lo).min() else {
+        return Ok(Vec::new());
+    };
+    let kept_since = now - Duration::days(raw_retention_days);
+    if oldest < kept_since {
+        return Err(bad(
+            "from",
+            format!(
+                "{} starts its days inside a UTC hour, so the hours where days meet are \
+                 counted from the raw events, which are kept {raw_retention_days} days: \
+                 from must be on or after {} (or use a zone whose offset is a whole number \
+                 of hours, counted from the rollups)",
+                plan.tz,
+                plan.zone.date_of(kept_since).next_day().unwrap_or(plan.to)
+            ),
+        ));
+    }
+    let bounds: Vec<(OffsetDateTime, OffsetDateTime)> =
+        plan.spans.iter().map(|s| (s.lo, s.hi)).collect();
+    let raw = db.raw_spans(&plan.query.app_id, &bounds).await?;
+    let rollups: Vec<HourRollup> = bounds
+        .iter()
+        .zip(raw)
+        .map(|((lo, hi), raw)| roll_up_span(*lo, *hi, raw))
+        .collect();
+    for (span, rollup) in plan.spans.iter().zip(&rollups) {
+        if let Some(period) = plan.query_period.get(span.period) {
+            plan.query
+                .extra_users
+                .extend(rollup.users.iter().map(|user| (*period, *user)));
+        }
+    }
+    Ok(rollups)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+    use tmcp_domain::analytics::hour_start;
 
     fn params(from: &str, to: &str, granularity: &str, tz: &str) -> StatsParams {
         StatsParams {
@@ -411,18 +513,7 @@ mod tests {
         assert_eq!(hour_start(b[2]), datetime!(2026-03-02 21:00 UTC));
         assert_eq!(p.starts[1], datetime!(2026-03-02 00:00 +03:00));
         assert_eq!(p.tz, "+03:00");
-        for half in [
-            "+05:30",
-            "Asia/Kolkata",
-            "Australia/Adelaide",
-            "Asia/Kathmandu",
-        ] {
-            let refused = plan("app", &params("2026-03-01", "2026-03-02", "day", half), NOW);
-            assert!(
-                matches!(refused, Err(AnalyticsError::InvalidQuery(ref f)) if f.to_string().contains("whole number of hours")),
-                "{half}: {refused:?}"
-            );
-        }
+        assert!(p.spans.is_empty());
         assert!(plan(
             "app",
             &params("2026-03-01", "2026-03-02", "day", "Mars/Olympus"),
@@ -464,5 +555,45 @@ mod tests {
         // Every hour of the query is one period.
         assert_eq!(fall.query.period_of(fall.query.from_hour() + 3), Some(3));
         assert_eq!(fall.query.period_of(fall.query.to_hour()), None);
+    }
+
+    #[test]
+    fn days_starting_inside_a_utc_hour_read_where_they_meet_from_raw_events() {
+        for (tz, minutes) in [("+05:30", 30), ("Asia/Kolkata", 30), ("Asia/Kathmandu", 45)] {
+            let p = plan("app", &params("2026-03-01", "2026-03-02", "day", tz), NOW).expect("plan");
+            assert_eq!(p.starts.len(), 2, "{tz}");
+            assert_eq!(p.starts[0].date(), time::macros::date!(2026 - 03 - 01));
+            assert_eq!((p.starts[0].hour(), p.starts[0].minute()), (0, 0));
+            // Local midnight is `minutes` before the next UTC hour: that hour of each day
+            // boundary is read as two spans, the range's first and last as one each.
+            let first = p.starts[0].to_offset(time::UtcOffset::UTC);
+            assert_eq!(i64::from(60 - first.minute()), minutes, "{tz}");
+            assert_eq!(p.spans.len(), 4, "{tz}");
+            assert_eq!(p.spans[0].lo, first);
+            assert_eq!(p.spans[0].hi - p.spans[0].lo, Duration::minutes(minutes));
+            assert!(p.spans[0].outside_rollups && p.spans[3].outside_rollups);
+            assert_eq!(p.spans[1].hi, p.spans[2].lo);
+            assert_eq!((p.spans[1].period, p.spans[2].period), (0, 1));
+            // The rollup query: day 0's whole hours, the split hour, day 1's whole hours.
+            assert_eq!(p.answer_period, vec![Some(0), None, Some(1)]);
+            assert_eq!(p.query.boundaries[1] - p.query.boundaries[0], 23);
+        }
+    }
+
+    #[test]
+    fn hours_in_a_half_hour_zone_follow_the_utc_hours_with_partial_edges() {
+        let p = plan(
+            "app",
+            &params("2026-03-01", "2026-03-01", "hour", "+05:30"),
+            NOW,
+        )
+        .expect("plan");
+        assert_eq!(p.starts.len(), 25);
+        assert_eq!(p.starts[0], datetime!(2026-03-01 00:00 +05:30));
+        assert_eq!(p.starts[1], datetime!(2026-03-01 00:30 +05:30));
+        assert_eq!(p.starts[24], datetime!(2026-03-01 23:30 +05:30));
+        assert_eq!(p.spans.len(), 2);
+        assert_eq!((p.spans[0].period, p.spans[1].period), (0, 24));
+        assert!(p.answer_period.iter().all(Option::is_some));
     }
 }

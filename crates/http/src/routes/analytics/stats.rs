@@ -24,10 +24,11 @@ pub struct StatsQueryParams {
     /// The time zone days are counted in: `UTC` (default), a fixed offset such as `+03:00`
     /// or `-05:00`, or an IANA name such as `Europe/Berlin` or `America/New_York` (URL-encode
     /// the `/` as `%2F` and `+` as `%2B`). Across a DST change a local day has 23 or 25
-    /// hours. The rollups are hourly, so zones whose offset is not a whole number of hours
-    /// on a day of the range (`+05:30`, `Asia/Kolkata`, `Australia/Adelaide`,
-    /// `Asia/Kathmandu`) are refused with 422 rather than answered approximately; unknown
-    /// names are 422 too.
+    /// hours. In a zone whose days start inside a UTC hour (`+05:30`, `Asia/Kolkata`,
+    /// `Australia/Adelaide`, `Asia/Kathmandu`) the hours where days meet are counted from
+    /// the raw events, so `from` must lie within their retention (90 days by default; 422
+    /// otherwise), and by hour the periods are the UTC hours (`00:30+05:30`, …) with a
+    /// partial one where each local day starts and ends. Unknown names are 422.
     pub tz: Option<String>,
 }
 
@@ -111,7 +112,7 @@ pub struct StatsResponse {
     responses(
         (status = 200, description = "the app's stats", body = StatsResponse),
         (status = 404, description = "`APP_NOT_FOUND`: no such app, or not the caller's", body = ErrorEnvelope),
-        (status = 422, description = "`VALIDATION_FAILED`: a bad date, granularity, range, or time zone (unknown, or not a whole number of hours from UTC)", body = ErrorEnvelope)))]
+        (status = 422, description = "`VALIDATION_FAILED`: a bad date, granularity, range (more than 92 days, or `from` older than the raw-event retention in a zone whose days start inside a UTC hour), or an unknown time zone", body = ErrorEnvelope)))]
 pub async fn app_stats(
     State(state): State<AppState>,
     principal: SessionPrincipal,
@@ -134,6 +135,7 @@ pub async fn app_stats(
         caller,
         &app_id,
         &params,
+        state.settings.analytics_raw_retention_days,
     )
     .await?;
     Ok(Json(StatsResponse {

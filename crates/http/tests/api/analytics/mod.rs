@@ -23,6 +23,7 @@ on_both_engines!(setup = setup, runtime = ();
     ingestion_validates_every_item_and_stores_all_or_nothing,
     stats_belong_to_the_developer_and_the_token_s_app,
     days_follow_the_requested_offset,
+    days_starting_at_half_past_a_utc_hour_split_that_hour,
     days_follow_iana_zones_across_dst,
     rollups_equal_stats_computed_from_raw_events,
     retention_drops_raw_events_and_keeps_rollups,
@@ -266,7 +267,7 @@ async fn stats_belong_to_the_developer_and_the_token_s_app(store: Store) {
     let (status, _) = stats(&store, &store.dev, "no-such-app", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     for bad in [
-        "tz=%2B05:30",
+        "tz=%2B05:3",
         "tz=Mars/Olympus",
         "granularity=week",
         "from=2026-13-01",
@@ -340,6 +341,112 @@ async fn days_follow_the_requested_offset(store: Store) {
     assert_eq!(series.len(), 48);
     assert_eq!(series[22]["installs"], 1);
     assert_eq!(series[25]["launches"], 1);
+}
+
+/// India (+05:30): local midnight is 18:30 UTC, so UTC hour 18 belongs to two local days.
+/// Its first half is counted in the earlier day and its second half in the later one, from
+/// the raw events; the rollups' hour 18 holds both halves and is left out.
+async fn days_starting_at_half_past_a_utc_hour_split_that_hour(store: Store) {
+    let (app_id, tep) = app_and_tep(&store, "Half Clocks").await;
+    let now = store.env.fixture.clock.now();
+    let day = (now - Duration::days(2)).date();
+    let at = |minute: i64| rfc(at_utc(day, 18, minute));
+    let reply = store
+        .call(
+            Method::POST,
+            "/api/v1/lifecycle/events",
+            &tep,
+            Some(json!({"events": [
+                {"event_type": "installed", "timestamp": at(15)},
+                {"event_type": "launched", "timestamp": at(45)},
+            ]})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    // A session from 23:50 to 00:20 local: it counts in the day it starts.
+    let reply = store
+        .call(
+            Method::POST,
+            "/api/v1/lifecycle/analytics",
+            &tep,
+            Some(json!({"events": [
+                {"session_id": "late", "event_type": "session_start", "timestamp": at(20)},
+                {"session_id": "late", "event_type": "session_end", "timestamp": at(50)},
+            ]})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    drain(&store).await;
+    let next = day.next_day().expect("day");
+    let range = format!("from={}&to={next}", day.previous_day().expect("day"));
+
+    let (_, utc) = stats(&store, &store.dev, &app_id, &range).await;
+    let series = utc["series"].as_array().expect("series");
+    assert_eq!(
+        (series[1]["installs"].clone(), series[1]["launches"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(series[1]["sessions"], 1);
+
+    for tz in ["Asia%2FKolkata", "%2B05:30"] {
+        let (status, india) = stats(&store, &store.dev, &app_id, &format!("{range}&tz={tz}")).await;
+        assert_eq!(status, StatusCode::OK, "{tz}");
+        let series = india["series"].as_array().expect("series");
+        assert_eq!(series.len(), 3);
+        assert_eq!(series[2]["start"], format!("{next}T00:00:00+05:30"));
+        let (before, after) = (&series[1], &series[2]);
+        assert_eq!(
+            (before["installs"].clone(), before["launches"].clone()),
+            (json!(1), json!(0)),
+            "{india}"
+        );
+        assert_eq!(
+            (after["installs"].clone(), after["launches"].clone()),
+            (json!(0), json!(1)),
+            "{india}"
+        );
+        assert_eq!(
+            (before["sessions"].clone(), after["sessions"].clone()),
+            (json!(1), json!(0))
+        );
+        assert_eq!(before["session_median_seconds"], 1800);
+        assert_eq!(
+            (
+                before["active_users"].clone(),
+                after["active_users"].clone()
+            ),
+            (json!(1), json!(1))
+        );
+        assert_eq!(
+            india["totals"]["active_users"], 1,
+            "one user over the range"
+        );
+        assert_eq!(india["totals"]["installs"], 1);
+        assert_eq!(india["totals"]["launches"], 1);
+        assert_eq!(india["totals"]["sessions"], 1);
+    }
+
+    // By hour, the local day starts with the half hour up to 19:00 UTC.
+    let (_, hourly) = stats(
+        &store,
+        &store.dev,
+        &app_id,
+        &format!("from={next}&to={next}&granularity=hour&tz=Asia%2FKolkata"),
+    )
+    .await;
+    let series = hourly["series"].as_array().expect("series");
+    assert_eq!(series.len(), 25);
+    assert_eq!(series[0]["start"], format!("{next}T00:00:00+05:30"));
+    assert_eq!(series[1]["start"], format!("{next}T00:30:00+05:30"));
+    assert_eq!(series[24]["start"], format!("{next}T23:30:00+05:30"));
+    assert_eq!(
+        (
+            series[0]["launches"].clone(),
+            series[0]["active_users"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    assert_eq!(hourly["totals"]["installs"], 0);
 }
 
 /// The last Sunday of `month` in the first year from `after`'s on whose one is after `after`
@@ -524,14 +631,42 @@ async fn days_follow_iana_zones_across_dst(store: Store) {
     assert_eq!(starts(&tokyo).len(), 24);
     assert_eq!(starts(&tokyo)[0], format!("{spring}T00:00:00+09:00"));
 
-    // Unknown names, and zones whose days cannot start on a whole UTC hour: 422 on `tz`.
+    // A zone whose days start inside a UTC hour reads the hours where days meet from the
+    // raw events, kept 90 days: a range reaching further back is refused on `from`.
+    let now = store.env.fixture.clock.now();
+    let old = (now - Duration::days(100)).date();
+    let recent = (now - Duration::days(80)).date();
+    for tz in ["Asia%2FKolkata", "%2B05:30", "Australia%2FAdelaide"] {
+        let reply = store
+            .call(
+                Method::GET,
+                &format!("/api/v1/developer/apps/{app_id}/stats?from={old}&to={recent}&tz={tz}"),
+                &store.dev,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{tz}");
+        let body = reply.json();
+        let message = body["error"]["details"]["fields"]["from"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains("kept 90 days"), "{tz}: {message}");
+        // The same range in a whole-hour zone is read from the rollups alone.
+        let (status, _) = stats(
+            &store,
+            &store.dev,
+            &app_id,
+            &format!("from={old}&to={recent}&tz=%2B05:00"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    // Unknown names and malformed offsets: 422 on `tz`.
     for (bad, says) in [
         ("Mars%2FOlympus", "unknown time zone"),
         ("Europe%2FNowhere", "unknown time zone"),
-        ("Asia%2FKolkata", "whole number of hours"),
-        ("Australia%2FAdelaide", "whole number of hours"),
-        ("Asia%2FKathmandu", "whole number of hours"),
-        ("%2B05:30", "whole number of hours"),
+        ("%2B05:3", "must be UTC"),
     ] {
         let reply = store
             .call(
@@ -598,16 +733,19 @@ fn periods_of(
     if !hourly {
         return (Box::new(day), (to - from).whole_days() + 1);
     }
-    // Hours are whole in the zones tested, so an hour belongs to the local day of its start.
-    let scan = hour_of(from.midnight().assume_utc()) - 16;
-    let hours: Vec<i64> = (scan..scan + 24 * ((to - from).whole_days() + 3))
-        .filter(|h| day(OffsetDateTime::from_unix_timestamp(h * 3600).expect("hour")).is_some())
+    // By hour, a period is a UTC hour within one local day: an hour that a local midnight
+    // splits (`+05:30`) is two periods, one in each day. Every zone's offset is a multiple
+    // of 15 minutes, so a scan in quarter hours meets every (day, hour) pair.
+    let scan = from.midnight().assume_utc() - Duration::hours(16);
+    let mut keys: Vec<(Date, i64)> = (0..4 * 24 * ((to - from).whole_days() + 3))
+        .map(|q| scan + Duration::minutes(15 * q))
+        .filter_map(|at| day(at).map(|_| (local_date(tz, at), hour_of(at))))
         .collect();
-    let count = i64::try_from(hours.len()).expect("count");
+    keys.dedup();
+    let count = i64::try_from(keys.len()).expect("count");
     let period = move |at: OffsetDateTime| {
-        let h = hour_of(at);
-        hours
-            .binary_search(&h)
+        day(at)?;
+        keys.binary_search(&(local_date(tz, at), hour_of(at)))
             .ok()
             .map(|i| i64::try_from(i).expect("index"))
     };
@@ -903,6 +1041,10 @@ async fn rollups_equal_stats_computed_from_raw_events(store: Store) {
             "Australia/Sydney",
             "Europe/London",
         ][rng.gen_range(0..4)];
+        // Zones whose days start inside a UTC hour: the hours where days meet come from
+        // the raw events.
+        let inside_an_hour =
+            ["+05:30", "Asia/Kathmandu", "Australia/Adelaide"][rng.gen_range(0..3)];
         for tz in [
             "UTC",
             "+03:00",
@@ -910,12 +1052,16 @@ async fn rollups_equal_stats_computed_from_raw_events(store: Store) {
             "Europe/Berlin",
             "America/New_York",
             extra,
+            "Asia/Kolkata",
+            inside_an_hour,
         ] {
             let zone = if tz == "UTC" {
                 jiff::tz::TimeZone::UTC
             } else if tz.starts_with(['+', '-']) {
-                let hours: i8 = tz[..3].parse().expect("offset");
-                jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_hours(hours).expect("offset"))
+                let hours: i32 = tz[..3].parse().expect("offset");
+                let minutes: i32 = tz[4..].parse().expect("offset");
+                let seconds = hours * 3600 + hours.signum() * minutes * 60;
+                jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(seconds).expect("offset"))
             } else {
                 jiff::tz::TimeZone::get(tz).expect("zone")
             };
