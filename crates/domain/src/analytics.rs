@@ -131,9 +131,9 @@ pub struct RawBucket {
     pub lifecycle_counts: Vec<(String, i64)>,
     /// Users with any lifecycle or usage event in the hour.
     pub users: Vec<Uuid>,
-    /// Every usage event of the sessions that have an event in the hour, from their first
-    /// event up to at least 25 hours after the hour starts (later ones are past the session
-    /// cap of any session starting in the hour, so they change nothing).
+    /// Every usage event of the sessions that have an event in the hour (or span), from
+    /// their first event up to at least 24 hours after it ends (later ones are past the
+    /// session cap of any session starting in it, so they change nothing).
     pub session_rows: Vec<UsageRow>,
     /// The hour's `load_time` and `crash_rate` metrics.
     pub metrics: Vec<MetricRow>,
@@ -273,8 +273,7 @@ where
 }
 
 /// A fixed offset from UTC in seconds east (`UTC`, `Z`, `+03:00`, `-05`, `+0900`,
-/// `+05:30`), at most 14 hours. Whether the stats can use it (whole hours only, since the
-/// rollups are hourly) is the caller's rule. Anything else (an IANA name) is `None`.
+/// `+05:30`), at most 14 hours. Anything else (an IANA name) is `None`.
 pub fn parse_utc_offset(text: &str) -> Option<i32> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("utc") || text == "Z" || text.is_empty() {

@@ -57,7 +57,6 @@ pub fn split(boundaries: &[i64]) -> Split {
         query_period: Vec::new(),
         spans: Vec::new(),
     };
-    let last = boundaries.len().saturating_sub(2);
     for (k, pair) in boundaries.windows(2).enumerate() {
         let (a, b) = (pair[0], pair[1]);
         let lo = ceil_hour(a);
@@ -78,7 +77,7 @@ pub fn split(boundaries: &[i64]) -> Split {
                 lo: instant(a),
                 hi: instant(b.min(lo * HOUR)),
                 period: k,
-                outside_rollups: k == 0,
+                outside_rollups: false,
             });
         }
         if b.rem_euclid(HOUR) != 0 && floor_hour(b) >= ceil_hour(a) {
@@ -86,9 +85,17 @@ pub fn split(boundaries: &[i64]) -> Split {
                 lo: instant(floor_hour(b) * HOUR),
                 hi: instant(b),
                 period: k,
-                outside_rollups: k == last,
+                outside_rollups: false,
             });
         }
+    }
+    let (first, end) = (
+        out.hours.first().copied().unwrap_or(0),
+        out.hours.last().copied().unwrap_or(0),
+    );
+    for span in &mut out.spans {
+        let hour = floor_hour(span.lo.unix_timestamp());
+        span.outside_rollups = hour < first || hour >= end;
     }
     out
 }
@@ -192,6 +199,11 @@ mod tests {
                 boundaries.push(last + rng.gen_range(60..(26 * 60)) * 60);
             }
             let s = split(&boundaries);
+            for span in &s.spans {
+                let hour = floor_hour(span.lo.unix_timestamp());
+                let in_query = hour >= s.hours[0] && hour < s.hours[s.hours.len() - 1];
+                assert_eq!(span.outside_rollups, !in_query, "{boundaries:?}");
+            }
             let first = boundaries[0];
             let end = *boundaries.last().unwrap_or(&first);
             for second in (first..end).step_by(60) {

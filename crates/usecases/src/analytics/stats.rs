@@ -457,8 +457,8 @@ async fn read_spans(
             format!(
                 "{} starts its days inside a UTC hour, so the hours where days meet are \
                  counted from the raw events, which are kept {raw_retention_days} days: \
-                 from must be on or after {} (or use a zone whose offset is a whole number \
-                 of hours, counted from the rollups)",
+                 the range must start on or after {} (or use a zone whose offset is a \
+                 whole number of hours, counted from the rollups)",
                 plan.tz,
                 plan.zone.date_of(kept_since).next_day().unwrap_or(plan.to)
             ),

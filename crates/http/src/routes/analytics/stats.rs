@@ -105,7 +105,8 @@ pub struct StatsResponse {
 /// The app's installs, uninstalls, launches, active users, sessions and session lengths per
 /// day or hour, and per version its load times and crash rate (docs/analytics.md has the
 /// definitions). Figures come from the hourly rollups, which follow new events within the
-/// rollup job's interval.
+/// rollup job's interval; in a zone whose days start inside a UTC hour, the hours where
+/// days meet are read from the raw events.
 #[utoipa::path(get, path = "/api/v1/developer/apps/{app_id}/stats", tag = "analytics",
     security(("session" = [])),
     params(("app_id" = String, Path, max_length = 255), StatsQueryParams),

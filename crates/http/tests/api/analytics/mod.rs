@@ -1041,10 +1041,14 @@ async fn rollups_equal_stats_computed_from_raw_events(store: Store) {
             "Australia/Sydney",
             "Europe/London",
         ][rng.gen_range(0..4)];
-        // Zones whose days start inside a UTC hour: the hours where days meet come from
-        // the raw events.
-        let inside_an_hour =
-            ["+05:30", "Asia/Kathmandu", "Australia/Adelaide"][rng.gen_range(0..3)];
+        // Zones whose days start inside a UTC hour (the hours where days meet come from the
+        // raw events): India always, and each case one more of these.
+        let inside_an_hour = [
+            "+05:30",
+            "Asia/Kathmandu",
+            "Australia/Adelaide",
+            "Australia/Lord_Howe",
+        ][usize::try_from(case).expect("case") % 4];
         for tz in [
             "UTC",
             "+03:00",
