@@ -3,6 +3,7 @@
 //! hourly rollup run and the developer's stats. The rules (limits, sessions, percentiles)
 //! are in `tmcp_domain::analytics`.
 
+mod answer;
 pub mod ingest;
 pub mod periods;
 pub mod rollup;
