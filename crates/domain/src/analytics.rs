@@ -100,11 +100,17 @@ pub fn session_length(events: &[SessionEvent]) -> Option<i64> {
     Some((end - start).whole_seconds())
 }
 
+/// When a session starts (its first event) and its length in seconds. `None` for no
+/// events.
+pub fn session_start_and_length(events: &[SessionEvent]) -> Option<(OffsetDateTime, i64)> {
+    let first = events.iter().map(|e| e.at).min()?;
+    Some((first, session_length(events)?))
+}
+
 /// Where a session is counted: the hour of its first event and its length in seconds.
 /// `None` for no events.
 pub fn session_contribution(events: &[SessionEvent]) -> Option<(i64, i64)> {
-    let first = events.iter().map(|e| e.at).min()?;
-    Some((hour_of(first), session_length(events)?))
+    session_start_and_length(events).map(|(first, length)| (hour_of(first), length))
 }
 
 /// A usage row as the rollup reads it.
@@ -219,11 +225,8 @@ pub fn roll_up_span(lo: OffsetDateTime, hi: OffsetDateTime, raw: RawBucket) -> H
             });
     }
     for events in sessions.values() {
-        let Some(first) = events.iter().map(|e| e.at).min() else {
-            continue;
-        };
-        if first >= lo && first < hi {
-            if let Some(length) = session_length(events) {
+        if let Some((first, length)) = session_start_and_length(events) {
+            if first >= lo && first < hi {
                 *rollup.session_lengths.entry(length).or_default() += 1;
             }
         }

@@ -734,15 +734,17 @@ fn stats_from_arrays(q: &StatsQuery, row: &PgRow) -> sqlx::Result<StatsRows> {
             ..PeriodCounts::default()
         });
         let at = |v: &[i64]| v.get(i).copied().unwrap_or(0);
-        c.installs += at(&installs);
-        c.uninstalls += at(&uninstalls);
-        c.updates += at(&updates);
-        c.launches += at(&launches);
+        c.counts.installs += at(&installs);
+        c.counts.uninstalls += at(&uninstalls);
+        c.counts.updates += at(&updates);
+        c.counts.launches += at(&launches);
     }
     let user_hours: Vec<i64> = array(row, 5)?;
     let users: Vec<Uuid> = array(row, 6)?;
-    let (active_users, total_active_users) =
-        q.active_users_per_period(user_hours.into_iter().zip(users), q.extra_users.clone());
+    let (active_users, total_active_users) = q.active_users_per_period(
+        user_hours.into_iter().zip(users),
+        q.extra_users.iter().copied(),
+    );
     let session_lengths = q.sessions_per_period(triples(row, 7)?);
     let load_times = StatsQuery::load_times_summed(triples(row, 10)?);
     let mut crashes: Vec<(String, i64, i64)> = triples(row, 13)?.collect();

@@ -5,7 +5,7 @@ use crate::RepoResult;
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
-use tmcp_domain::analytics::RawBucket;
+use tmcp_domain::analytics::{Counts, RawBucket};
 use tmcp_domain::UserId;
 use uuid::Uuid;
 
@@ -177,10 +177,8 @@ impl StatsQuery {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeriodCounts {
     pub period: i64,
-    pub installs: i64,
-    pub uninstalls: i64,
-    pub updates: i64,
-    pub launches: i64,
+    /// Installs, uninstalls, updates and launches (closes are not read).
+    pub counts: Counts,
 }
 
 /// What the stats read from the rollups; percentiles are taken by the caller.

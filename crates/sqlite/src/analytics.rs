@@ -15,7 +15,7 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
-use tmcp_domain::analytics::{hour_of, RawBucket};
+use tmcp_domain::analytics::{hour_of, Counts, RawBucket};
 use tmcp_repository::{
     AnalyticsRepository, IngestBatch, PeriodCounts, RepoError, RepoResult, RollupReport,
     StatsQuery, StatsRows,
@@ -267,53 +267,41 @@ impl AnalyticsRepository for SqliteDatabase {
         } else {
             // Users from raw spans to merge: the (hour, user) rows are folded here instead,
             // as on PostgreSQL (only zones whose days start at :30 or :45 take this path).
-            let rows: Vec<(i64, Uuid)> = sqlx::query_as(
+            let rows: Vec<(i64, Uuid)> = range_rows(
+                &mut conn,
+                q,
                 "SELECT hour, user_id FROM analytics_hourly_users \
                  WHERE app_id = $1 AND hour >= $2 AND hour < $3",
             )
-            .bind(&q.app_id)
-            .bind(q.from_hour())
-            .bind(q.to_hour())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
+            .await?;
             q.active_users_per_period(rows, q.extra_users.iter().copied())
         };
         // The histogram rows as stored, summed per period here: lengths are nearly unique per
         // app and hour, so grouping in SQL (a temporary B-tree over every row) merged almost
         // nothing and cost ~20 × the plain range read.
-        let session_rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        let session_rows: Vec<(i64, i64, i64)> = range_rows(
+            &mut conn,
+            q,
             "SELECT hour, length_seconds, sessions FROM analytics_hourly_sessions \
              WHERE app_id = $1 AND hour >= $2 AND hour < $3",
         )
-        .bind(&q.app_id)
-        .bind(q.from_hour())
-        .bind(q.to_hour())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
+        .await?;
         let session_lengths = q.sessions_per_period(session_rows);
-        let mut load_times: Vec<(String, i64, i64)> = sqlx::query_as(
+        let mut load_times: Vec<(String, i64, i64)> = range_rows(
+            &mut conn,
+            q,
             "SELECT version, value_tenths, sum(samples) FROM analytics_hourly_load_times \
              WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version, value_tenths",
         )
-        .bind(&q.app_id)
-        .bind(q.from_hour())
-        .bind(q.to_hour())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
+        .await?;
         load_times.sort();
-        let mut crashes: Vec<(String, i64, i64)> = sqlx::query_as(
+        let mut crashes: Vec<(String, i64, i64)> = range_rows(
+            &mut conn,
+            q,
             "SELECT version, sum(reports), sum(crashing) FROM analytics_hourly_crashes \
              WHERE app_id = $1 AND hour >= $2 AND hour < $3 GROUP BY version",
         )
-        .bind(&q.app_id)
-        .bind(q.from_hour())
-        .bind(q.to_hour())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_sqlx_error)?;
+        .await?;
         crashes.sort();
         Ok(StatsRows {
             counts: counts
@@ -321,10 +309,13 @@ impl AnalyticsRepository for SqliteDatabase {
                 .map(
                     |(period, installs, uninstalls, updates, launches)| PeriodCounts {
                         period,
-                        installs,
-                        uninstalls,
-                        updates,
-                        launches,
+                        counts: Counts {
+                            installs,
+                            uninstalls,
+                            updates,
+                            launches,
+                            closes: 0,
+                        },
                     },
                 )
                 .collect(),
@@ -387,4 +378,19 @@ async fn distinct_users_in_sql(
     .await
     .map_err(map_sqlx_error)?;
     Ok((active_users, total_active_users))
+}
+
+/// The rows `sql` reads over the query's hour range: its `$1`, `$2` and `$3` are the app
+/// and the first and the next-after-last hour.
+async fn range_rows<O>(conn: &mut SqliteConnection, q: &StatsQuery, sql: &str) -> RepoResult<Vec<O>>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    sqlx::query_as(sql)
+        .bind(&q.app_id)
+        .bind(q.from_hour())
+        .bind(q.to_hour())
+        .fetch_all(conn)
+        .await
+        .map_err(map_sqlx_error)
 }

@@ -47,15 +47,8 @@ pub fn assemble(plan: Plan, rows: StatsRows, spans: &[HourRollup]) -> AppStats {
     let mut all: BTreeMap<i64, i64> = BTreeMap::new();
     for c in &rows.counts {
         if let Some(f) = answer_period(c.period).and_then(|i| periods.get_mut(i)) {
-            let counts = Counts {
-                installs: c.installs,
-                uninstalls: c.uninstalls,
-                updates: c.updates,
-                launches: c.launches,
-                closes: 0,
-            };
-            add_counts(f, &counts);
-            add_counts(&mut totals, &counts);
+            add_counts(f, &c.counts);
+            add_counts(&mut totals, &c.counts);
         }
     }
     for (period, users) in &rows.active_users {

@@ -31,9 +31,14 @@ pub struct Split {
     /// For each period of the rollup query, the answer's period, or `None` for an hour
     /// that is read as spans instead.
     pub answer_period: Vec<Option<usize>>,
-    /// For each answer period, its period in the rollup query.
-    pub query_period: Vec<i64>,
     pub spans: Vec<Span>,
+}
+
+/// The rollup query's period of answer period `answer`, from `answer_period` (as in
+/// [`Split`]).
+pub fn query_period(answer_period: &[Option<usize>], answer: usize) -> Option<i64> {
+    let index = answer_period.iter().position(|p| *p == Some(answer))?;
+    i64::try_from(index).ok()
 }
 
 fn floor_hour(second: i64) -> i64 {
@@ -54,7 +59,6 @@ pub fn split(boundaries: &[i64]) -> Split {
     let mut out = Split {
         hours: Vec::new(),
         answer_period: Vec::new(),
-        query_period: Vec::new(),
         spans: Vec::new(),
     };
     for (k, pair) in boundaries.windows(2).enumerate() {
@@ -68,8 +72,6 @@ pub fn split(boundaries: &[i64]) -> Split {
             out.answer_period.push(None);
             out.hours.push(lo);
         }
-        out.query_period
-            .push(i64::try_from(out.answer_period.len()).unwrap_or(i64::MAX));
         out.answer_period.push(Some(k));
         out.hours.push(hi);
         if a.rem_euclid(HOUR) != 0 {
@@ -106,6 +108,13 @@ mod tests {
 
     const H: i64 = 500_000;
 
+    /// Each answer period's period in the rollup query, in order.
+    fn query_periods(s: &Split) -> Vec<i64> {
+        (0..)
+            .map_while(|answer| query_period(&s.answer_period, answer))
+            .collect()
+    }
+
     fn at(hour: i64, minute: i64) -> OffsetDateTime {
         instant(hour * HOUR + minute * 60)
     }
@@ -115,7 +124,7 @@ mod tests {
         let s = split(&[H * HOUR, (H + 24) * HOUR, (H + 47) * HOUR]);
         assert_eq!(s.hours, vec![H, H + 24, H + 47]);
         assert_eq!(s.answer_period, vec![Some(0), Some(1)]);
-        assert_eq!(s.query_period, vec![0, 1]);
+        assert_eq!(query_periods(&s), vec![0, 1]);
         assert!(s.spans.is_empty());
     }
 
@@ -130,7 +139,7 @@ mod tests {
         // Day 0: whole hours H+1..H+24; hour H+24 is split; day 1: H+25..H+48.
         assert_eq!(s.hours, vec![H + 1, H + 24, H + 25, H + 48]);
         assert_eq!(s.answer_period, vec![Some(0), None, Some(1)]);
-        assert_eq!(s.query_period, vec![0, 2]);
+        assert_eq!(query_periods(&s), vec![0, 2]);
         assert_eq!(
             s.spans,
             vec![
@@ -177,7 +186,7 @@ mod tests {
         assert!(s.answer_period.iter().all(Option::is_some));
         assert_eq!(s.hours.first(), Some(&(H + 1)));
         assert_eq!(s.hours.last(), Some(&(H + 24)));
-        assert_eq!(s.query_period.len(), 25);
+        assert_eq!(query_periods(&s).len(), 25);
         assert_eq!(s.spans.len(), 2);
         assert_eq!((s.spans[0].lo, s.spans[0].hi), (at(H, 45), at(H + 1, 0)));
         assert_eq!(

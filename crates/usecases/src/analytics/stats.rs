@@ -196,8 +196,6 @@ pub struct Plan {
     pub spans: Vec<Span>,
     /// For each period of `query`, the answer's period (`None`: an hour read as spans).
     pub answer_period: Vec<Option<usize>>,
-    /// For each answer period, its period in `query`.
-    pub query_period: Vec<i64>,
 }
 
 /// Turns the query into a rollup query: the boundaries of its local days, or of every hour
@@ -268,7 +266,6 @@ pub fn plan(
         starts,
         spans: split.spans,
         answer_period: split.answer_period,
-        query_period: split.query_period,
     })
 }
 
@@ -324,10 +321,10 @@ async fn read_spans(
         .map(|((lo, hi), raw)| roll_up_span(*lo, *hi, raw))
         .collect();
     for (span, rollup) in plan.spans.iter().zip(&rollups) {
-        if let Some(period) = plan.query_period.get(span.period) {
+        if let Some(period) = periods::query_period(&plan.answer_period, span.period) {
             plan.query
                 .extra_users
-                .extend(rollup.users.iter().map(|user| (*period, *user)));
+                .extend(rollup.users.iter().map(|user| (period, *user)));
         }
     }
     Ok(rollups)
