@@ -80,7 +80,11 @@ start_server() { # $1 = engine label, $2 = database url ('' for SQLite)
 # Reports the server's peak resident memory (VmHWM) over the whole engine run, then stops it.
 stop_server() {
   local peak; peak=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
-  [ -n "$peak" ] && { echo; echo "Server peak RSS over this engine's rows: $peak MB (target < 150 MB)"; }
+  # RSS counts the pages of a memory-mapped database file (SQLite's search readers) once per
+  # connection mapping them; they are the kernel's shared page cache. RssAnon is the
+  # server's own memory.
+  local own; own=$(awk '/^RssAnon/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+  [ -n "$peak" ] && { echo; echo "Server peak RSS over this engine's rows: $peak MB (target < 150 MB); own memory (RssAnon) at the end: ${own:-?} MB"; }
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 }
 
