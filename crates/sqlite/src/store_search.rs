@@ -220,33 +220,31 @@ fn push_exact_ids(builder: &mut QueryBuilder<'_, Sqlite>, query: &CatalogueQuery
 /// to it, so the step order never contradicts the popularity order).
 ///
 /// `ranking`, when given, is the expression bm25 ranks by: the query without the words that
-/// carry no weight (see [`SqliteDatabase::ranking_text`]); the matches are still those of
-/// the whole query.
+/// carry no weight (see [`SqliteDatabase::ranking_text`]), with the keys of the whole
+/// query's matches (a JSON array, from [`SqliteDatabase::search_matches`]); the matches
+/// are still those of the whole query.
 fn push_ranked_whole(
     builder: &mut QueryBuilder<'_, Sqlite>,
     query: &CatalogueQuery,
     matching: &str,
-    ranking: Option<&str>,
+    ranking: Option<(String, String)>,
 ) {
     builder.push("WITH ");
     push_exact_ids(builder, query);
-    if ranking.is_some() {
-        builder.push(", f AS MATERIALIZED (SELECT apps_fts.rowid AS k");
-        push_matches(builder, query, matching, false);
-        builder.push(")");
-    }
     builder
         .push(", m AS MATERIALIZED (SELECT apps_fts.rowid AS k, ")
         .push(BM25)
         .push(" AS r, (apps_fts.rowid & 4294967295) IN (SELECT id FROM x) AS exact");
     match ranking {
         // `+` keeps the rowid test off the full-text index: as an index constraint FTS5
-        // would run the expression once per listed rowid.
-        Some(ranking) => {
+        // would run the expression once per key.
+        Some((ranking, keys)) => {
             builder
                 .push(" FROM apps_fts WHERE apps_fts MATCH ")
-                .push_bind(ranking.to_owned())
-                .push(" AND +apps_fts.rowid IN (SELECT k FROM f)");
+                .push_bind(ranking)
+                .push(" AND +apps_fts.rowid IN (SELECT value FROM json_each(")
+                .push_bind(keys)
+                .push("))");
         }
         None => push_matches(builder, query, matching, false),
     }
@@ -394,12 +392,12 @@ impl StoreSearchRepository for SqliteDatabase {
                 .await
                 .map_err(map_sqlx_error)?;
             let apps = rows.iter().map(app_from_row).collect::<RepoResult<_>>()?;
-            let total = self.count_matches(query).await?;
+            let total = self.count_listed(query).await?;
             return Ok(CataloguePage { apps, total });
         }
 
-        let total = self.count_matches(query).await?;
         let matching = match_text(&query.words, &query.corrections);
+        let (total, keys) = self.search_matches(query, &matching).await?;
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new("");
         if query.sort != CatalogueSort::Relevance {
             // The query only filters; the order is the sort's.
@@ -413,7 +411,8 @@ impl StoreSearchRepository for SqliteDatabase {
                 .push_bind(query.offset);
         } else if total < query.window {
             let ranking = self.ranking_text(query).await?;
-            push_ranked_whole(&mut builder, query, &matching, ranking.as_deref());
+            let ranking = ranking.map(|text| (text, keys));
+            push_ranked_whole(&mut builder, query, &matching, ranking);
         } else {
             push_broad(&mut builder, query, &matching);
         }
@@ -644,25 +643,36 @@ impl SqliteDatabase {
         Ok(documents)
     }
 
-    /// How many listed apps match: all when browsing, at most `window` when searching.
-    async fn count_matches(&self, query: &CatalogueQuery) -> RepoResult<i64> {
+    /// How many listed apps a browse (no words) lists.
+    async fn count_listed(&self, query: &CatalogueQuery) -> RepoResult<i64> {
         let mut builder: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT count(*) FROM (SELECT 1");
-        if query.words.is_empty() {
-            builder.push(" FROM apps a WHERE");
-            push_filters(&mut builder, query);
-        } else {
-            push_matches(
-                &mut builder,
-                query,
-                &match_text(&query.words, &query.corrections),
-                false,
-            );
-            builder.push(" LIMIT ").push_bind(query.window.max(1));
-        }
-        builder.push(")");
+            QueryBuilder::new("SELECT count(*) FROM apps a WHERE");
+        push_filters(&mut builder, query);
         builder
             .build_query_scalar::<i64>()
+            .fetch_one(&self.search_reader)
+            .await
+            .map_err(map_sqlx_error)
+    }
+
+    /// A search's matches, at most `window` of them: how many, and their `apps_fts` keys as
+    /// a JSON array. A query ranked whole reads its matches from these keys instead of
+    /// walking the full-text index a second time.
+    async fn search_matches(
+        &self,
+        query: &CatalogueQuery,
+        matching: &str,
+    ) -> RepoResult<(i64, String)> {
+        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "SELECT count(*), json_group_array(k) FROM (SELECT apps_fts.rowid AS k",
+        );
+        push_matches(&mut builder, query, matching, false);
+        builder
+            .push(" LIMIT ")
+            .push_bind(query.window.max(1))
+            .push(")");
+        builder
+            .build_query_as::<(i64, String)>()
             .fetch_one(&self.search_reader)
             .await
             .map_err(map_sqlx_error)
